@@ -1,0 +1,12 @@
+//! One module per subcommand; each parses its own flags and calls into the library crates.
+
+pub mod bench;
+pub mod common;
+pub mod demo;
+pub mod index;
+pub mod rank;
+pub mod seed;
+pub mod serve;
+pub mod simulate;
+pub mod suggest;
+pub mod verify;
