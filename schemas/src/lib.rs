@@ -5,11 +5,18 @@
 //! This crate owns shapes, not behaviour: it never touches the broker, never writes an index
 //! and never runs a query beyond applying its migrations.
 
+pub mod analyzer;
 pub mod db;
+pub mod definition;
+pub mod document;
 pub mod envelope;
 pub mod kind;
+pub mod row;
 pub mod version;
 
+pub use definition::{DefinitionError, Definitions};
+pub use document::RenderError;
 pub use envelope::{Action, Envelope, EnvelopeError};
 pub use kind::{EntityKey, EntityKind};
+pub use row::{EntityRow, FieldValue};
 pub use version::Version;
