@@ -1,1 +1,102 @@
-//! indexer
+//! The indexer: keeps tantivy index generations equal to the site's database.
+//!
+//! It consumes entity events (RabbitMQ through lapin, or the in-process bus of the embedded
+//! mode), reads only their envelope (kind, id, event time), re-reads each entity from the
+//! database in batches, and writes versioned documents and tombstones — under duplicates,
+//! reordering, replica lag, crashes and restarts (DESIGN.md, "The flow", "Versioning").
+//!
+//! One function, [`Indexer::process`], follows a batch through every stage in order:
+//! envelope → batch → hydrate → render → versioned write → commit → ack.
+//!
+//! ```no_run
+//! # async fn run(db: schemas::db::Db) -> Result<(), indexer::IndexerError> {
+//! use indexer::{Catalog, Indexer, IndexerConfig, source::MemoryBus};
+//! let catalog = Catalog::open(std::path::Path::new("./data"))?;
+//! let bus = MemoryBus::new();                       // the site publishes here
+//! let indexer = Indexer::open(db, catalog.clone(), IndexerConfig::default())?;
+//! let mut changes = indexer.subscribe();            // IndexChange after each commit
+//! let cancel = tokio_util::sync::CancellationToken::new();
+//! tokio::spawn(indexer.run(bus.source(), cancel.clone()));
+//! let (searcher, definitions) = catalog.live_searcher(); // what the query service reads
+//! # drop((changes.try_recv(), searcher, definitions)); Ok(()) }
+//! ```
+//!
+//! This crate never serves HTTP and never writes the site's database.
+
+pub mod batch;
+pub mod bench;
+pub mod generations;
+pub mod hydrate;
+pub mod metrics;
+mod pipeline;
+pub mod source;
+#[doc(hidden)]
+pub mod testing;
+pub mod verify;
+pub mod versions;
+
+use std::path::{Path, PathBuf};
+
+use schemas::row::EntityRow;
+use schemas::{EntityKey, Version};
+
+pub use generations::{Catalog, Generation, GenerationHandle};
+pub use pipeline::{BatchReport, Indexer, IndexerConfig};
+/// Stops [`Indexer::run`] (re-exported so callers need no tokio-util of their own).
+pub use tokio_util::sync::CancellationToken;
+
+/// A committed change, broadcast after each commit (the suggest delta listens).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexChange {
+    pub key: EntityKey,
+    pub version: Version,
+    /// The row now searchable, or `None` when the entity is now unsearchable.
+    pub row: Option<EntityRow>,
+}
+
+/// Everything that can stop the indexer, with what a person needs to act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexerError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("index at {path}: {source}")]
+    Index {
+        path: PathBuf,
+        source: tantivy::TantivyError,
+    },
+    #[error("{path} is unreadable: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("no generation {0}")]
+    NoSuchGeneration(Generation),
+    #[error("{0} is not built; only a built generation can be made live")]
+    NotBuilt(Generation),
+    #[error("there is no previous generation to roll back to")]
+    NoPrevious,
+    #[error(transparent)]
+    Versions(#[from] versions::RebuildError),
+    #[error(transparent)]
+    Source(#[from] source::SourceError),
+    #[error("reading the site's database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the indexer was stopped")]
+    Cancelled,
+}
+
+impl IndexerError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> IndexerError {
+        IndexerError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn index(path: &Path, source: tantivy::TantivyError) -> IndexerError {
+        IndexerError::Index {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Batching: gather up to N deliveries or T milliseconds, then coalesce the events per entity.
+//!
+//! Coalescing keeps, per [`EntityKey`], the highest floor (the newest event time) and whether any
+//! of its events was a destroy; the entity is then hydrated once, whatever number of events named
+//! it. Every delivery stays in the batch, so all of them are acknowledged together after commit.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use schemas::envelope::{Action, Envelope};
+use schemas::{EntityKey, Version};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::source::{Delivery, EventSource, SourceError};
+
+/// How big and how old a batch may grow before it is processed.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchConfig {
+    pub max_events: usize,
+    pub max_wait: Duration,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_events: 1000,
+            max_wait: Duration::from_millis(50),
+        }
+    }
+}
+
+/// Waits for a first delivery (or cancellation), then gathers more until the batch is full or
+/// `max_wait` has passed since the first. Returns an empty batch only when cancelled.
+pub async fn gather<S: EventSource>(
+    source: &mut S,
+    config: BatchConfig,
+    cancel: &CancellationToken,
+) -> Result<Vec<Delivery>, SourceError> {
+    let first = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return Ok(Vec::new()),
+        first = source.recv(None) => first?,
+    };
+    let Some(first) = first else {
+        return Ok(Vec::new());
+    };
+    let deadline = Instant::now() + config.max_wait;
+    let mut batch = vec![first];
+    while batch.len() < config.max_events {
+        match source.recv(Some(deadline)).await? {
+            Some(delivery) => batch.push(delivery),
+            None => break,
+        }
+    }
+    Ok(batch)
+}
+
+/// One entity to bring up to date, with everything the batch said about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub key: EntityKey,
+    /// The newest event time: the row read must be at least this new.
+    pub floor: Version,
+    /// Some event was a destroy: a missing row means gone, not "not visible yet".
+    pub destroyed: bool,
+    /// Positions of this entity's deliveries in the batch.
+    pub deliveries: Vec<usize>,
+    /// Each delivery's event time, for time-to-searchable.
+    pub occurred: Vec<DateTime<Utc>>,
+}
+
+/// Groups the batch's envelopes (with their delivery positions) by entity.
+pub fn coalesce(events: &[(usize, Envelope)]) -> Vec<Pending> {
+    let mut by_key: BTreeMap<EntityKey, Pending> = BTreeMap::new();
+    for (position, event) in events {
+        let floor = event.floor();
+        let pending = by_key.entry(event.key).or_insert_with(|| Pending {
+            key: event.key,
+            floor,
+            destroyed: false,
+            deliveries: Vec::new(),
+            occurred: Vec::new(),
+        });
+        pending.floor = pending.floor.max(floor);
+        pending.destroyed |= event.action == Action::Destroy;
+        pending.deliveries.push(*position);
+        pending.occurred.push(event.occurred_at);
+    }
+    by_key.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::EntityKind;
+
+    fn event(action: Action, id: i64, micros: i64) -> Envelope {
+        Envelope {
+            action,
+            key: EntityKey::new(EntityKind::Track, id),
+            occurred_at: DateTime::from_timestamp_micros(micros).unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn events_for_one_entity_become_one_pending_with_the_highest_floor() {
+        let events = vec![
+            (0, event(Action::Save, 1, 300)),
+            (1, event(Action::Create, 1, 100)),
+            (2, event(Action::Save, 2, 50)),
+            (3, event(Action::Save, 1, 300)),
+        ];
+        let pending = coalesce(&events);
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[0].key.id, 1);
+        assert_eq!(pending[0].floor, Version(300));
+        assert_eq!(pending[0].deliveries, vec![0, 1, 3]);
+        assert!(!pending[0].destroyed);
+        assert_eq!(pending[1].floor, Version(50));
+    }
+
+    #[test]
+    fn a_destroy_anywhere_marks_the_entity_destroyed() {
+        let events = vec![
+            (0, event(Action::Destroy, 1, 100)),
+            (1, event(Action::Save, 1, 90)),
+        ];
+        let pending = coalesce(&events);
+        assert!(pending[0].destroyed);
+        assert_eq!(pending[0].floor, Version(100));
+    }
+
+    #[tokio::test]
+    async fn gathering_stops_at_the_size_limit_and_at_the_deadline() {
+        let bus = crate::source::MemoryBus::new();
+        for _ in 0..5 {
+            bus.publish("create.track", b"{}".to_vec());
+        }
+        let mut source = bus.source();
+        let cancel = CancellationToken::new();
+        let config = BatchConfig {
+            max_events: 3,
+            max_wait: Duration::from_millis(10),
+        };
+        assert_eq!(
+            gather(&mut source, config, &cancel)
+                .await
+                .map(|b| b.len())
+                .ok(),
+            Some(3)
+        );
+        assert_eq!(
+            gather(&mut source, config, &cancel)
+                .await
+                .map(|b| b.len())
+                .ok(),
+            Some(2)
+        );
+        cancel.cancel();
+        assert_eq!(
+            gather(&mut source, config, &cancel)
+                .await
+                .map(|b| b.len())
+                .ok(),
+            Some(0)
+        );
+    }
+}

@@ -1,0 +1,576 @@
+//! Index generations and the alias file (DESIGN.md, "Index generations and ops").
+//!
+//! ```text
+//! <data_dir>/index/aliases.json        {"live": 3, "previous": 2}   (temp file + rename)
+//! <data_dir>/index/gen-3/               a tantivy index holding all four kinds
+//! <data_dir>/index/gen-3/generation.json {"phase": "built", "created_at": …, "read_only": false}
+//! ```
+//!
+//! The [`Catalog`] is the one handle on this directory. The indexer writes through it (one
+//! writer per writable generation, see `pipeline`); the query service reads through it, in the
+//! same process or in another one:
+//!
+//! ```no_run
+//! # fn run() -> Result<(), indexer::IndexerError> {
+//! let catalog = indexer::Catalog::open(std::path::Path::new("./data"))?;
+//! let live = catalog.live();
+//! let searcher = live.searcher();          // a tantivy Searcher on the live generation
+//! let schema_of_docs = live.definitions(); // how its documents were rendered
+//! # drop((searcher, schema_of_docs)); Ok(()) }
+//! ```
+//!
+//! Readers reload on commit by themselves (another process) and the in-process indexer reloads
+//! them right after each commit, so a change is searchable as soon as its batch is committed.
+//! Alias changes made by another process are picked up by [`Catalog::live`] (it re-reads the
+//! alias file when its modification time changes).
+//!
+//! Every generation that is not read-only, failed or retired is writable: live events go to all
+//! of them (live, building, built, previous), so a reindex misses nothing and a rollback loses
+//! nothing.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use schemas::definition::Definitions;
+use serde::{Deserialize, Serialize};
+use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
+
+use crate::IndexerError;
+
+/// One index directory, `gen-<N>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Generation(pub u32);
+
+impl fmt::Display for Generation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "gen-{}", self.0)
+    }
+}
+
+/// Where a generation is in its life, as stored in its `generation.json`. Live and previous are
+/// not phases: they are what the alias file says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// A reindex is filling it.
+    Building,
+    /// Complete: live events keep it current; it can be (or has been) swapped in.
+    Built,
+    /// Its reindex died or was cancelled; never written, never made live.
+    Failed,
+    /// Dropped out of the aliases; kept until cleaned up.
+    Retired,
+}
+
+/// A generation's state as operators see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Building,
+    Built,
+    Live,
+    Previous,
+    Failed,
+    Retired,
+}
+
+/// `generation.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationMeta {
+    pub phase: Phase,
+    pub created_at: DateTime<Utc>,
+    pub read_only: bool,
+}
+
+/// `aliases.json`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Aliases {
+    pub live: Option<Generation>,
+    pub previous: Option<Generation>,
+}
+
+/// One row of `GET /admin/generations`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GenerationInfo {
+    pub generation: u32,
+    pub state: State,
+    pub documents: u64,
+    pub size_bytes: u64,
+    pub created_at: DateTime<Utc>,
+    pub read_only: bool,
+}
+
+/// An open generation: its index, a reader that follows commits, and its metadata.
+pub struct GenerationHandle {
+    pub generation: Generation,
+    path: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    definitions: Arc<Definitions>,
+    meta: Mutex<GenerationMeta>,
+}
+
+impl fmt::Debug for GenerationHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GenerationHandle")
+            .field("generation", &self.generation)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GenerationHandle {
+    /// A searcher on the generation's last reloaded commit.
+    pub fn searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    /// The definitions its documents were rendered with (schema, fields, boosts).
+    pub fn definitions(&self) -> Arc<Definitions> {
+        self.definitions.clone()
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes the last commit visible to searchers now (read-your-writes in-process).
+    pub fn reload(&self) -> Result<(), IndexerError> {
+        self.reader
+            .reload()
+            .map_err(|e| IndexerError::index(&self.path, e))
+    }
+
+    pub fn meta(&self) -> GenerationMeta {
+        lock(&self.meta).clone()
+    }
+
+    fn set_meta(&self, change: impl FnOnce(&mut GenerationMeta)) -> Result<(), IndexerError> {
+        let mut meta = lock(&self.meta);
+        change(&mut meta);
+        write_json_atomically(&self.path.join(META_FILE), &*meta)
+    }
+
+    /// Searchable documents (tombstones excluded).
+    pub fn document_count(&self) -> u64 {
+        let searcher = self.searcher();
+        let Ok(field) = self.index.schema().get_field("tombstone") else {
+            return searcher.num_docs();
+        };
+        let query = tantivy::query::TermQuery::new(
+            tantivy::Term::from_field_u64(field, 1),
+            tantivy::schema::IndexRecordOption::Basic,
+        );
+        let tombstones = searcher
+            .search(&query, &tantivy::collector::Count)
+            .unwrap_or(0) as u64;
+        searcher.num_docs().saturating_sub(tombstones)
+    }
+
+    fn size_bytes(&self) -> u64 {
+        fs::read_dir(&self.path)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+}
+
+const META_FILE: &str = "generation.json";
+const ALIASES_FILE: &str = "aliases.json";
+
+struct CatalogState {
+    aliases: Aliases,
+    aliases_mtime: Option<SystemTime>,
+    generations: BTreeMap<Generation, Arc<GenerationHandle>>,
+}
+
+/// Every generation under `<data_dir>/index`, and which one is live.
+pub struct Catalog {
+    root: PathBuf,
+    definitions: Arc<Definitions>,
+    state: RwLock<CatalogState>,
+}
+
+impl fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Catalog")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Catalog {
+    /// Opens `<data_dir>/index` with the built-in definitions, creating a first, empty, live
+    /// generation when there is none.
+    pub fn open(data_dir: &Path) -> Result<Arc<Catalog>, IndexerError> {
+        Catalog::open_with(data_dir, Arc::new(Definitions::builtin()))
+    }
+
+    /// Like [`Catalog::open`] with explicit definitions (new generations are built with them).
+    pub fn open_with(
+        data_dir: &Path,
+        definitions: Arc<Definitions>,
+    ) -> Result<Arc<Catalog>, IndexerError> {
+        let root = data_dir.join("index");
+        fs::create_dir_all(&root).map_err(|e| IndexerError::io(&root, e))?;
+        let catalog = Catalog {
+            root,
+            definitions,
+            state: RwLock::new(CatalogState {
+                aliases: Aliases::default(),
+                aliases_mtime: None,
+                generations: BTreeMap::new(),
+            }),
+        };
+        catalog.load()?;
+        if catalog.aliases().live.is_none() {
+            let first = catalog.create_generation(Phase::Built)?;
+            catalog.set_aliases(Aliases {
+                live: Some(first.generation),
+                previous: None,
+            })?;
+        }
+        Ok(Arc::new(catalog))
+    }
+
+    /// The definitions new generations are built with.
+    pub fn definitions(&self) -> Arc<Definitions> {
+        self.definitions.clone()
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn aliases(&self) -> Aliases {
+        read(&self.state).aliases
+    }
+
+    /// The live generation (following alias changes made by another process).
+    pub fn live(&self) -> Arc<GenerationHandle> {
+        self.refresh();
+        let state = read(&self.state);
+        let live = state
+            .aliases
+            .live
+            .and_then(|g| state.generations.get(&g).cloned());
+        match live {
+            Some(live) => live,
+            // open_with guarantees a live generation; a hand-edited alias file falls back to the
+            // newest generation rather than failing every query.
+            None => match state.generations.values().next_back() {
+                Some(newest) => newest.clone(),
+                None => unreachable!("a catalog always holds at least one generation"),
+            },
+        }
+    }
+
+    /// A searcher on the live generation and the definitions its documents follow.
+    pub fn live_searcher(&self) -> (Searcher, Arc<Definitions>) {
+        let live = self.live();
+        (live.searcher(), live.definitions())
+    }
+
+    pub fn get(&self, generation: Generation) -> Option<Arc<GenerationHandle>> {
+        self.refresh();
+        read(&self.state).generations.get(&generation).cloned()
+    }
+
+    /// Generations live events must be written to: not read-only, not failed, not retired.
+    pub fn writable(&self) -> Vec<Arc<GenerationHandle>> {
+        self.refresh();
+        read(&self.state)
+            .generations
+            .values()
+            .filter(|g| {
+                let meta = g.meta();
+                !meta.read_only && matches!(meta.phase, Phase::Building | Phase::Built)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Whether some generation that would receive live events is read-only: the indexer then
+    /// stops consuming, so its events wait in the broker.
+    pub fn paused(&self) -> bool {
+        read(&self.state).generations.values().any(|g| {
+            let meta = g.meta();
+            meta.read_only && matches!(meta.phase, Phase::Building | Phase::Built)
+        })
+    }
+
+    /// Every generation with its state, oldest first.
+    pub fn list(&self) -> Vec<GenerationInfo> {
+        self.refresh();
+        let state = read(&self.state);
+        state
+            .generations
+            .values()
+            .map(|g| {
+                let meta = g.meta();
+                let state = if state.aliases.live == Some(g.generation) {
+                    State::Live
+                } else if state.aliases.previous == Some(g.generation) {
+                    State::Previous
+                } else {
+                    match meta.phase {
+                        Phase::Building => State::Building,
+                        Phase::Built => State::Built,
+                        Phase::Failed => State::Failed,
+                        Phase::Retired => State::Retired,
+                    }
+                };
+                GenerationInfo {
+                    generation: g.generation.0,
+                    state,
+                    documents: g.document_count(),
+                    size_bytes: g.size_bytes(),
+                    created_at: meta.created_at,
+                    read_only: meta.read_only,
+                }
+            })
+            .collect()
+    }
+
+    /// Creates the next generation directory, empty, in `phase`.
+    pub fn create_generation(&self, phase: Phase) -> Result<Arc<GenerationHandle>, IndexerError> {
+        let mut state = write(&self.state);
+        let next = Generation(state.generations.keys().next_back().map_or(1, |g| g.0 + 1));
+        let path = self.root.join(next.to_string());
+        fs::create_dir_all(&path).map_err(|e| IndexerError::io(&path, e))?;
+        let index = Index::create_in_dir(&path, self.definitions.schema())
+            .map_err(|e| IndexerError::index(&path, e))?;
+        let meta = GenerationMeta {
+            phase,
+            created_at: Utc::now(),
+            read_only: false,
+        };
+        write_json_atomically(&path.join(META_FILE), &meta)?;
+        let handle = Arc::new(open_handle(
+            next,
+            path,
+            index,
+            self.definitions.clone(),
+            meta,
+        )?);
+        state.generations.insert(next, handle.clone());
+        Ok(handle)
+    }
+
+    /// Marks a generation's phase (a reindex finishing, failing, being cancelled).
+    pub fn set_phase(&self, generation: Generation, phase: Phase) -> Result<(), IndexerError> {
+        let handle = self
+            .get(generation)
+            .ok_or(IndexerError::NoSuchGeneration(generation))?;
+        handle.set_meta(|meta| meta.phase = phase)
+    }
+
+    /// Turns read-only on or off for a generation.
+    pub fn set_read_only(
+        &self,
+        generation: Generation,
+        read_only: bool,
+    ) -> Result<(), IndexerError> {
+        let handle = self
+            .get(generation)
+            .ok_or(IndexerError::NoSuchGeneration(generation))?;
+        handle.set_meta(|meta| meta.read_only = read_only)
+    }
+
+    /// Makes `generation` (built) live; the old live one becomes previous.
+    pub fn swap(&self, generation: Generation) -> Result<Aliases, IndexerError> {
+        let handle = self
+            .get(generation)
+            .ok_or(IndexerError::NoSuchGeneration(generation))?;
+        if handle.meta().phase != Phase::Built {
+            return Err(IndexerError::NotBuilt(generation));
+        }
+        let old = self.aliases();
+        if old.live == Some(generation) {
+            return Ok(old);
+        }
+        let aliases = Aliases {
+            live: Some(generation),
+            previous: old.live,
+        };
+        self.set_aliases(aliases)?;
+        if let Some(retired) = old.previous.filter(|g| *g != generation) {
+            self.set_phase(retired, Phase::Retired)?;
+        }
+        Ok(aliases)
+    }
+
+    /// Returns to the previous generation; the current live one becomes previous.
+    pub fn rollback(&self) -> Result<Aliases, IndexerError> {
+        let old = self.aliases();
+        let previous = old.previous.ok_or(IndexerError::NoPrevious)?;
+        let aliases = Aliases {
+            live: Some(previous),
+            previous: old.live,
+        };
+        self.set_aliases(aliases)?;
+        Ok(aliases)
+    }
+
+    fn set_aliases(&self, aliases: Aliases) -> Result<(), IndexerError> {
+        let path = self.root.join(ALIASES_FILE);
+        write_json_atomically(&path, &aliases)?;
+        let mut state = write(&self.state);
+        state.aliases = aliases;
+        state.aliases_mtime = fs::metadata(&path).and_then(|m| m.modified()).ok();
+        Ok(())
+    }
+
+    /// Reads the alias file and opens every generation directory.
+    fn load(&self) -> Result<(), IndexerError> {
+        let aliases_path = self.root.join(ALIASES_FILE);
+        let aliases: Aliases = read_json(&aliases_path)?.unwrap_or_default();
+        let mut generations = BTreeMap::new();
+        let entries = fs::read_dir(&self.root).map_err(|e| IndexerError::io(&self.root, e))?;
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(n) = name
+                .strip_prefix("gen-")
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let generation = Generation(n);
+            let path = entry.path();
+            let meta: GenerationMeta = match read_json(&path.join(META_FILE))? {
+                Some(meta) => meta,
+                None => continue,
+            };
+            let Ok(index) = Index::open_in_dir(&path) else {
+                tracing::warn!(path = %path.display(), "not a tantivy index; skipped");
+                continue;
+            };
+            let handle = open_handle(generation, path, index, self.definitions.clone(), meta)?;
+            generations.insert(generation, Arc::new(handle));
+        }
+        let mut state = write(&self.state);
+        state.aliases = aliases;
+        state.aliases_mtime = fs::metadata(&aliases_path).and_then(|m| m.modified()).ok();
+        state.generations = generations;
+        Ok(())
+    }
+
+    /// Picks up alias and metadata changes another process made (cheap: one `stat` when
+    /// nothing changed).
+    fn refresh(&self) {
+        let path = self.root.join(ALIASES_FILE);
+        let mtime = fs::metadata(&path).and_then(|m| m.modified()).ok();
+        if mtime == read(&self.state).aliases_mtime {
+            return;
+        }
+        let Ok(Some(aliases)) = read_json::<Aliases>(&path) else {
+            return;
+        };
+        let known: Vec<Generation> = read(&self.state).generations.keys().copied().collect();
+        let unknown = [aliases.live, aliases.previous]
+            .into_iter()
+            .flatten()
+            .any(|g| !known.contains(&g));
+        if unknown {
+            if let Err(e) = self.load() {
+                tracing::warn!(error = %e, "re-reading the index catalog failed");
+            }
+            return;
+        }
+        let mut state = write(&self.state);
+        state.aliases = aliases;
+        state.aliases_mtime = mtime;
+        for handle in state.generations.values() {
+            if let Ok(Some(meta)) = read_json::<GenerationMeta>(&handle.path.join(META_FILE)) {
+                *lock(&handle.meta) = meta;
+            }
+        }
+    }
+}
+
+fn open_handle(
+    generation: Generation,
+    path: PathBuf,
+    index: Index,
+    definitions: Arc<Definitions>,
+    meta: GenerationMeta,
+) -> Result<GenerationHandle, IndexerError> {
+    schemas::analyzer::register(index.tokenizers());
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::OnCommitWithDelay)
+        .try_into()
+        .map_err(|e| IndexerError::index(&path, e))?;
+    Ok(GenerationHandle {
+        generation,
+        path,
+        index,
+        reader,
+        definitions,
+        meta: Mutex::new(meta),
+    })
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, IndexerError> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| IndexerError::Corrupt {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(IndexerError::io(path, e)),
+    }
+}
+
+/// Writes `value` to `path` so that readers see the old file or the new one, never a part:
+/// temp file, fsync, rename, fsync of the directory.
+fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), IndexerError> {
+    let tmp = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| IndexerError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    result.map_err(|e| IndexerError::io(path, e))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,555 @@
+//! The live path: envelope → batch → hydrate → render → versioned write → commit → ack.
+//!
+//! [`Indexer::process`] is the one function to read: it calls every stage in order. The rules
+//! it enforces (DESIGN.md, "Versioning"):
+//!
+//! - the event time is a floor: a row older than it, or missing for a create/save, is re-read
+//!   with backoff within the batch, then parked on the retry queue — never dropped, never
+//!   indexed stale as fresh;
+//! - a write happens only when the row's version is newer than the stored one; an entity that
+//!   is not searchable (deleted, private, taken down, or gone after a destroy) becomes a
+//!   tombstone carrying its version;
+//! - commit → version map → acknowledgement, in that order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use schemas::db::Db;
+use schemas::envelope::{Envelope, EnvelopeError};
+use schemas::row::EntityRow;
+use schemas::{EntityKey, EntityKind, Version};
+use tantivy::indexer::UserOperation;
+use tantivy::{IndexWriter, TantivyDocument};
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::batch::{self, BatchConfig, Pending};
+use crate::generations::{Catalog, Generation, GenerationHandle};
+use crate::hydrate::{self, Hydrated};
+use crate::metrics::{self, Outcome};
+use crate::source::{Delivery, EventSource};
+use crate::versions::{self, Decision, Stored, VersionMap};
+use crate::{IndexChange, IndexerError};
+
+/// How the indexer batches and how patient it is with a lagging replica.
+#[derive(Debug, Clone)]
+pub struct IndexerConfig {
+    pub batch: BatchConfig,
+    /// Pauses before re-reading rows that are older than their event, within one batch.
+    pub lag_retries: Vec<Duration>,
+    /// Delay before a parked event comes back the first time; doubles per attempt.
+    pub park_delay: Duration,
+    pub park_delay_max: Duration,
+    /// After this many trips through the retry queue an event is dead-lettered instead.
+    pub max_attempts: u32,
+    /// tantivy writer heap per generation.
+    pub writer_heap_bytes: usize,
+}
+
+impl Default for IndexerConfig {
+    fn default() -> Self {
+        IndexerConfig {
+            batch: BatchConfig::default(),
+            lag_retries: [20, 50, 100, 200].map(Duration::from_millis).to_vec(),
+            park_delay: Duration::from_millis(500),
+            park_delay_max: Duration::from_secs(30),
+            max_attempts: 20,
+            writer_heap_bytes: 50_000_000,
+        }
+    }
+}
+
+/// What one batch did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct BatchReport {
+    pub outcomes: BTreeMap<Outcome, u64>,
+    /// Event time → visible, for each delivery whose effect this batch committed.
+    pub time_to_searchable: Vec<Duration>,
+}
+
+impl BatchReport {
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        self.outcomes.get(&outcome).copied().unwrap_or(0)
+    }
+
+    fn add(&mut self, outcome: Outcome, n: u64) {
+        *self.outcomes.entry(outcome).or_default() += n;
+    }
+}
+
+/// What the database (or the version map) says about one pending entity.
+#[derive(Debug, Clone)]
+enum Resolution {
+    /// Every writable generation already holds this version or a newer one: no read needed.
+    Known(Decision),
+    /// Searchable at this version.
+    Upsert(Hydrated),
+    /// Unsearchable at this version (row deleted/private/taken down, or gone after a destroy).
+    Gone(Version),
+    /// The row read is older than the event, or missing for a create/save.
+    Lagging,
+    /// The row could not be rendered (definition and data disagree).
+    Unrenderable(String),
+}
+
+struct Item {
+    pending: Pending,
+    resolution: Resolution,
+    outcome: Outcome,
+}
+
+/// One writable generation: its writer and its versions.
+struct Target {
+    handle: Arc<GenerationHandle>,
+    writer: Arc<Mutex<IndexWriter>>,
+    versions: VersionMap,
+}
+
+/// The running indexer: the database, the catalog's writable generations and their writers.
+pub struct Indexer {
+    db: Db,
+    catalog: Arc<Catalog>,
+    config: IndexerConfig,
+    changes: broadcast::Sender<IndexChange>,
+    targets: BTreeMap<Generation, Target>,
+    cancel: CancellationToken,
+}
+
+impl Indexer {
+    /// Opens a writer on every writable generation and rebuilds their version maps.
+    pub fn open(
+        db: Db,
+        catalog: Arc<Catalog>,
+        config: IndexerConfig,
+    ) -> Result<Indexer, IndexerError> {
+        metrics::describe();
+        let (changes, _) = broadcast::channel(4096);
+        let mut indexer = Indexer {
+            db,
+            catalog,
+            config,
+            changes,
+            targets: BTreeMap::new(),
+            cancel: CancellationToken::new(),
+        };
+        indexer.sync_targets()?;
+        Ok(indexer)
+    }
+
+    /// Changes committed from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<IndexChange> {
+        self.changes.subscribe()
+    }
+
+    /// The sender side, for wiring a subscriber before the indexer is moved into its task.
+    pub fn changes(&self) -> broadcast::Sender<IndexChange> {
+        self.changes.clone()
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// Consumes `source` until `cancel` fires. While some generation is read-only, nothing is
+    /// consumed: its events wait in the broker until it is writable again.
+    pub async fn run<S: EventSource>(
+        mut self,
+        mut source: S,
+        cancel: CancellationToken,
+    ) -> Result<(), IndexerError> {
+        self.cancel = cancel.clone();
+        loop {
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+            if self.catalog.paused() {
+                tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => continue,
+                }
+            }
+            let deliveries = batch::gather(&mut source, self.config.batch, &cancel).await?;
+            if deliveries.is_empty() {
+                continue;
+            }
+            if self.catalog.paused() {
+                source.release(&deliveries).await?;
+                continue;
+            }
+            if let Err(e) = self.process(&mut source, &deliveries).await {
+                // Nothing of this batch is acknowledged: it comes back after a restart.
+                let _ = source.release(&deliveries).await;
+                if matches!(e, IndexerError::Cancelled) {
+                    return Ok(());
+                }
+                return Err(e);
+            }
+        }
+    }
+
+    /// One batch, through every stage in order.
+    pub async fn process<S: EventSource>(
+        &mut self,
+        source: &mut S,
+        deliveries: &[Delivery],
+    ) -> Result<BatchReport, IndexerError> {
+        let started = Instant::now();
+        let mut report = BatchReport::default();
+        self.sync_targets()?;
+        let events = read_envelopes(source, deliveries, &mut report).await?;
+        let mut items = self.resolve(batch::coalesce(&events)).await?;
+        let operations = self.versioned_writes(&mut items);
+        self.commit(operations).await?;
+        self.announce(&items, &mut report);
+        self.park(source, deliveries, &items, &mut report).await?;
+        source.ack(deliveries).await?;
+        for (outcome, n) in &report.outcomes {
+            metrics::count(*outcome, *n);
+        }
+        metrics::batch(deliveries.len(), started.elapsed());
+        Ok(report)
+    }
+
+    /// Opens writers for generations that became writable, drops those that no longer are.
+    fn sync_targets(&mut self) -> Result<(), IndexerError> {
+        let writable = self.catalog.writable();
+        self.targets
+            .retain(|g, _| writable.iter().any(|h| h.generation == *g));
+        for handle in writable {
+            if self.targets.contains_key(&handle.generation) {
+                continue;
+            }
+            let writer = handle
+                .index()
+                .writer_with_num_threads(1, self.config.writer_heap_bytes)
+                .map_err(|e| IndexerError::index(handle.path(), e))?;
+            handle.reload()?;
+            let versions = VersionMap::rebuild(&handle.searcher())?;
+            tracing::info!(generation = %handle.generation, entities = versions.len(), "writing to generation");
+            self.targets.insert(
+                handle.generation,
+                Target {
+                    handle,
+                    writer: Arc::new(Mutex::new(writer)),
+                    versions,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Hydrate stage: decide what each entity is now, re-reading lagging rows a few times.
+    async fn resolve(&self, pending: Vec<Pending>) -> Result<Vec<Item>, IndexerError> {
+        let mut items: Vec<Item> = pending
+            .into_iter()
+            .map(|pending| {
+                let resolution = match self.known(&pending) {
+                    Some(decision) => Resolution::Known(decision),
+                    None => Resolution::Lagging,
+                };
+                Item {
+                    pending,
+                    resolution,
+                    outcome: Outcome::Duplicate,
+                }
+            })
+            .collect();
+        let pauses = std::iter::once(Duration::ZERO).chain(self.config.lag_retries.iter().copied());
+        for pause in pauses {
+            let waiting: Vec<usize> = (0..items.len())
+                .filter(|i| matches!(items[*i].resolution, Resolution::Lagging))
+                .collect();
+            if waiting.is_empty() {
+                break;
+            }
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+            let keys: Vec<EntityKey> = waiting.iter().map(|i| items[*i].pending.key).collect();
+            let rows = self.read_rows(&keys).await?;
+            for i in waiting {
+                let item = &mut items[i];
+                item.resolution = classify(&item.pending, rows.get(&item.pending.key));
+            }
+        }
+        Ok(items)
+    }
+
+    /// `Some` when every writable generation already reflects the event's floor.
+    fn known(&self, pending: &Pending) -> Option<Decision> {
+        let mut decision = None;
+        for target in self.targets.values() {
+            let covered = versions::covers(target.versions.get(&pending.key), pending.floor)?;
+            decision.get_or_insert(covered);
+        }
+        decision
+    }
+
+    /// One query per kind; a failed read is retried (with backoff) until it succeeds or the
+    /// indexer is stopped — never acknowledged unread.
+    async fn read_rows(
+        &self,
+        keys: &[EntityKey],
+    ) -> Result<HashMap<EntityKey, Hydrated>, IndexerError> {
+        let mut rows = HashMap::with_capacity(keys.len());
+        for kind in EntityKind::ALL {
+            let ids: Vec<i64> = keys
+                .iter()
+                .filter(|k| k.kind == kind)
+                .map(|k| k.id)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let mut backoff = Duration::from_millis(100);
+            let hydrated = loop {
+                match hydrate::hydrate(&self.db, kind, &ids).await {
+                    Ok(hydrated) => break hydrated,
+                    Err(e) => {
+                        tracing::warn!(error = %e, %kind, retry_in = ?backoff, "hydration failed");
+                        tokio::select! {
+                            _ = self.cancel.cancelled() => return Err(IndexerError::Cancelled),
+                            _ = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+            };
+            rows.extend(hydrated.into_iter().map(|h| (h.key(), h)));
+        }
+        Ok(rows)
+    }
+
+    /// Render + versioned write: the operations each generation needs, upserts only when newer.
+    fn versioned_writes(
+        &self,
+        items: &mut [Item],
+    ) -> Vec<(Generation, Vec<UserOperation>, Vec<(EntityKey, Stored)>)> {
+        let mut per_target: BTreeMap<Generation, (Vec<UserOperation>, Vec<(EntityKey, Stored)>)> =
+            BTreeMap::new();
+        for item in items.iter_mut() {
+            let key = item.pending.key;
+            let (version, tombstone) = match &item.resolution {
+                Resolution::Known(decision) => {
+                    item.outcome = decided(*decision);
+                    continue;
+                }
+                Resolution::Lagging => {
+                    item.outcome = Outcome::Retried;
+                    continue;
+                }
+                Resolution::Unrenderable(_) => {
+                    item.outcome = Outcome::DeadLettered;
+                    continue;
+                }
+                Resolution::Upsert(hydrated) => (hydrated.version(), false),
+                Resolution::Gone(version) => (*version, true),
+            };
+            let mut written = false;
+            let mut first_decision = None;
+            let mut unrenderable = None;
+            for (generation, target) in &self.targets {
+                let decision = versions::decide(target.versions.get(&key), version);
+                first_decision.get_or_insert(decision);
+                if decision != Decision::Write {
+                    continue;
+                }
+                let definitions = target.handle.definitions();
+                let document = match &item.resolution {
+                    Resolution::Upsert(hydrated) => render(&definitions, &hydrated.row),
+                    _ => Ok(definitions.tombstone(key, version)),
+                };
+                let document = match document {
+                    Ok(document) => document,
+                    Err(reason) => {
+                        unrenderable = Some(reason);
+                        break;
+                    }
+                };
+                let (operations, stored) = per_target.entry(*generation).or_default();
+                operations.push(UserOperation::Delete(definitions.key_term(key)));
+                operations.push(UserOperation::Add(document));
+                stored.push((key, Stored { version, tombstone }));
+                written = true;
+            }
+            if let Some(reason) = unrenderable {
+                tracing::warn!(%key, %reason, "row cannot be rendered; dead-lettered");
+                item.resolution = Resolution::Unrenderable(reason);
+            }
+            item.outcome = match (&item.resolution, written) {
+                (Resolution::Unrenderable(_), _) => Outcome::DeadLettered,
+                (_, true) if tombstone => Outcome::Deleted,
+                (_, true) => Outcome::Indexed,
+                (_, false) => decided(first_decision.unwrap_or(Decision::Duplicate)),
+            };
+        }
+        per_target
+            .into_iter()
+            .map(|(g, (ops, stored))| (g, ops, stored))
+            .collect()
+    }
+
+    /// Commit stage: each generation commits its operations and reloads its reader; only then
+    /// does its version map learn the new versions.
+    async fn commit(
+        &mut self,
+        operations: Vec<(Generation, Vec<UserOperation>, Vec<(EntityKey, Stored)>)>,
+    ) -> Result<(), IndexerError> {
+        for (generation, ops, stored) in operations {
+            let Some(target) = self.targets.get_mut(&generation) else {
+                continue;
+            };
+            let writer = target.writer.clone();
+            let path = target.handle.path().to_path_buf();
+            let committed = tokio::task::spawn_blocking(move || {
+                let mut writer = writer
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                writer.run(ops)?;
+                writer.commit()
+            })
+            .await
+            .map_err(|e| IndexerError::Corrupt {
+                path: path.clone(),
+                reason: format!("commit task: {e}"),
+            })?;
+            committed.map_err(|e| IndexerError::index(&path, e))?;
+            target.handle.reload()?;
+            for (key, version) in stored {
+                target.versions.set(key, version);
+            }
+        }
+        Ok(())
+    }
+
+    /// After the commit: tell subscribers what changed, measure time to searchable.
+    fn announce(&self, items: &[Item], report: &mut BatchReport) {
+        let visible_at = Utc::now();
+        for item in items {
+            if !matches!(
+                item.resolution,
+                Resolution::Lagging | Resolution::Unrenderable(_)
+            ) {
+                report.add(item.outcome, item.pending.deliveries.len() as u64);
+            }
+            let row = match (&item.resolution, item.outcome) {
+                (Resolution::Upsert(hydrated), Outcome::Indexed) => Some(hydrated.row.clone()),
+                (Resolution::Gone(_), Outcome::Deleted) => None,
+                _ => continue,
+            };
+            let version = match &item.resolution {
+                Resolution::Upsert(hydrated) => hydrated.version(),
+                Resolution::Gone(version) => *version,
+                _ => continue,
+            };
+            let _ = self.changes.send(IndexChange {
+                key: item.pending.key,
+                version,
+                row,
+            });
+            for occurred in &item.pending.occurred {
+                report
+                    .time_to_searchable
+                    .push(metrics::searchable_after(*occurred, visible_at));
+            }
+        }
+    }
+
+    /// Events whose row is not visible yet go to the retry queue (or, after too many attempts,
+    /// to the dead-letter queue); unrenderable ones to the dead-letter queue.
+    async fn park<S: EventSource>(
+        &self,
+        source: &mut S,
+        deliveries: &[Delivery],
+        items: &[Item],
+        report: &mut BatchReport,
+    ) -> Result<(), IndexerError> {
+        for item in items {
+            for &position in &item.pending.deliveries {
+                let delivery = &deliveries[position];
+                match &item.resolution {
+                    Resolution::Lagging if delivery.attempts + 1 < self.config.max_attempts => {
+                        let factor = 1u32 << delivery.attempts.min(16);
+                        let delay =
+                            (self.config.park_delay * factor).min(self.config.park_delay_max);
+                        source.retry_later(delivery, delay).await?;
+                        report.add(Outcome::Retried, 1);
+                    }
+                    Resolution::Lagging => {
+                        let reason = format!(
+                            "{}: row not visible at its event time after {} attempts",
+                            item.pending.key,
+                            delivery.attempts + 1
+                        );
+                        source
+                            .dead_letter(delivery, &reason, "row_not_visible")
+                            .await?;
+                        report.add(Outcome::DeadLettered, 1);
+                    }
+                    Resolution::Unrenderable(reason) => {
+                        source.dead_letter(delivery, reason, "unrenderable").await?;
+                        report.add(Outcome::DeadLettered, 1);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Envelope stage: parse each delivery; dead-letter the malformed, count the unknown kinds.
+async fn read_envelopes<S: EventSource>(
+    source: &mut S,
+    deliveries: &[Delivery],
+    report: &mut BatchReport,
+) -> Result<Vec<(usize, Envelope)>, IndexerError> {
+    let mut events = Vec::with_capacity(deliveries.len());
+    for (position, delivery) in deliveries.iter().enumerate() {
+        match Envelope::parse(&delivery.routing_key, &delivery.body) {
+            Ok(event) => events.push((position, event)),
+            Err(EnvelopeError::UnknownKind(_)) => report.add(Outcome::UnknownKind, 1),
+            Err(e) => {
+                tracing::debug!(routing_key = %delivery.routing_key, reason = %e, "dead-lettered");
+                source
+                    .dead_letter(delivery, &e.to_string(), e.label())
+                    .await?;
+                report.add(Outcome::DeadLettered, 1);
+            }
+        }
+    }
+    Ok(events)
+}
+
+/// What the row read says about a pending entity (see the module documentation).
+fn classify(pending: &Pending, row: Option<&Hydrated>) -> Resolution {
+    match row {
+        Some(row) if row.version() < pending.floor => Resolution::Lagging,
+        Some(row) if row.searchable => Resolution::Upsert(row.clone()),
+        Some(row) => Resolution::Gone(row.version()),
+        None if pending.destroyed => Resolution::Gone(pending.floor),
+        None => Resolution::Lagging,
+    }
+}
+
+fn decided(decision: Decision) -> Outcome {
+    match decision {
+        Decision::Stale => Outcome::Stale,
+        Decision::Duplicate | Decision::Write => Outcome::Duplicate,
+    }
+}
+
+/// The document for a row; fields the kind's definition does not name are left out (the
+/// hydrator reads more than today's definitions index, e.g. like counts for the prior).
+fn render(
+    definitions: &schemas::definition::Definitions,
+    row: &EntityRow,
+) -> Result<TantivyDocument, String> {
+    let kind = definitions.kind(row.key.kind);
+    let mut row = row.clone();
+    row.fields.retain(|name, _| kind.field(name).is_some());
+    definitions.render(&row).map_err(|e| e.to_string())
+}

@@ -1,0 +1,468 @@
+//! RabbitMQ through lapin: the real mode's event source.
+//!
+//! Topology (all declared idempotently on every connect):
+//!
+//! - the site's topic exchange (`models`, durable);
+//! - this replica's durable queue (one per replica), bound to `*.track`, `*.user`,
+//!   `*.playlist`, `*.group` — activity events (`create.like`) never reach us;
+//! - `<queue>.dead-letter`, a fanout exchange with a durable queue of the same name: malformed
+//!   envelopes, each with `x-disco-reason` (the error text) and `x-disco-reason-label`;
+//! - `<queue>.retry`, a durable queue nobody consumes: an event whose row is not visible yet
+//!   waits there for its per-message TTL, then dead-letters back into the main queue. Its
+//!   original routing key travels in `x-disco-routing-key`, its attempt count in `x-disco-attempts`.
+//!
+//! Deliveries are acknowledged after the commit, one multiple-ack per batch. When the broker
+//! goes away the source reconnects with backoff; deliveries of the old channel are never acked
+//! (the broker redelivers them, and re-applying them is harmless).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
+use tokio::time::Instant;
+
+use super::{
+    ATTEMPTS_HEADER, AckHandle, Delivery, EventSource, REASON_HEADER, REASON_LABEL_HEADER,
+    ROUTING_KEY_HEADER, SourceError,
+};
+
+/// Where to connect and which names to use.
+#[derive(Debug, Clone)]
+pub struct AmqpConfig {
+    pub url: String,
+    /// The site's topic exchange (`models`).
+    pub exchange: String,
+    /// This replica's queue (`disco-indexer`).
+    pub queue: String,
+    /// Unacknowledged deliveries the broker may push ahead; at least one batch.
+    pub prefetch: u16,
+}
+
+impl AmqpConfig {
+    pub fn new(url: &str, exchange: &str, queue: &str) -> AmqpConfig {
+        AmqpConfig {
+            url: url.to_string(),
+            exchange: exchange.to_string(),
+            queue: queue.to_string(),
+            prefetch: 2000,
+        }
+    }
+
+    pub fn dead_letter_name(&self) -> String {
+        format!("{}.dead-letter", self.queue)
+    }
+
+    pub fn retry_name(&self) -> String {
+        format!("{}.retry", self.queue)
+    }
+}
+
+struct Session {
+    connection: Connection,
+    /// Consumes and acknowledges (through each delivery's acker); kept open with the session.
+    _consume: Channel,
+    /// Publishes dead letters and retries, with publisher confirms.
+    publish: Channel,
+    consumer: Consumer,
+}
+
+/// The broker source. Connects lazily and reconnects with backoff.
+pub struct AmqpSource {
+    config: AmqpConfig,
+    session: Option<Session>,
+    /// Bumped on every (re)connect: delivery tags are only valid on the channel that made them.
+    epoch: u64,
+}
+
+const ENTITY_BINDINGS: [&str; 4] = ["*.track", "*.user", "*.playlist", "*.group"];
+
+impl AmqpSource {
+    /// Connects and declares the topology once, so that a wrong URL fails here, at start.
+    pub async fn connect(config: AmqpConfig) -> Result<AmqpSource, SourceError> {
+        let mut source = AmqpSource {
+            config,
+            session: None,
+            epoch: 0,
+        };
+        source.session = Some(source.open().await?);
+        source.epoch = 1;
+        Ok(source)
+    }
+
+    /// Declares the exchange, the queues and their bindings (idempotent), without consuming.
+    /// Publishers call this in tests so that nothing published before the indexer starts is lost.
+    pub async fn declare(config: &AmqpConfig) -> Result<(), SourceError> {
+        let connection = Connection::connect(&config.url, ConnectionProperties::default())
+            .await
+            .map_err(|e| amqp_err(config, e))?;
+        let channel = connection
+            .create_channel()
+            .await
+            .map_err(|e| amqp_err(config, e))?;
+        declare_topology(&channel, config)
+            .await
+            .map_err(|e| amqp_err(config, e))?;
+        let _ = connection.close(200, "declared".into()).await;
+        Ok(())
+    }
+
+    async fn open(&self) -> Result<Session, SourceError> {
+        let config = &self.config;
+        let err = |e| amqp_err(config, e);
+        let connection = Connection::connect(&config.url, ConnectionProperties::default())
+            .await
+            .map_err(err)?;
+        let consume = connection.create_channel().await.map_err(err)?;
+        declare_topology(&consume, config).await.map_err(err)?;
+        consume
+            .basic_qos(config.prefetch, BasicQosOptions::default())
+            .await
+            .map_err(err)?;
+        let publish = connection.create_channel().await.map_err(err)?;
+        publish
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(err)?;
+        let consumer = consume
+            .basic_consume(
+                config.queue.as_str().into(),
+                "disco-indexer".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(err)?;
+        tracing::info!(queue = %config.queue, exchange = %config.exchange, "consuming");
+        Ok(Session {
+            connection,
+            _consume: consume,
+            publish,
+            consumer,
+        })
+    }
+
+    /// Drops the broken session and connects again, waiting longer after each failure.
+    async fn reconnect(&mut self) {
+        if let Some(old) = self.session.take() {
+            let _ = old.connection.close(200, "reconnecting".into()).await;
+        }
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.open().await {
+                Ok(session) => {
+                    self.session = Some(session);
+                    self.epoch += 1;
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "broker unreachable");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    async fn session(&mut self) -> &Session {
+        if self.session.is_none() {
+            self.reconnect().await;
+        }
+        match &self.session {
+            Some(session) => session,
+            None => unreachable!("reconnect returns with a session"),
+        }
+    }
+
+    /// Publishes with a confirm; on failure reconnects and tries again (the original delivery
+    /// stays unacknowledged meanwhile, so nothing is lost either way).
+    async fn publish_confirmed(
+        &mut self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        properties: BasicProperties,
+    ) -> Result<(), SourceError> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let session = self.session().await;
+            let attempt = async {
+                session
+                    .publish
+                    .basic_publish(
+                        exchange.into(),
+                        routing_key.into(),
+                        BasicPublishOptions::default(),
+                        body,
+                        properties.clone(),
+                    )
+                    .await?
+                    .await
+            };
+            match attempt.await {
+                Ok(confirmation) if !confirmation.is_nack() => return Ok(()),
+                Ok(_) => tracing::warn!(exchange, routing_key, "broker refused a publish"),
+                Err(e) => tracing::warn!(error = %e, exchange, routing_key, "publish failed"),
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+            self.reconnect().await;
+        }
+    }
+
+    fn original_headers(delivery: &Delivery) -> FieldTable {
+        let mut headers = FieldTable::default();
+        headers.insert(
+            ROUTING_KEY_HEADER.into(),
+            AMQPValue::LongString(LongString::from(delivery.routing_key.as_bytes())),
+        );
+        headers
+    }
+}
+
+async fn declare_topology(channel: &Channel, config: &AmqpConfig) -> lapin::Result<()> {
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    channel
+        .exchange_declare(
+            config.exchange.as_str().into(),
+            ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_declare(
+            config.queue.as_str().into(),
+            QueueDeclareOptions::durable(),
+            FieldTable::default(),
+        )
+        .await?;
+    for binding in ENTITY_BINDINGS {
+        channel
+            .queue_bind(
+                config.queue.as_str().into(),
+                config.exchange.as_str().into(),
+                binding.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    let dead = config.dead_letter_name();
+    channel
+        .exchange_declare(
+            dead.as_str().into(),
+            ExchangeKind::Fanout,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_declare(
+            dead.as_str().into(),
+            QueueDeclareOptions::durable(),
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            dead.as_str().into(),
+            dead.as_str().into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    // Expired retries dead-letter through the default exchange straight into the main queue.
+    let mut retry_args = FieldTable::default();
+    retry_args.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString("".into()),
+    );
+    retry_args.insert(
+        "x-dead-letter-routing-key".into(),
+        AMQPValue::LongString(config.queue.as_str().into()),
+    );
+    channel
+        .queue_declare(
+            config.retry_name().as_str().into(),
+            QueueDeclareOptions::durable(),
+            retry_args,
+        )
+        .await?;
+    Ok(())
+}
+
+fn amqp_err(config: &AmqpConfig, source: lapin::Error) -> SourceError {
+    SourceError::Amqp {
+        url: redact(&config.url),
+        source,
+    }
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => format!("{}***{}", &url[..start + 3], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+fn header_str(headers: Option<&FieldTable>, name: &str) -> Option<String> {
+    match headers?.inner().get(name)? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
+        _ => None,
+    }
+}
+
+fn header_u32(headers: Option<&FieldTable>, name: &str) -> u32 {
+    match headers.and_then(|h| h.inner().get(name)) {
+        Some(AMQPValue::LongUInt(n)) => *n,
+        Some(AMQPValue::LongLongInt(n)) => u32::try_from(*n).unwrap_or(0),
+        Some(AMQPValue::LongInt(n)) => u32::try_from(*n).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+impl EventSource for AmqpSource {
+    async fn recv(&mut self, deadline: Option<Instant>) -> Result<Option<Delivery>, SourceError> {
+        loop {
+            if self.session.is_none() {
+                self.reconnect().await;
+            }
+            let epoch = self.epoch;
+            let Some(session) = self.session.as_mut() else {
+                continue;
+            };
+            let next = match deadline {
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline, session.consumer.next()).await {
+                        Ok(next) => next,
+                        Err(_) => return Ok(None),
+                    }
+                }
+                None => session.consumer.next().await,
+            };
+            match next {
+                Some(Ok(delivery)) => {
+                    let headers = delivery.properties.headers().as_ref();
+                    let routing_key = header_str(headers, ROUTING_KEY_HEADER)
+                        .unwrap_or_else(|| delivery.routing_key.as_str().to_string());
+                    let attempts = header_u32(headers, ATTEMPTS_HEADER);
+                    return Ok(Some(Delivery {
+                        routing_key,
+                        attempts,
+                        handle: AckHandle::Amqp {
+                            epoch,
+                            tag: delivery.delivery_tag,
+                            acker: delivery.acker.clone(),
+                        },
+                        body: delivery.data,
+                    }));
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "consumer failed; reconnecting");
+                    self.reconnect().await;
+                }
+                None => {
+                    tracing::warn!("consumer cancelled; reconnecting");
+                    self.reconnect().await;
+                }
+            }
+        }
+    }
+
+    async fn dead_letter(
+        &mut self,
+        delivery: &Delivery,
+        reason: &str,
+        label: &str,
+    ) -> Result<(), SourceError> {
+        let mut headers = Self::original_headers(delivery);
+        // A header is a long string; keep the reason readable and bounded.
+        let reason: String = reason.chars().take(1000).collect();
+        headers.insert(
+            REASON_HEADER.into(),
+            AMQPValue::LongString(reason.as_str().into()),
+        );
+        headers.insert(
+            REASON_LABEL_HEADER.into(),
+            AMQPValue::LongString(label.into()),
+        );
+        let properties = BasicProperties::default()
+            .with_headers(headers)
+            .with_delivery_mode(2);
+        let exchange = self.config.dead_letter_name();
+        self.publish_confirmed(&exchange, &delivery.routing_key, &delivery.body, properties)
+            .await
+    }
+
+    async fn retry_later(
+        &mut self,
+        delivery: &Delivery,
+        delay: Duration,
+    ) -> Result<(), SourceError> {
+        let mut headers = Self::original_headers(delivery);
+        headers.insert(
+            ATTEMPTS_HEADER.into(),
+            AMQPValue::LongUInt(delivery.attempts + 1),
+        );
+        let properties = BasicProperties::default()
+            .with_headers(headers)
+            .with_delivery_mode(2)
+            .with_expiration(ShortString::from(delay.as_millis().max(1).to_string()));
+        let retry = self.config.retry_name();
+        self.publish_confirmed("", &retry, &delivery.body, properties)
+            .await
+    }
+
+    async fn ack(&mut self, batch: &[Delivery]) -> Result<(), SourceError> {
+        // Every delivery of this channel up to the batch's highest tag belongs to this batch or
+        // to an earlier, already settled one, so one multiple-ack settles them all.
+        let last = batch
+            .iter()
+            .filter_map(|d| match &d.handle {
+                AckHandle::Amqp { epoch, tag, acker } if *epoch == self.epoch => {
+                    Some((*tag, acker))
+                }
+                _ => None,
+            })
+            .max_by_key(|(tag, _)| *tag);
+        if let Some((_, acker)) = last {
+            match acker.ack(BasicAckOptions { multiple: true }).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!("channel closed before the ack; the broker will redeliver")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "ack failed; the broker will redeliver");
+                    self.session = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn release(&mut self, batch: &[Delivery]) -> Result<(), SourceError> {
+        for delivery in batch {
+            if let AckHandle::Amqp { epoch, acker, .. } = &delivery.handle
+                && *epoch == self.epoch
+            {
+                let _ = acker
+                    .nack(BasicNackOptions {
+                        multiple: false,
+                        requeue: true,
+                    })
+                    .await;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,347 @@
+//! The whole pipeline in-process (SQLite + the in-process bus): fast checks of the versioning
+//! rules and a property test that random interleavings converge to the database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use indexer::source::MemoryBus;
+use indexer::testing::{self, event};
+use indexer::{CancellationToken, Catalog, Indexer, IndexerConfig};
+use proptest::prelude::*;
+use schemas::db::Db;
+use schemas::envelope::Action;
+use schemas::{EntityKey, EntityKind};
+use tantivy::collector::TopDocs;
+use tantivy::query::QueryParser;
+
+struct Running {
+    catalog: Arc<Catalog>,
+    bus: MemoryBus,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), indexer::IndexerError>>,
+}
+
+fn fast_config() -> IndexerConfig {
+    let mut config = IndexerConfig::default();
+    config.batch.max_wait = Duration::from_millis(5);
+    config.lag_retries = vec![Duration::from_millis(5)];
+    config.park_delay = Duration::from_millis(10);
+    config.park_delay_max = Duration::from_millis(50);
+    config.writer_heap_bytes = 15_000_000;
+    config
+}
+
+fn start(db: &Db, data: &std::path::Path, bus: &MemoryBus) -> Running {
+    let catalog = Catalog::open(data).unwrap();
+    let indexer = Indexer::open(db.clone(), catalog.clone(), fast_config()).unwrap();
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(indexer.run(bus.source(), cancel.clone()));
+    Running {
+        catalog,
+        bus: bus.clone(),
+        cancel,
+        task,
+    }
+}
+
+impl Running {
+    /// Waits until every published event is acknowledged.
+    async fn settle(&self) {
+        for _ in 0..2000 {
+            if self.bus.outstanding() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("{} events still outstanding", self.bus.outstanding());
+    }
+
+    async fn stop(self) {
+        self.cancel.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+
+    /// Ids of tracks whose title matches `text`.
+    fn tracks_titled(&self, text: &str) -> Vec<i64> {
+        let (searcher, definitions) = self.catalog.live_searcher();
+        let live = self.catalog.live();
+        let title = definitions.field("title").unwrap();
+        let query = QueryParser::for_index(live.index(), vec![title])
+            .parse_query(text)
+            .unwrap();
+        let id = definitions.system().id;
+        let mut ids: Vec<i64> = searcher
+            .search(&query, &TopDocs::with_limit(100).order_by_score())
+            .unwrap()
+            .into_iter()
+            .map(|(_, address)| {
+                let doc: tantivy::TantivyDocument = searcher.doc(address).unwrap();
+                use tantivy::schema::Value;
+                doc.get_first(id).and_then(|v| v.as_i64()).unwrap()
+            })
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
+fn track(id: i64) -> EntityKey {
+    EntityKey::new(EntityKind::Track, id)
+}
+
+fn later(at: DateTime<Utc>, ms: i64) -> DateTime<Utc> {
+    at + chrono::Duration::milliseconds(ms)
+}
+
+#[tokio::test]
+async fn create_save_and_delete_reach_the_index_and_old_events_change_nothing() {
+    let site = testkit::FreshSqlite::create().await;
+    let data = tempfile::tempdir().unwrap();
+    let bus = MemoryBus::new();
+    let db = &site.db;
+    let t0 = testing::now();
+    testing::insert_user(db, 1, "acdc", "AC/DC", t0)
+        .await
+        .unwrap();
+    testing::insert_track(db, 1, 1, "Highway to Hell", t0)
+        .await
+        .unwrap();
+    let (rk, body) = event(Action::Create, track(1), t0);
+    let running = start(db, data.path(), &bus);
+    let (user_rk, user_body) = event(Action::Create, EntityKey::new(EntityKind::User, 1), t0);
+    bus.publish(&user_rk, user_body);
+    bus.publish(&rk, body.clone());
+    running.settle().await;
+    assert_eq!(running.tracks_titled("highway"), vec![1]);
+
+    let t1 = later(t0, 1);
+    testing::rename(db, track(1), "Thunderstruck", t1)
+        .await
+        .unwrap();
+    let (save_rk, save_body) = event(Action::Save, track(1), t1);
+    bus.publish(&save_rk, save_body.clone());
+    bus.publish(&save_rk, save_body.clone());
+    running.settle().await;
+    assert_eq!(running.tracks_titled("thunderstruck"), vec![1]);
+    assert!(running.tracks_titled("highway").is_empty());
+
+    // The old create again: stale, no regression.
+    bus.publish(&rk, body.clone());
+    running.settle().await;
+    assert_eq!(running.tracks_titled("thunderstruck"), vec![1]);
+
+    let t2 = later(t0, 2);
+    testing::remove(db, track(1)).await.unwrap();
+    let (destroy_rk, destroy_body) = event(Action::Destroy, track(1), t2);
+    bus.publish(&destroy_rk, destroy_body);
+    running.settle().await;
+    assert!(running.tracks_titled("thunderstruck").is_empty());
+    running.stop().await;
+
+    // After a restart, older events still cannot resurrect it.
+    let running = start(db, data.path(), &bus);
+    bus.publish(&save_rk, save_body);
+    bus.publish(&rk, body);
+    running.settle().await;
+    assert!(running.tracks_titled("thunderstruck").is_empty());
+    assert!(running.tracks_titled("highway").is_empty());
+    let report = indexer::verify::verify(db, &running.catalog.live())
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report}");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_ahead_of_its_row_waits_for_it_and_malformed_ones_are_dead_lettered() {
+    let site = testkit::FreshSqlite::create().await;
+    let data = tempfile::tempdir().unwrap();
+    let bus = MemoryBus::new();
+    let db = &site.db;
+    let t0 = testing::now();
+    testing::insert_user(db, 1, "acdc", "AC/DC", t0)
+        .await
+        .unwrap();
+    let running = start(db, data.path(), &bus);
+    // Published before the row exists (a lagging replica looks the same).
+    let (rk, body) = event(Action::Create, track(2), t0);
+    bus.publish(&rk, body);
+    bus.publish("create.track", b"not json".to_vec());
+    bus.publish(
+        "create.like",
+        br#"{"id": 1, "occurred_at": "2026-01-01T00:00:00Z"}"#.to_vec(),
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    testing::insert_track(db, 2, 1, "Back in Black", t0)
+        .await
+        .unwrap();
+    running.settle().await;
+    assert_eq!(running.tracks_titled("black"), vec![2]);
+    let dead = bus.dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].label, "not_json");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn private_and_taken_down_entities_leave_the_index_and_come_back_when_public() {
+    let site = testkit::FreshSqlite::create().await;
+    let data = tempfile::tempdir().unwrap();
+    let bus = MemoryBus::new();
+    let db = &site.db;
+    let t0 = testing::now();
+    testing::insert_user(db, 1, "acdc", "AC/DC", t0)
+        .await
+        .unwrap();
+    testing::insert_track(db, 3, 1, "Hells Bells", t0)
+        .await
+        .unwrap();
+    testing::insert_track(db, 4, 1, "Hells Kitchen", t0)
+        .await
+        .unwrap();
+    let running = start(db, data.path(), &bus);
+    for id in [3, 4] {
+        let (rk, body) = event(Action::Create, track(id), t0);
+        bus.publish(&rk, body);
+    }
+    running.settle().await;
+    assert_eq!(running.tracks_titled("hells"), vec![3, 4]);
+    let t1 = later(t0, 1);
+    testing::set_sharing(db, track(3), "private", t1)
+        .await
+        .unwrap();
+    testing::take_down(db, track(4), true, t1).await.unwrap();
+    for id in [3, 4] {
+        let (rk, body) = event(Action::Save, track(id), t1);
+        bus.publish(&rk, body);
+    }
+    running.settle().await;
+    assert!(running.tracks_titled("hells").is_empty());
+    let t2 = later(t0, 2);
+    testing::set_sharing(db, track(3), "public", t2)
+        .await
+        .unwrap();
+    let (rk, body) = event(Action::Save, track(3), t2);
+    bus.publish(&rk, body);
+    running.settle().await;
+    assert_eq!(running.tracks_titled("hells"), vec![3]);
+    running.stop().await;
+}
+
+/// One step of a random site history.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Rename(i64),
+    Private(i64),
+    Public(i64),
+    TakeDown(i64),
+    SoftDelete(i64),
+    Remove(i64),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let id = 1i64..=4;
+    prop_oneof![
+        3 => id.clone().prop_map(Step::Rename),
+        1 => id.clone().prop_map(Step::Private),
+        1 => id.clone().prop_map(Step::Public),
+        1 => id.clone().prop_map(Step::TakeDown),
+        1 => id.clone().prop_map(Step::SoftDelete),
+        1 => id.prop_map(Step::Remove),
+    ]
+}
+
+/// Applies the history to the database and returns every event the site would publish.
+async fn play(db: &Db, steps: &[Step]) -> Vec<(String, Vec<u8>)> {
+    let t0 = testing::now();
+    let mut events = Vec::new();
+    let mut gone = [false; 5];
+    testing::insert_user(db, 1, "owner", "Owner", t0)
+        .await
+        .unwrap();
+    events.push(event(
+        Action::Create,
+        EntityKey::new(EntityKind::User, 1),
+        t0,
+    ));
+    for id in 1..=4 {
+        testing::insert_track(db, id, 1, &format!("song{id} v0"), t0)
+            .await
+            .unwrap();
+        events.push(event(Action::Create, track(id), t0));
+    }
+    for (n, step) in steps.iter().enumerate() {
+        let at = later(t0, n as i64 + 1);
+        let (id, action) = match *step {
+            Step::Rename(id)
+            | Step::Private(id)
+            | Step::Public(id)
+            | Step::TakeDown(id)
+            | Step::SoftDelete(id) => (id, Action::Save),
+            Step::Remove(id) => (id, Action::Destroy),
+        };
+        if gone[id as usize] {
+            continue;
+        }
+        match *step {
+            Step::Rename(id) => testing::rename(db, track(id), &format!("song{id} v{n}"), at).await,
+            Step::Private(id) => testing::set_sharing(db, track(id), "private", at).await,
+            Step::Public(id) => testing::set_sharing(db, track(id), "public", at).await,
+            Step::TakeDown(id) => testing::take_down(db, track(id), true, at).await,
+            Step::SoftDelete(id) => {
+                gone[id as usize] = true;
+                testing::soft_delete(db, track(id), at).await
+            }
+            Step::Remove(id) => {
+                gone[id as usize] = true;
+                testing::remove(db, track(id)).await
+            }
+        }
+        .unwrap();
+        events.push(event(action, track(id), at));
+    }
+    events
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_interleaving_with_duplicates_converges_to_the_database(
+        steps in proptest::collection::vec(step(), 0..16),
+        order in proptest::collection::vec(any::<u32>(), 64),
+        duplicates in proptest::collection::vec(any::<bool>(), 64),
+        restart_at in 0usize..64,
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let site = testkit::FreshSqlite::create().await;
+            let data = tempfile::tempdir().unwrap();
+            let bus = MemoryBus::new();
+            let events = play(&site.db, &steps).await;
+            // Shuffle by the random keys, duplicating some events.
+            let mut shuffled: Vec<(u32, &(String, Vec<u8>))> = Vec::new();
+            for (i, e) in events.iter().enumerate() {
+                shuffled.push((order[i % order.len()], e));
+                if duplicates[i % duplicates.len()] {
+                    shuffled.push((order[(i * 7 + 3) % order.len()], e));
+                }
+            }
+            shuffled.sort_by_key(|(k, _)| *k);
+            let mut running = start(&site.db, data.path(), &bus);
+            for (n, (_, (rk, body))) in shuffled.iter().enumerate() {
+                bus.publish(rk, body.clone());
+                if n == restart_at {
+                    running.stop().await;
+                    running = start(&site.db, data.path(), &bus);
+                }
+            }
+            running.settle().await;
+            let report = indexer::verify::verify(&site.db, &running.catalog.live()).await.unwrap();
+            running.stop().await;
+            prop_assert!(report.is_clean(), "{}", report);
+            Ok(())
+        })?;
+    }
+}
