@@ -1,12 +1,66 @@
-//! `disco index` (not built yet).
+//! `disco index`: the indexer alone, real mode (RabbitMQ → tantivy), until Ctrl-C or SIGTERM.
+
+use std::time::Duration;
 
 use clap::Args;
+use indexer::source::{AmqpConfig, AmqpSource};
+use indexer::{CancellationToken, Catalog, Indexer, IndexerConfig};
 
 use super::common::Globals;
 
 #[derive(Debug, Args)]
-pub struct IndexArgs {}
+pub struct IndexArgs {
+    /// Most deliveries gathered into one batch (one hydration query per kind, one commit).
+    #[arg(long, env = "DISCO_BATCH_SIZE", default_value_t = 1000)]
+    pub batch_size: usize,
+    /// Longest wait, in milliseconds, for a batch to fill after its first delivery.
+    #[arg(long, env = "DISCO_BATCH_WAIT_MS", default_value_t = 50)]
+    pub batch_wait_ms: u64,
+}
 
-pub async fn run(_globals: Globals, _args: IndexArgs) -> anyhow::Result<()> {
-    anyhow::bail!("disco index is not built yet")
+pub async fn run(globals: Globals, args: IndexArgs) -> anyhow::Result<()> {
+    let Some(amqp_url) = globals.amqp_url.clone() else {
+        anyhow::bail!(
+            "disco index consumes RabbitMQ: give --amqp-url or AMQP_URL \
+             (the embedded mode runs the indexer inside `disco demo`)"
+        );
+    };
+    let db = globals.database().await?;
+    let catalog = Catalog::open(&globals.data_dir)?;
+    let mut config = IndexerConfig::default();
+    config.batch.max_events = args.batch_size.max(1);
+    config.batch.max_wait = Duration::from_millis(args.batch_wait_ms);
+    let mut amqp = AmqpConfig::new(&amqp_url, &globals.exchange, &globals.queue);
+    amqp.prefetch = u16::try_from(args.batch_size.saturating_mul(2)).unwrap_or(u16::MAX);
+    let source = AmqpSource::connect(amqp).await?;
+    let indexer = Indexer::open(db, catalog.clone(), config)?;
+    let cancel = CancellationToken::new();
+    tokio::spawn(stop_on_signal(cancel.clone()));
+    tracing::info!(live = %catalog.live().generation, queue = %globals.queue, "indexer running");
+    indexer.run(source, cancel).await?;
+    tracing::info!("indexer stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: finish the batch in hand, then stop (unacknowledged events stay queued).
+async fn stop_on_signal(cancel: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                cancel.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    cancel.cancel();
 }
