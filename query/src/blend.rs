@@ -1,0 +1,106 @@
+//! How text relevance and the prior combine into one score.
+//!
+//! `score = text × (1 + β · strength)`, where `strength ∈ [0, 1)` is the prior passed through a
+//! saturating function (`x / (x + k)`). The factor is capped at `1 + β`, so the prior decides
+//! between results whose text scores are equal or close, and never lifts a weak text match over
+//! a strong one (an exact title match scores several times a description match through the
+//! field boosts, far more than `1 + β`).
+//!
+//! Explore has no text score: there `score = (floor + strength) × 0.5^(age / half_life)`.
+
+use std::time::Duration;
+
+/// The knobs of the blend. Defaults are the ones the relevance tests were run with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Blend {
+    /// The most the prior can multiply a text score by, minus one.
+    pub beta: f32,
+}
+
+impl Default for Blend {
+    fn default() -> Self {
+        Blend { beta: 0.5 }
+    }
+}
+
+impl Blend {
+    /// The blended score of a document with text score `text` and prior strength `strength`.
+    pub fn score(&self, text: f32, strength: f32) -> f32 {
+        let strength = if strength.is_finite() {
+            strength.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        text * (1.0 + self.beta * strength)
+    }
+}
+
+/// `x / (x + k)`: 0 at 0, ½ at `k`, approaching 1; negative or non-finite inputs count as 0.
+pub fn saturate(x: f64, k: f64) -> f32 {
+    if !x.is_finite() || x <= 0.0 || k <= 0.0 {
+        return 0.0;
+    }
+    (x / (x + k)) as f32
+}
+
+/// Recency for Explore: how much a track of age `age` still counts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recency {
+    /// After this long a track counts half as much as a brand new one.
+    pub half_life: Duration,
+    /// What a track with no prior at all still gets, so new uploads can surface.
+    pub floor: f32,
+}
+
+impl Default for Recency {
+    fn default() -> Self {
+        Recency {
+            half_life: Duration::from_secs(7 * 24 * 3600),
+            floor: 0.1,
+        }
+    }
+}
+
+impl Recency {
+    /// `(floor + strength) × 0.5^(age / half_life)`; a future date counts as age zero.
+    pub fn score(&self, strength: f32, age: Duration) -> f32 {
+        let half_lives = age.as_secs_f64() / self.half_life.as_secs_f64().max(1e-9);
+        let decay = 0.5f64.powf(half_lives) as f32;
+        (self.floor + strength.clamp(0.0, 1.0)) * decay
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prior_breaks_ties_but_is_capped() {
+        let blend = Blend::default();
+        assert!(blend.score(2.0, 0.9) > blend.score(2.0, 0.1));
+        assert!(blend.score(2.0, 1.0) <= 2.0 * 1.5);
+        // A strong text match keeps its lead over a weak one however popular the weak one is.
+        assert!(blend.score(4.0, 0.0) > blend.score(2.0, 1.0));
+        assert_eq!(blend.score(1.0, f32::NAN), 1.0);
+    }
+
+    #[test]
+    fn saturation_is_half_at_k_and_bounded() {
+        assert_eq!(saturate(10.0, 10.0), 0.5);
+        assert!(saturate(1e12, 10.0) <= 1.0);
+        assert!(saturate(1e3, 10.0) < saturate(1e4, 10.0));
+        assert_eq!(saturate(-3.0, 10.0), 0.0);
+        assert_eq!(saturate(f64::INFINITY, 10.0), 0.0);
+    }
+
+    #[test]
+    fn recency_halves_every_half_life() {
+        let r = Recency {
+            half_life: Duration::from_secs(100),
+            floor: 0.0,
+        };
+        let fresh = r.score(1.0, Duration::ZERO);
+        let old = r.score(1.0, Duration::from_secs(100));
+        assert!((old - fresh / 2.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,206 @@
+//! Reading results out of a searcher: counts per kind, the top documents by blended score,
+//! and the stored display fields of each hit.
+
+use std::sync::Arc;
+
+use tantivy::collector::{Collector, SegmentCollector, TopDocs};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::Query;
+use tantivy::schema::Value;
+use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader, TantivyDocument};
+
+use schemas::{EntityKey, EntityKind};
+
+use crate::layout::{self, Layout};
+use crate::prior::Prior;
+
+/// Matches per kind, in [`EntityKind::ALL`] order.
+pub type KindCounts = [u64; 4];
+
+fn kind_index(kind: EntityKind) -> usize {
+    EntityKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
+}
+
+/// Counts matching documents per kind (from the `kind` fast field; no scoring).
+pub struct CountByKind;
+
+/// Maps the segment's `kind` term ordinals to kinds once, then counts.
+pub struct SegmentCountByKind {
+    kinds: Option<(Column<u64>, Vec<Option<usize>>)>,
+    counts: KindCounts,
+}
+
+/// The kind of each term ordinal of a segment's `kind` column.
+fn ord_kinds(column: &StrColumn) -> Vec<Option<usize>> {
+    let mut text = String::new();
+    (0..column.dictionary().num_terms() as u64)
+        .map(|ord| {
+            let found = column.ord_to_str(ord, &mut text).unwrap_or(false);
+            found
+                .then(|| text.parse::<EntityKind>().ok().map(kind_index))
+                .flatten()
+        })
+        .collect()
+}
+
+impl Collector for CountByKind {
+    type Fruit = KindCounts;
+    type Child = SegmentCountByKind;
+
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<Self::Child> {
+        let kinds = segment.fast_fields().str(layout::KIND)?.map(|column| {
+            let ords = ord_kinds(&column);
+            (column.ords().clone(), ords)
+        });
+        Ok(SegmentCountByKind {
+            kinds,
+            counts: [0; 4],
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<KindCounts>) -> tantivy::Result<KindCounts> {
+        let mut total = [0; 4];
+        for fruit in fruits {
+            for (t, n) in total.iter_mut().zip(fruit) {
+                *t += n;
+            }
+        }
+        Ok(total)
+    }
+}
+
+impl SegmentCollector for SegmentCountByKind {
+    type Fruit = KindCounts;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        if let Some((ords, kinds)) = &self.kinds
+            && let Some(Some(i)) = ords.first(doc).and_then(|ord| kinds.get(ord as usize))
+        {
+            self.counts[*i] += 1;
+        }
+    }
+
+    fn harvest(self) -> KindCounts {
+        self.counts
+    }
+}
+
+/// What scoring a document needs besides its text score: who it is and its interim prior.
+pub(crate) struct SegmentFacts {
+    kinds: Option<(Column<u64>, Vec<Option<usize>>)>,
+    ids: Option<Column<i64>>,
+    popularity: Option<Column<f64>>,
+    created_at: Option<Column<tantivy::DateTime>>,
+}
+
+impl SegmentFacts {
+    pub(crate) fn open(segment: &SegmentReader) -> SegmentFacts {
+        let fast = segment.fast_fields();
+        SegmentFacts {
+            kinds: fast.str(layout::KIND).ok().flatten().map(|c| {
+                let ords = ord_kinds(&c);
+                (c.ords().clone(), ords)
+            }),
+            ids: fast.i64(layout::ID).ok(),
+            popularity: fast.f64(layout::POPULARITY).ok(),
+            created_at: fast.date(layout::CREATED_AT).ok(),
+        }
+    }
+
+    pub(crate) fn key(&self, doc: DocId) -> Option<EntityKey> {
+        let (ords, kinds) = self.kinds.as_ref()?;
+        let kind = EntityKind::ALL[(*kinds.get(ords.first(doc)? as usize)?)?];
+        Some(EntityKey::new(kind, self.ids.as_ref()?.first(doc)?))
+    }
+
+    pub(crate) fn popularity(&self, doc: DocId) -> f64 {
+        self.popularity
+            .as_ref()
+            .and_then(|c| c.first(doc))
+            .unwrap_or(0.0)
+    }
+
+    /// The prior strength of `doc` under `prior` (0 without one).
+    pub(crate) fn strength(&self, prior: Option<&dyn Prior>, doc: DocId) -> f32 {
+        match (prior, self.key(doc)) {
+            (Some(prior), Some(key)) => prior.strength(key, self.popularity(doc)),
+            _ => 0.0,
+        }
+    }
+
+    /// Creation time in µs since the epoch.
+    pub(crate) fn created_micros(&self, doc: DocId) -> Option<i64> {
+        Some(
+            self.created_at
+                .as_ref()?
+                .first(doc)?
+                .into_timestamp_micros(),
+        )
+    }
+}
+
+/// The best `n` documents of `query`, scored by `score(facts, doc, text_score)`.
+pub(crate) fn top<F>(
+    searcher: &Searcher,
+    query: &dyn Query,
+    n: usize,
+    score: F,
+) -> tantivy::Result<Vec<(Score, DocAddress)>>
+where
+    F: Fn(&SegmentFacts, DocId, Score) -> Score + Send + Sync + 'static,
+{
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let score = Arc::new(score);
+    let collector = TopDocs::with_limit(n).tweak_score(move |segment: &SegmentReader| {
+        let facts = SegmentFacts::open(segment);
+        let score = score.clone();
+        move |doc: DocId, text: Score| score(&facts, doc, text)
+    });
+    searcher.search(query, &collector)
+}
+
+/// A stored document read back for display.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub key: EntityKey,
+    pub title: String,
+    pub subtitle: String,
+    pub doc: TantivyDocument,
+}
+
+/// Reads the display fields of one hit; `None` if the document lacks its identity (never
+/// shown rather than shown wrong).
+pub(crate) fn stored(
+    searcher: &Searcher,
+    layout: &Layout,
+    address: DocAddress,
+) -> tantivy::Result<Option<Stored>> {
+    let doc: TantivyDocument = searcher.doc(address)?;
+    let text = |field| {
+        doc.get_first(field)
+            .and_then(|v| v.as_str().map(str::to_string))
+    };
+    let kind = text(layout.kind).and_then(|k| k.parse::<EntityKind>().ok());
+    let id = doc.get_first(layout.id).and_then(|v| v.as_i64());
+    let (Some(kind), Some(id)) = (kind, id) else {
+        return Ok(None);
+    };
+    let title = text(layout.display_title).unwrap_or_default();
+    let subtitle = text(layout.display_subtitle).unwrap_or_default();
+    Ok(Some(Stored {
+        key: EntityKey::new(kind, id),
+        title,
+        subtitle,
+        doc,
+    }))
+}

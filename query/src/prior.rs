@@ -1,0 +1,151 @@
+//! Where the prior comes from: an injectable [`PriorSource`] answers, per request, which
+//! [`Prior`] to blend with (`rank` absent = the active one, `rank=none` = none, `rank=<v>` =
+//! a kept version). Until DiscoRank is wired, [`PopularityPrior`] reads the index's
+//! `popularity` fast field, so the blend is real and tested now.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use schemas::EntityKey;
+
+use crate::blend::saturate;
+
+/// Which prior a request asked for (the `rank` parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RankChoice {
+    /// No `rank` parameter: the active version.
+    #[default]
+    Active,
+    /// `rank=none`: pure text relevance.
+    None,
+    /// `rank=<v>` or `rank=v<v>`: one kept version.
+    Version(u32),
+}
+
+/// The `rank` parameter was neither `none` nor a version number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rank must be `none` or a version number like `3`, not `{0}`")]
+pub struct BadRankChoice(pub String);
+
+impl FromStr for RankChoice {
+    type Err = BadRankChoice;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("none") {
+            return Ok(RankChoice::None);
+        }
+        let digits = t.strip_prefix(['v', 'V']).unwrap_or(t);
+        digits
+            .parse::<u32>()
+            .map(RankChoice::Version)
+            .map_err(|_| BadRankChoice(s.chars().take(40).collect()))
+    }
+}
+
+impl fmt::Display for RankChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RankChoice::Active => f.write_str("active"),
+            RankChoice::None => f.write_str("none"),
+            RankChoice::Version(v) => write!(f, "v{v}"),
+        }
+    }
+}
+
+/// One prior: how strongly the world vouches for an entity, already saturated into `[0, 1)`.
+pub trait Prior: Send + Sync {
+    /// The entity's strength. `popularity` is the index's interim prior for the document, for
+    /// priors that use it; others look the key up.
+    fn strength(&self, key: EntityKey, popularity: f64) -> f32;
+}
+
+/// The asked-for rank version is not kept (answered as a 400 to the caller).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rank version {0} is not available")]
+pub struct UnknownRank(pub u32);
+
+/// Where priors come from. The lead adapts the rank job's store to this; tests and the interim
+/// service use [`PopularitySource`].
+pub trait PriorSource: Send + Sync + 'static {
+    /// The prior for `choice`; `Ok(None)` means "blend with nothing" (pure text relevance).
+    fn prior(&self, choice: RankChoice) -> Result<Option<Arc<dyn Prior>>, UnknownRank>;
+
+    /// Whether the default prior is loaded (part of `/readyz`).
+    fn ready(&self) -> bool {
+        true
+    }
+}
+
+/// The interim prior: `popularity / (popularity + k)` from the index's `popularity` field.
+#[derive(Debug, Clone, Copy)]
+pub struct PopularityPrior {
+    /// The popularity at which an entity gets half the maximum strength.
+    pub k: f64,
+}
+
+impl Default for PopularityPrior {
+    fn default() -> Self {
+        PopularityPrior { k: 20.0 }
+    }
+}
+
+impl Prior for PopularityPrior {
+    fn strength(&self, _key: EntityKey, popularity: f64) -> f32 {
+        saturate(popularity, self.k)
+    }
+}
+
+/// A [`PriorSource`] with only the popularity prior: no rank versions exist.
+#[derive(Clone, Default)]
+pub struct PopularitySource {
+    prior: Arc<PopularityPrior>,
+}
+
+impl PopularitySource {
+    pub fn new(prior: PopularityPrior) -> Self {
+        PopularitySource {
+            prior: Arc::new(prior),
+        }
+    }
+}
+
+impl PriorSource for PopularitySource {
+    fn prior(&self, choice: RankChoice) -> Result<Option<Arc<dyn Prior>>, UnknownRank> {
+        match choice {
+            RankChoice::Active => Ok(Some(self.prior.clone())),
+            RankChoice::None => Ok(None),
+            RankChoice::Version(v) => Err(UnknownRank(v)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::EntityKind;
+
+    #[test]
+    fn rank_parameter_parses() {
+        assert_eq!("none".parse(), Ok(RankChoice::None));
+        assert_eq!("NONE".parse(), Ok(RankChoice::None));
+        assert_eq!("3".parse(), Ok(RankChoice::Version(3)));
+        assert_eq!("v12".parse(), Ok(RankChoice::Version(12)));
+        assert!("latest".parse::<RankChoice>().is_err());
+        assert!("-1".parse::<RankChoice>().is_err());
+    }
+
+    #[test]
+    fn popularity_source_has_no_versions() {
+        let source = PopularitySource::default();
+        let key = EntityKey::new(EntityKind::Track, 1);
+        let prior = source.prior(RankChoice::Active).ok().flatten();
+        assert!(prior.is_some_and(|p| p.strength(key, 100.0) > p.strength(key, 1.0)));
+        assert!(matches!(source.prior(RankChoice::None), Ok(None)));
+        assert_eq!(
+            source.prior(RankChoice::Version(2)).err(),
+            Some(UnknownRank(2))
+        );
+    }
+}

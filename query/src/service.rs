@@ -1,0 +1,207 @@
+//! The service: its state and configuration, the router with its layers (metrics, timeout,
+//! JSON 404s), and serving with graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::api;
+use crate::blend::Recency;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::prior::{PopularitySource, PriorSource};
+use crate::search::SearchSettings;
+use crate::source::{LayoutCache, SearchSource};
+
+/// How the service behaves. Parsed once at the edge (flags/env in the binary), then passed in.
+#[derive(Debug, Clone)]
+pub struct QueryConfig {
+    pub search: SearchSettings,
+    /// Explore's recency decay.
+    pub recency: Recency,
+    /// A search or explore still running after this answers 503.
+    pub request_timeout: Duration,
+    /// `limit` when the request gives none.
+    pub default_limit: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            search: SearchSettings::default(),
+            recency: Recency::default(),
+            request_timeout: Duration::from_secs(5),
+            default_limit: 20,
+        }
+    }
+}
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct QueryState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) source: Arc<dyn SearchSource>,
+    pub(crate) priors: Arc<dyn PriorSource>,
+    pub(crate) config: QueryConfig,
+    pub(crate) metrics: Metrics,
+    pub(crate) layouts: LayoutCache,
+}
+
+impl QueryState {
+    /// A service over `source` with the interim popularity prior, default configuration and
+    /// metrics of its own.
+    pub fn new(source: Arc<dyn SearchSource>) -> QueryState {
+        QueryState::build(
+            source,
+            Arc::new(PopularitySource::default()),
+            QueryConfig::default(),
+            Metrics::local(),
+        )
+    }
+
+    /// Everything given explicitly.
+    pub fn build(
+        source: Arc<dyn SearchSource>,
+        priors: Arc<dyn PriorSource>,
+        config: QueryConfig,
+        metrics: Metrics,
+    ) -> QueryState {
+        QueryState {
+            inner: Arc::new(Inner {
+                source,
+                priors,
+                config,
+                metrics,
+                layouts: LayoutCache::default(),
+            }),
+        }
+    }
+
+    /// The same service with another prior source (e.g. the rank store).
+    #[must_use]
+    pub fn with_priors(self, priors: Arc<dyn PriorSource>) -> QueryState {
+        let i = &self.inner;
+        QueryState::build(
+            i.source.clone(),
+            priors,
+            i.config.clone(),
+            i.metrics.clone(),
+        )
+    }
+
+    /// The same service with another configuration.
+    #[must_use]
+    pub fn with_config(self, config: QueryConfig) -> QueryState {
+        let i = &self.inner;
+        QueryState::build(
+            i.source.clone(),
+            i.priors.clone(),
+            config,
+            i.metrics.clone(),
+        )
+    }
+
+    /// The same service recording into `metrics`.
+    #[must_use]
+    pub fn with_metrics(self, metrics: Metrics) -> QueryState {
+        let i = &self.inner;
+        QueryState::build(
+            i.source.clone(),
+            i.priors.clone(),
+            i.config.clone(),
+            metrics,
+        )
+    }
+
+    /// The metrics this service records into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+}
+
+/// The query service's routes: `/`, `/search`, `/explore`, `/healthz`, `/readyz`, `/metrics`,
+/// `/openapi.json`. Merge admin routes onto it in the binary.
+pub fn router(state: QueryState) -> Router {
+    let timeout = state.inner.config.request_timeout;
+    Router::new()
+        .route("/", get(api::page))
+        .route("/search", get(api::search))
+        .route("/explore", get(api::explore))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/metrics", get(api::metrics))
+        .route("/openapi.json", get(api::openapi))
+        .fallback(not_found)
+        // A backstop for anything that is not bounded in its handler already.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout + Duration::from_secs(1),
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), record))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see /openapi.json")
+}
+
+/// Records latency and status of every answer under the route it matched.
+async fn record(State(state): State<QueryState>, request: Request, next: Next) -> Response {
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state
+        .inner
+        .metrics
+        .request(&endpoint, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on Ctrl-C or SIGTERM: the usual `shutdown` for [`serve`].
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,175 @@
+//! Relevance on the real Chinook catalog: what a person types finds what they meant.
+
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use crate::fixture::{Catalog, chinook, data_file, track};
+use crate::{encode, get, keys};
+
+async fn search(q: &str, extra: &str) -> Value {
+    let (status, body) = get(
+        &chinook().router(),
+        &format!("/search?q={}{extra}", encode(q)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{q}: {body}");
+    body
+}
+
+fn titles(body: &Value) -> Vec<String> {
+    body["results"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter_map(|r| r["title"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn exact_title_comes_first() {
+    for title in [
+        "Stairway To Heaven",
+        "Highway Star",
+        "Jerusalem",
+        "Garota De Ipanema",
+    ] {
+        let body = search(title, "").await;
+        assert_eq!(
+            titles(&body).first().map(String::as_str),
+            Some(title),
+            "{title}: {:?}",
+            titles(&body)
+        );
+        assert_eq!(body["results"][0]["kind"], "track");
+    }
+}
+
+#[tokio::test]
+async fn one_word_of_a_title_finds_it() {
+    let body = search("sandman", "&kind=track").await;
+    assert_eq!(titles(&body)[..2], ["Enter Sandman", "Enter Sandman"]);
+    let body = search("ipanema", "").await;
+    assert!(
+        titles(&body)
+            .iter()
+            .take(3)
+            .any(|t| t == "Garota De Ipanema"),
+        "{:?}",
+        titles(&body)
+    );
+}
+
+#[tokio::test]
+async fn artist_and_title_together_pick_the_artists_track() {
+    let body = search("metallica enter sandman", "").await;
+    assert_eq!(body["results"][0]["title"], "Enter Sandman");
+    assert_eq!(body["results"][0]["subtitle"], "Metallica");
+    let body = search("apocalyptica enter sandman", "").await;
+    assert_eq!(body["results"][0]["subtitle"], "Apocalyptica");
+    let body = search("led zeppelin stairway", "").await;
+    assert_eq!(body["results"][0]["title"], "Stairway To Heaven");
+    assert_eq!(body["results"][0]["subtitle"], "Led Zeppelin");
+}
+
+#[tokio::test]
+async fn diacritics_and_symbols_fold() {
+    let body = search("antonio carlos jobim", "&kind=user").await;
+    assert_eq!(body["results"][0]["title"], "Antônio Carlos Jobim");
+    let body = search("AC/DC", "&kind=user").await;
+    assert_eq!(body["results"][0]["title"], "AC/DC");
+    let body = search("acdc", "&kind=user").await;
+    assert_eq!(body["results"][0]["title"], "AC/DC");
+}
+
+/// Whether the shared list of real misspellings has `wrong` for `right`.
+fn is_real_misspelling(wrong: &str, right: &str) -> bool {
+    let text =
+        std::fs::read_to_string(data_file("common-misspellings.tsv")).expect("read misspellings");
+    text.lines()
+        .any(|line| line.split_once('\t') == Some((wrong, right)))
+}
+
+#[tokio::test]
+async fn real_misspellings_still_find_the_track() {
+    let cases = [
+        ("jerusalm", "jerusalem"),
+        ("wizzard", "wizard"),
+        ("frogiven", "forgiven"),
+        ("forigven", "forgiven"),
+    ];
+    for (wrong, right) in cases {
+        assert!(
+            is_real_misspelling(wrong, right),
+            "{wrong} → {right} is in common-misspellings.tsv"
+        );
+        let body = search(wrong, "&kind=track").await;
+        let first = body["results"][0]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase();
+        assert!(
+            first.split_whitespace().any(|w| w == right),
+            "{wrong}: {:?}",
+            titles(&body)
+        );
+        let highlight = body["results"][0]["highlight"].as_str().unwrap_or_default();
+        assert!(
+            highlight.contains("<mark>"),
+            "{wrong}: the corrected word is marked: {highlight}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn fuzzy_fill_ins_rank_below_exact_matches() {
+    // "sandman" exactly matches two tracks; "sandmen" (1 edit) is the fill-in.
+    let catalog = Catalog::build(
+        vec![
+            track(1, "Sandmen", "Popular Band", 1e9, 1),
+            track(2, "Sandman", "Nobody", 0.0, 1),
+        ],
+        vec![],
+    );
+    let (_, body) = get(&catalog.router(), "/search?q=sandman").await;
+    assert_eq!(
+        keys(&body).into_iter().map(|k| k.1).collect::<Vec<_>>(),
+        [2, 1]
+    );
+    assert_eq!(body["total"], 2);
+    assert_eq!(body["results"][1]["highlight"], "<mark>Sandmen</mark>");
+}
+
+#[tokio::test]
+async fn the_more_popular_of_two_same_titled_tracks_ranks_first_and_rank_none_changes_that() {
+    let catalog = chinook();
+    let ids = |body: &Value| keys(body).into_iter().map(|(_, id)| id).collect::<Vec<_>>();
+    let blended = search("enter sandman", "&kind=track").await;
+    let plain = search("enter sandman", "&kind=track&rank=none").await;
+    let (a, b) = (ids(&blended)[0], ids(&blended)[1]);
+    let popularity = |id| catalog.row(schemas::EntityKind::Track, id).popularity;
+    assert!(
+        popularity(a) > popularity(b),
+        "blended: the popular one ({a}) first, then {b}"
+    );
+    assert_ne!(
+        ids(&plain)[..2],
+        ids(&blended)[..2],
+        "rank=none orders by text alone"
+    );
+}
+
+#[tokio::test]
+async fn popularity_never_buries_an_exact_title_match() {
+    let catalog = Catalog::build(
+        vec![
+            track(1, "Something Else", "Huge Star", 1e12, 1)
+                .with("description", "my cover of sandman, live"),
+            track(2, "Sandman", "Nobody", 0.0, 1),
+        ],
+        vec![],
+    );
+    let (_, body) = get(&catalog.router(), "/search?q=sandman").await;
+    assert_eq!(keys(&body)[0].1, 2, "{body}");
+}
