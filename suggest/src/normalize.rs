@@ -1,0 +1,175 @@
+//! From a name as people write it to the keys the FST holds, and from what a person typed to
+//! the text looked up: both go through [`schemas::analyzer::fold`] (lower case, diacritics
+//! folded — the normalisation search uses), then runs of white space become one space.
+//!
+//! A name yields its whole folded form and every word start inside it ("around the world",
+//! "the world", "world"), so typing any word of a name finds it.
+
+/// Longest name read, in bytes after folding: words past it are not found.
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// Longest key, in bytes: a key runs from its word start to at most this far (cut at a
+/// character boundary), and so does the query, so a long name matches what was typed of it.
+pub const MAX_KEY_BYTES: usize = 64;
+
+/// Most word starts taken from one name, so a hostile 50 KB title costs a few keys, not 10,000.
+pub const MAX_WORD_STARTS: usize = 16;
+
+/// The folded, space-normalised form of `text`, cut to [`MAX_NAME_BYTES`].
+pub fn key_text(text: &str) -> String {
+    // Bound the work before folding: a name is never looked at past a few hundred bytes.
+    let text = cut(text, MAX_NAME_BYTES * 4);
+    let folded = schemas::analyzer::fold(text);
+    let mut out = String::with_capacity(folded.len().min(MAX_KEY_BYTES));
+    for word in folded.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+        if out.len() >= MAX_NAME_BYTES {
+            break;
+        }
+    }
+    cut(&out, MAX_NAME_BYTES).trim_end().to_string()
+}
+
+/// What a typed text is looked up as: its [`key_text`] cut to [`MAX_KEY_BYTES`].
+pub fn query_text(text: &str) -> String {
+    let mut key = key_text(text);
+    let len = cut(&key, MAX_KEY_BYTES).trim_end().len();
+    key.truncate(len);
+    key
+}
+
+/// The keys of a [`key_text`]: from each word start, at most [`MAX_KEY_BYTES`] long.
+pub fn keys(name: &str) -> impl Iterator<Item = &str> {
+    word_starts(name)
+        .into_iter()
+        .map(|start| key_at(name, start))
+}
+
+/// The key of a [`key_text`] that begins at word start `start`.
+pub fn key_at(name: &str, start: usize) -> &str {
+    cut(&name[start..], MAX_KEY_BYTES).trim_end()
+}
+
+/// Byte offsets of the word starts in a [`key_text`]: 0 (the whole name) and every letter or
+/// digit that follows a non-word character. An apostrophe inside a word splits it only before
+/// three or more letters, so "d'execution" and "rock'n'roll" start words at "execution" and
+/// "roll" but "can't" does not at "t". In CJK text, where words are not separated, every
+/// character starts one. At most [`MAX_WORD_STARTS`].
+pub fn word_starts(key: &str) -> Vec<usize> {
+    let chars: Vec<(usize, char)> = key.char_indices().collect();
+    let mut starts = Vec::new();
+    for (n, &(i, c)) in chars.iter().enumerate() {
+        let start = if n == 0 {
+            true
+        } else if !c.is_alphanumeric() {
+            false
+        } else if is_cjk(c) {
+            true
+        } else {
+            let before = chars[n - 1].1;
+            if before == '\'' {
+                let elided = n >= 2 && chars[n - 2].1.is_alphanumeric();
+                !elided
+                    || chars[n..]
+                        .iter()
+                        .take(3)
+                        .filter(|(_, c)| c.is_alphanumeric())
+                        .count()
+                        == 3
+            } else {
+                !before.is_alphanumeric()
+            }
+        };
+        if start {
+            starts.push(i);
+            if starts.len() == MAX_WORD_STARTS {
+                break;
+            }
+        }
+    }
+    starts
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Han, kana and hangul: scripts written without spaces between words.
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fold_like_search_and_collapse_spaces() {
+        assert_eq!(key_text("  Beyoncé   Knowles "), "beyonce knowles");
+        assert_eq!(key_text("SIGUR RÓS"), "sigur ros");
+    }
+
+    #[test]
+    fn every_word_starts_a_key() {
+        let key = key_text("Around the World (Radio Edit)");
+        let found: Vec<&str> = keys(&key).collect();
+        assert_eq!(
+            found,
+            [
+                "around the world (radio edit)",
+                "the world (radio edit)",
+                "world (radio edit)",
+                "radio edit)",
+                "edit)"
+            ]
+        );
+        // An apostrophe splits a word only before a longer part; a slash does; quotes do.
+        let key = key_text("Can't Stop AC/DC");
+        let found: Vec<&str> = keys(&key).collect();
+        assert_eq!(found, ["can't stop ac/dc", "stop ac/dc", "ac/dc", "dc"]);
+        let key = key_text("Études D'Execution 'Pastoral'");
+        let found: Vec<&str> = keys(&key).collect();
+        assert_eq!(
+            found,
+            [
+                "etudes d'execution 'pastoral'",
+                "d'execution 'pastoral'",
+                "execution 'pastoral'",
+                "pastoral'"
+            ]
+        );
+    }
+
+    #[test]
+    fn hostile_names_stay_bounded() {
+        let long = "word ".repeat(10_000);
+        let key = key_text(&long);
+        assert!(key.len() <= MAX_NAME_BYTES);
+        assert_eq!(keys(&key).count(), MAX_WORD_STARTS);
+        assert!(keys(&key).all(|k| k.len() <= MAX_KEY_BYTES));
+        let accents = "é".repeat(1000);
+        assert!(key_text(&accents).len() <= MAX_NAME_BYTES);
+        assert_eq!(query_text(&accents).len(), MAX_KEY_BYTES);
+        // A word far into a long name is still a key.
+        let name = key_text(&format!("{} execution", "allegro ma non troppo ".repeat(3)));
+        assert!(keys(&name).any(|k| k == "execution"));
+    }
+
+    #[test]
+    fn cjk_names_can_be_found_from_any_character() {
+        let key = key_text("坂本龍一");
+        assert_eq!(word_starts(&key).len(), 4);
+    }
+}

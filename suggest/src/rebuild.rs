@@ -1,0 +1,102 @@
+//! Rebuilding in the background: read the database, build off the async runtime, save, and
+//! swap the new build in while lookups go on against the old one.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use schemas::EntityKey;
+use schemas::db::Db;
+
+use crate::index::{IndexStats, SuggestIndex};
+use crate::record::KindFactors;
+use crate::{SuggestError, Suggester, source, store};
+
+/// What a build did and how long it took.
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    pub stats: IndexStats,
+    /// Reading the names from the database.
+    pub load: Duration,
+    /// Folding, sorting, writing the FST and the lanes.
+    pub build: Duration,
+    /// Where it was saved, when it was.
+    pub saved: Option<PathBuf>,
+}
+
+impl std::fmt::Display for BuildReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.stats;
+        write!(
+            f,
+            "{} entities, {} keys, {} postings; read in {:.2} s, built in {:.2} s; FST {:.1} MB, in memory {:.1} MB",
+            s.entities,
+            s.keys,
+            s.postings,
+            self.load.as_secs_f64(),
+            self.build.as_secs_f64(),
+            s.fst_bytes as f64 / 1e6,
+            s.total_bytes as f64 / 1e6,
+        )?;
+        if let Some(path) = &self.saved {
+            write!(f, "; saved to {}", path.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the database, builds, saves under `dir` when given, and installs the build in
+/// `suggester`. Changes applied to the suggester meanwhile stay in its delta.
+pub async fn rebuild<F>(
+    suggester: &Suggester,
+    db: &Db,
+    prior: F,
+    dir: Option<&Path>,
+) -> Result<BuildReport, SuggestError>
+where
+    F: Fn(EntityKey, f64) -> f64 + Send,
+{
+    let mark = suggester.mark();
+    let (index, report) = build_from(db, prior, dir, suggester.factors()).await?;
+    suggester.install(index, mark);
+    Ok(report)
+}
+
+/// Reads, builds and saves without installing: what `disco suggest-build` runs.
+pub async fn build_and_save<F>(db: &Db, prior: F, dir: &Path) -> Result<BuildReport, SuggestError>
+where
+    F: Fn(EntityKey, f64) -> f64 + Send,
+{
+    Ok(build_from(db, prior, Some(dir), KindFactors::default())
+        .await?
+        .1)
+}
+
+async fn build_from<F>(
+    db: &Db,
+    prior: F,
+    dir: Option<&Path>,
+    factors: KindFactors,
+) -> Result<(SuggestIndex, BuildReport), SuggestError>
+where
+    F: Fn(EntityKey, f64) -> f64 + Send,
+{
+    let started = Instant::now();
+    let records = source::load(db, prior).await?;
+    let load = started.elapsed();
+    let dir = dir.map(Path::to_path_buf);
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let index = SuggestIndex::build(records, &factors);
+        let build = started.elapsed();
+        let saved = dir.map(|d| store::save(&d, &index)).transpose()?;
+        let report = BuildReport {
+            stats: index.stats(),
+            load,
+            build,
+            saved,
+        };
+        Ok((index, report))
+    })
+    .await
+    .map_err(|e| SuggestError::Build(e.to_string()))?
+}
