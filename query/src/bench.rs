@@ -166,14 +166,12 @@ pub fn run(
         limit: 20,
         ..SearchRequest::default()
     };
+    let one = |q: &str| {
+        let prior = Some(prior.clone());
+        search::search(&snapshot.searcher, &layout, prior, &settings, &request(q))
+    };
     for q in queries {
-        search::search(
-            &snapshot.searcher,
-            &layout,
-            Some(prior.clone()),
-            &settings,
-            &request(q),
-        )?;
+        one(q)?;
     }
     let mut times = Vec::with_capacity(queries.len() * rounds.max(1));
     let (mut fuzzy, mut zero) = (0usize, 0usize);
@@ -181,13 +179,7 @@ pub fn run(
     for _ in 0..rounds.max(1) {
         for q in queries {
             let t = Instant::now();
-            let outcome = search::search(
-                &snapshot.searcher,
-                &layout,
-                Some(prior.clone()),
-                &settings,
-                &request(q),
-            )?;
+            let outcome = one(q)?;
             times.push(t.elapsed());
             fuzzy += usize::from(outcome.fuzzy);
             zero += usize::from(outcome.total == 0);

@@ -252,10 +252,10 @@ fn phrase_query(field: &SearchField, positions: &[Vec<String>]) -> Option<Box<dy
 
 /// A boolean query, or its only clause when there is one (same matches, less work).
 fn one_or_all(mut clauses: Vec<(Occur, Box<dyn Query>)>) -> Box<dyn Query> {
-    if clauses.len() == 1 {
-        if let Some((_, query)) = clauses.pop() {
-            return query;
-        }
+    if clauses.len() == 1
+        && let Some((_, query)) = clauses.pop()
+    {
+        return query;
     }
     Box::new(BooleanQuery::new(clauses))
 }
