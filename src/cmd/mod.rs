@@ -7,6 +7,7 @@ pub mod index;
 pub mod rank;
 pub mod seed;
 pub mod serve;
+pub mod service;
 pub mod simulate;
 pub mod suggest;
 pub mod verify;
