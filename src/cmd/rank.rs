@@ -1,12 +1,191 @@
-//! `disco rank` (not built yet).
+//! `disco rank`: run the DiscoRank job, list, activate or export versions.
+//!
+//! ```text
+//! disco rank                        # run: load graph, warm start, write + activate v<N>
+//! disco rank --edges-out edges.tsv  # run, and also write the weighted edge list
+//! disco rank list                   # versions, newest last, `*` marks the active one
+//! disco rank activate 3             # serve v3 by default (rollback = activate an older one)
+//! disco rank export 3 > v3.tsv      # TSV kind, id, score (default: the active version)
+//! ```
 
-use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use rank::{JobOptions, PageRankOptions, Progress, RankStore, RankVersion, Weights};
 
 use super::common::Globals;
 
 #[derive(Debug, Args)]
-pub struct RankArgs {}
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RankArgs {
+    #[command(subcommand)]
+    command: Option<RankCommand>,
+    /// Also write the weighted edge list the job computed on (TSV src, dst, weight; nodes as kind:id).
+    #[arg(long, value_name = "FILE")]
+    edges_out: Option<PathBuf>,
+    /// Edge weights per activity kind, JSON [default: the built-in rank/weights.json].
+    #[arg(long, env = "DISCO_RANK_WEIGHTS", value_name = "FILE")]
+    weights: Option<PathBuf>,
+    /// Damping factor.
+    #[arg(long, default_value_t = 0.85)]
+    alpha: f64,
+    /// Stop when one iteration changes the scores by less than this (L1).
+    #[arg(long, default_value_t = 1e-9)]
+    tolerance: f64,
+    /// Give up after this many iterations.
+    #[arg(long, default_value_t = 200)]
+    max_iterations: u32,
+    /// Start from uniform scores instead of the active version's.
+    #[arg(long)]
+    cold: bool,
+    /// Also run a cold start on the same graph and report both iteration counts.
+    #[arg(long)]
+    compare_cold: bool,
+    /// Write the new version without making it active.
+    #[arg(long)]
+    no_activate: bool,
+    /// Versions to keep (the active one is always kept).
+    #[arg(long, env = "DISCO_RANK_KEEP", default_value_t = 5)]
+    keep: usize,
+}
 
-pub async fn run(_globals: Globals, _args: RankArgs) -> anyhow::Result<()> {
-    anyhow::bail!("disco rank is not built yet")
+#[derive(Debug, Subcommand)]
+enum RankCommand {
+    /// List kept versions (`*` = active).
+    List,
+    /// Make a kept version the one served by default.
+    Activate {
+        /// Version number, `3` or `v3`.
+        version: RankVersion,
+    },
+    /// Print a version's scores as TSV (kind, id, score).
+    Export {
+        /// Version number [default: the active version].
+        version: Option<RankVersion>,
+        /// Write to this file instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+pub async fn run(globals: Globals, args: RankArgs) -> anyhow::Result<()> {
+    let store = RankStore::in_data_dir(&globals.data_dir)?;
+    match args.command {
+        None => run_job(&globals, &store, &args).await,
+        Some(RankCommand::List) => list(&store),
+        Some(RankCommand::Activate { version }) => {
+            store.activate(version)?;
+            println!("active rank version: {version}");
+            Ok(())
+        }
+        Some(RankCommand::Export { version, out }) => {
+            let version = match version {
+                Some(v) => v,
+                None => store
+                    .active()?
+                    .context("no active rank version; run `disco rank` first")?,
+            };
+            let scores = store.load(version)?;
+            match out {
+                Some(path) => {
+                    let file =
+                        std::fs::File::create(&path).with_context(|| path.display().to_string())?;
+                    scores.write_tsv(&mut std::io::BufWriter::new(file))?;
+                }
+                None => scores.write_tsv(&mut std::io::BufWriter::new(std::io::stdout().lock()))?,
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn run_job(globals: &Globals, store: &RankStore, args: &RankArgs) -> anyhow::Result<()> {
+    let weights = match &args.weights {
+        Some(path) => Weights::from_file(path)?,
+        None => Weights::builtin(),
+    };
+    let options = JobOptions {
+        weights,
+        pagerank: PageRankOptions {
+            alpha: args.alpha,
+            tolerance: args.tolerance,
+            max_iterations: args.max_iterations,
+            personalization: None,
+        },
+        warm_start: !args.cold,
+        compare_cold: args.compare_cold,
+        activate: !args.no_activate,
+        keep: args.keep,
+        edges_out: args.edges_out.clone(),
+        progress: Progress::Auto,
+    };
+    let db = globals.database().await?;
+    let manifest = rank::run_job(&db, store, &options).await;
+    db.close().await;
+    let m = manifest?;
+    let start = match &m.warm_start {
+        Some(w) => {
+            let cold = w
+                .cold_iterations
+                .map_or(String::new(), |c| format!(", cold start needs {c}"));
+            format!("warm from {} ({} nodes carried{cold})", w.from, w.carried)
+        }
+        None => "cold start".to_string(),
+    };
+    println!(
+        "rank {}: {} nodes, {} edges ({} activities); {} iterations, residual {:.2e}{}; {start}",
+        m.version,
+        m.nodes,
+        m.edges,
+        m.activities,
+        m.iterations,
+        m.residual,
+        if m.converged { "" } else { " (NOT converged)" },
+    );
+    println!(
+        "load {:.2} s, compute {:.2} s, total {:.2} s; {}",
+        m.duration.load_seconds,
+        m.duration.compute_seconds,
+        m.duration.total_seconds,
+        if options.activate {
+            "active"
+        } else {
+            "not activated"
+        }
+    );
+    if let Some(path) = &args.edges_out {
+        println!("edge list: {}", path.display());
+    }
+    Ok(())
+}
+
+fn list(store: &RankStore) -> anyhow::Result<()> {
+    let active = store.active()?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "  version  created                    nodes      edges  iter  residual  start     seconds"
+    )?;
+    for m in store.list()? {
+        let mark = if Some(m.version) == active { '*' } else { ' ' };
+        let start = m
+            .warm_start
+            .as_ref()
+            .map_or("cold".to_string(), |w| format!("warm {}", w.from));
+        writeln!(
+            out,
+            "{mark} {:<8} {:<26} {:>9} {:>10} {:>5}  {:.2e}  {:<8} {:>7.2}",
+            m.version.to_string(),
+            m.created.format("%Y-%m-%d %H:%M:%S UTC"),
+            m.nodes,
+            m.edges,
+            m.iterations,
+            m.residual,
+            start,
+            m.duration.total_seconds
+        )?;
+    }
+    Ok(())
 }

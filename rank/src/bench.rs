@@ -1,0 +1,365 @@
+//! The rank benchmark: our kernel cold and warm on a generated weighted graph, side by side
+//! with python-igraph (PRPACK) and networkx on the very same edge list.
+//!
+//! ```no_run
+//! let options = rank::bench::BenchOptions {
+//!     python: Some("/tmp/rankref/bin/python".into()), // a venv with networkx, python-igraph
+//!     ..rank::bench::BenchOptions::default()           // 1M nodes, 10M edges, 1% churn
+//! };
+//! let report = rank::bench::run(&options).unwrap();
+//! println!("{report}"); // a Markdown table
+//! ```
+//!
+//! The graph: `nodes` nodes, every tenth one dangling, `edges` edges from uniform sources to
+//! skewed targets (a few nodes draw most of the activity, as on the site), integer weights
+//! 1–5, parallel edges summed. The churned graph replaces 1% of the edges (half removed, half
+//! added at random). "Cold" and "warm" both run on the churned graph; "warm" starts from the
+//! base graph's scores. The Python libraries run on the churned graph's merged edge list.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::RankError;
+use crate::graph::{Graph, GraphBuilder};
+use crate::kernel::{PageRankOptions, l1_distance, pagerank};
+use crate::nodes::NodeTable;
+
+/// The Python half, shipped inside the crate.
+const PYTHON_SCRIPT: &str = include_str!("../reference/bench_python.py");
+
+/// What to generate and whom to compare with.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub nodes: u32,
+    pub edges: usize,
+    /// Fraction of edges replaced between the base and the churned graph.
+    pub churn: f64,
+    /// L1 threshold of our kernel (networkx gets `tolerance / N`, its convention).
+    pub tolerance: f64,
+    pub seed: u64,
+    /// A Python with `numpy` and `python-igraph` (and `networkx`); `None` skips them.
+    pub python: Option<PathBuf>,
+    /// Also run networkx (slow: minutes and several GB at 10M edges).
+    pub networkx: bool,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            nodes: 1_000_000,
+            edges: 10_000_000,
+            churn: 0.01,
+            tolerance: 1e-6,
+            seed: 42,
+            python: None,
+            networkx: true,
+        }
+    }
+}
+
+/// One implementation's figures.
+#[derive(Debug, Clone)]
+pub struct BenchRow {
+    pub name: String,
+    /// Time of the PageRank computation alone.
+    pub seconds: f64,
+    /// Time to build the library's graph from the edge list (not counted in `seconds`).
+    pub build_seconds: Option<f64>,
+    pub iterations: Option<u32>,
+    /// L1 distance from igraph PRPACK's scores (the most exact solver here), when it ran.
+    pub l1_vs_prpack: Option<f64>,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    pub nodes: usize,
+    pub edges: usize,
+    pub dangling: usize,
+    pub threads: usize,
+    pub generate_seconds: f64,
+    pub build_seconds: f64,
+    pub bytes_per_edge: f64,
+    pub graph_megabytes: f64,
+    pub tolerance: f64,
+    pub rows: Vec<BenchRow>,
+    /// L1 distance between our warm and cold results.
+    pub warm_vs_cold_l1: f64,
+    /// Why a comparison is missing, if one is.
+    pub notes: Vec<String>,
+}
+
+/// Generates the graphs, runs every implementation and compares them.
+pub fn run(options: &BenchOptions) -> Result<BenchReport, RankError> {
+    let n = options.nodes;
+    if n < 10 || options.edges == 0 {
+        return Err(RankError::Bench(
+            "need at least 10 nodes and 1 edge".to_string(),
+        ));
+    }
+    let started = Instant::now();
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let mut edges: Vec<(u32, u32, f32)> = (0..options.edges)
+        .map(|_| random_edge(&mut rng, n))
+        .collect();
+    let generate_seconds = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let base = build(n, &edges)?;
+    let build_seconds = started.elapsed().as_secs_f64();
+    let kernel = PageRankOptions {
+        tolerance: options.tolerance,
+        max_iterations: 1000,
+        ..PageRankOptions::default()
+    };
+    let base_scores = pagerank(&base, &kernel, None)?.scores;
+    drop(base);
+
+    let churn = ((edges.len() as f64 * options.churn) as usize).max(2);
+    for _ in 0..churn / 2 {
+        let at = rng.random_range(0..edges.len());
+        edges.swap_remove(at);
+    }
+    for _ in 0..churn - churn / 2 {
+        edges.push(random_edge(&mut rng, n));
+    }
+    let graph = build(n, &edges)?;
+    drop(edges);
+
+    let started = Instant::now();
+    let cold = pagerank(&graph, &kernel, None)?;
+    let cold_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let warm = pagerank(&graph, &kernel, Some(&base_scores))?;
+    let warm_seconds = started.elapsed().as_secs_f64();
+
+    let mut report = BenchReport {
+        nodes: graph.node_count(),
+        edges: graph.edge_count(),
+        dangling: graph.dangling_count(),
+        threads: rayon::current_num_threads(),
+        generate_seconds,
+        build_seconds,
+        bytes_per_edge: graph.bytes_per_edge(),
+        graph_megabytes: graph.heap_bytes() as f64 / 1e6,
+        tolerance: options.tolerance,
+        warm_vs_cold_l1: l1_distance(&cold.scores, &warm.scores),
+        rows: Vec::new(),
+        notes: Vec::new(),
+    };
+    let ours = |name: &str, seconds, iterations| BenchRow {
+        name: name.to_string(),
+        seconds,
+        build_seconds: Some(build_seconds),
+        iterations: Some(iterations),
+        l1_vs_prpack: None,
+    };
+    report
+        .rows
+        .push(ours("disco kernel, cold", cold_seconds, cold.iterations));
+    report.rows.push(ours(
+        "disco kernel, warm (1% churn)",
+        warm_seconds,
+        warm.iterations,
+    ));
+
+    match &options.python {
+        None => report
+            .notes
+            .push("Python comparisons skipped (no python given)".to_string()),
+        Some(python) => {
+            let others = run_python(python, &graph, options)?;
+            let prpack = others
+                .iter()
+                .find(|(row, _)| row.name == "igraph prpack")
+                .map(|(_, s)| s.clone());
+            let ours_scores = [&cold.scores, &warm.scores];
+            if let Some(prpack) = &prpack {
+                for (row, scores) in report.rows.iter_mut().zip(ours_scores) {
+                    row.l1_vs_prpack = Some(l1_distance(scores, prpack));
+                }
+            }
+            for (mut row, scores) in others {
+                row.l1_vs_prpack = prpack.as_ref().map(|p| l1_distance(&scores, p));
+                report.rows.push(row);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// A uniform source that is not dangling (every tenth node is), a skewed target scattered
+/// over the node range, and an integer weight 1–5.
+fn random_edge(rng: &mut ChaCha8Rng, n: u32) -> (u32, u32, f32) {
+    let src = loop {
+        let s = rng.random_range(0..n);
+        if s % 10 != 9 {
+            break s;
+        }
+    };
+    let u: f64 = rng.random();
+    let rank = ((n as f64) * u * u * u) as u64 % n as u64;
+    // Scatter popular targets over the range (a bijection when n is not a multiple of the prime).
+    let dst = ((rank * 2_654_435_761) % n as u64) as u32;
+    (src, dst, rng.random_range(1..=5) as f32)
+}
+
+fn build(n: u32, edges: &[(u32, u32, f32)]) -> Result<Graph, RankError> {
+    let mut builder = GraphBuilder::with_capacity(n, edges.len());
+    for &(s, d, w) in edges {
+        builder.push(s, d, w);
+    }
+    builder.build(NodeTable::anonymous(n))
+}
+
+/// Writes the edge list as raw arrays, runs the Python script, reads its scores back.
+fn run_python(
+    python: &PathBuf,
+    graph: &Graph,
+    options: &BenchOptions,
+) -> Result<Vec<(BenchRow, Vec<f64>)>, RankError> {
+    let dir = std::env::temp_dir().join(format!("disco-rank-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| RankError::io(&dir, e))?;
+    let result = (|| {
+        let mut src = Vec::with_capacity(graph.edge_count() * 4);
+        let mut dst = Vec::with_capacity(graph.edge_count() * 4);
+        let mut weight = Vec::with_capacity(graph.edge_count() * 4);
+        for (s, d, w) in graph.edges() {
+            src.extend_from_slice(&s.to_le_bytes());
+            dst.extend_from_slice(&d.to_le_bytes());
+            weight.extend_from_slice(&w.to_le_bytes());
+        }
+        for (name, bytes) in [("src.u32", src), ("dst.u32", dst), ("weight.f32", weight)] {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).map_err(|e| RankError::io(&path, e))?;
+        }
+        let script = dir.join("bench_python.py");
+        std::fs::write(&script, PYTHON_SCRIPT).map_err(|e| RankError::io(&script, e))?;
+        let mut command = Command::new(python);
+        command
+            .arg(&script)
+            .arg(&dir)
+            .arg(graph.node_count().to_string())
+            .arg(options.tolerance.to_string());
+        if options.networkx {
+            command.arg("networkx");
+        }
+        let output = command
+            .output()
+            .map_err(|e| RankError::Bench(format!("cannot run {}: {e}", python.display())))?;
+        if !output.status.success() {
+            return Err(RankError::Bench(format!(
+                "{} failed: {}",
+                python.display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        let mut rows = Vec::new();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let value: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| RankError::Bench(format!("python said `{line}`: {e}")))?;
+            let field = |name: &str| value.get(name).and_then(|v| v.as_f64());
+            let scores_path = PathBuf::from(
+                value
+                    .get("scores")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default(),
+            );
+            let bytes = std::fs::read(&scores_path).map_err(|e| RankError::io(&scores_path, e))?;
+            let scores: Vec<f64> = bytes
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect();
+            if scores.len() != graph.node_count() {
+                return Err(RankError::Bench(format!(
+                    "{} has {} scores",
+                    scores_path.display(),
+                    scores.len()
+                )));
+            }
+            rows.push((
+                BenchRow {
+                    name: value
+                        .get("name")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("?")
+                        .to_string(),
+                    seconds: field("seconds").unwrap_or(f64::NAN),
+                    build_seconds: field("build_seconds"),
+                    iterations: None,
+                    l1_vs_prpack: None,
+                },
+                scores,
+            ));
+        }
+        Ok(rows)
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "DiscoRank benchmark: {} nodes ({} dangling), {} weighted edges, tolerance L1 < {:e}, {} rayon threads",
+            self.nodes, self.dangling, self.edges, self.tolerance, self.threads
+        )?;
+        writeln!(
+            f,
+            "graph: generated in {:.2} s, built (sort + merge + CSR both ways) in {:.2} s, {:.1} bytes/edge, {:.0} MB",
+            self.generate_seconds, self.build_seconds, self.bytes_per_edge, self.graph_megabytes
+        )?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "| implementation | PageRank s | graph build s | iterations | L1 vs igraph PRPACK |"
+        )?;
+        writeln!(f, "| --- | ---: | ---: | ---: | ---: |")?;
+        for row in &self.rows {
+            let opt = |v: Option<String>| v.unwrap_or_else(|| "—".to_string());
+            writeln!(
+                f,
+                "| {} | {:.3} | {} | {} | {} |",
+                row.name,
+                row.seconds,
+                opt(row.build_seconds.map(|s| format!("{s:.2}"))),
+                opt(row.iterations.map(|i| i.to_string())),
+                opt(row.l1_vs_prpack.map(|l| format!("{l:.2e}"))),
+            )?;
+        }
+        writeln!(f)?;
+        writeln!(f, "warm vs cold L1: {:.2e}", self.warm_vs_cold_l1)?;
+        for note in &self.notes {
+            writeln!(f, "note: {note}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_benchmark_runs_and_warm_beats_cold() {
+        let options = BenchOptions {
+            nodes: 5_000,
+            edges: 50_000,
+            tolerance: 1e-8,
+            python: None,
+            ..BenchOptions::default()
+        };
+        let report = run(&options).unwrap();
+        let (cold, warm) = (&report.rows[0], &report.rows[1]);
+        assert!(warm.iterations < cold.iterations, "{report}");
+        assert!(report.warm_vs_cold_l1 < 1e-6, "{report}");
+        assert!(report.dangling >= 500);
+        assert!(report.to_string().contains("| disco kernel, cold |"));
+    }
+}

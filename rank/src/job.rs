@@ -1,0 +1,194 @@
+//! The rank job: load the graph, start from the active version, iterate, write a version.
+//!
+//! ```no_run
+//! # async fn run(db: &schemas::db::Db) -> Result<(), rank::RankError> {
+//! let store = rank::RankStore::in_data_dir("data")?;
+//! let manifest = rank::run_job(db, &store, &rank::JobOptions::default()).await?;
+//! println!("{}: {} nodes in {} iterations", manifest.version, manifest.nodes, manifest.iterations);
+//! # Ok(()) }
+//! ```
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::Utc;
+use schemas::EntityKind;
+use schemas::db::Db;
+
+use crate::RankError;
+use crate::graph::Graph;
+use crate::kernel::{PageRankOptions, PageRankResult, pagerank};
+use crate::load::load_graph;
+use crate::progress::Progress;
+use crate::scores::RankScores;
+use crate::versions::{Durations, Manifest, RankStore, RankVersion, WarmStart};
+use crate::weights::Weights;
+
+/// Settings of one run.
+#[derive(Debug, Clone)]
+pub struct JobOptions {
+    pub weights: Weights,
+    /// Damping, tolerance and iteration cap (no personalization: uniform teleport).
+    pub pagerank: PageRankOptions,
+    /// Start from the active version's scores when there is one.
+    pub warm_start: bool,
+    /// Also run a cold start on the same graph and record its iterations (costs a second run).
+    pub compare_cold: bool,
+    /// Make the new version the active one.
+    pub activate: bool,
+    /// Versions to keep (the active one is always kept).
+    pub keep: usize,
+    /// Also write the weighted edge list here (TSV `src dst weight`, nodes as `kind:id`).
+    pub edges_out: Option<PathBuf>,
+    pub progress: Progress,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        JobOptions {
+            weights: Weights::builtin(),
+            pagerank: PageRankOptions {
+                tolerance: 1e-9,
+                ..PageRankOptions::default()
+            },
+            warm_start: true,
+            compare_cold: false,
+            activate: true,
+            keep: 5,
+            edges_out: None,
+            progress: Progress::Auto,
+        }
+    }
+}
+
+/// Runs the rank job once and returns the new version's manifest.
+pub async fn run_job(
+    db: &Db,
+    store: &RankStore,
+    options: &JobOptions,
+) -> Result<Manifest, RankError> {
+    let started = Instant::now();
+    let loaded = load_graph(db, &options.weights, options.progress).await?;
+    let graph = loaded.graph;
+    tracing::info!(
+        nodes = graph.node_count(),
+        edges = graph.edge_count(),
+        activities = loaded.activities,
+        skipped = loaded.skipped,
+        seconds = loaded.seconds,
+        "rank graph loaded"
+    );
+    if let Some(path) = &options.edges_out {
+        graph.write_edges_tsv(path)?;
+    }
+
+    let previous = match (options.warm_start, store.active()?) {
+        (true, Some(v)) => Some((v, store.load(v)?)),
+        _ => None,
+    };
+    let compute_started = Instant::now();
+    let pagerank_options = options.pagerank.clone();
+    let compare_cold = options.compare_cold;
+    let (graph, run, warm_start) = tokio::task::spawn_blocking(move || {
+        compute(graph, &pagerank_options, previous, compare_cold)
+    })
+    .await
+    .map_err(|e| RankError::Input(format!("rank computation panicked: {e}")))??;
+    let compute_seconds = compute_started.elapsed().as_secs_f64();
+
+    let write_started = Instant::now();
+    let version = store.next_version()?;
+    let nodes_by_kind = EntityKind::ALL
+        .iter()
+        .map(|k| (k.as_str().to_string(), graph.nodes().count(*k) as u64))
+        .collect();
+    let mut manifest = Manifest {
+        version,
+        created: Utc::now(),
+        nodes: graph.node_count() as u64,
+        nodes_by_kind,
+        edges: graph.edge_count() as u64,
+        activities: loaded.activities,
+        dangling: graph.dangling_count() as u64,
+        iterations: run.iterations,
+        residual: run.residual,
+        converged: run.converged,
+        alpha: options.pagerank.alpha,
+        tolerance: options.pagerank.tolerance,
+        warm_start,
+        weights: options.weights,
+        duration: Durations {
+            load_seconds: loaded.seconds,
+            compute_seconds,
+            write_seconds: 0.0,
+            total_seconds: 0.0,
+        },
+        graph_bytes: (graph.heap_bytes() + graph.nodes().heap_bytes()) as u64,
+    };
+    let heap = graph.nodes().clone();
+    drop(graph);
+    let scores = RankScores::new(heap, run.scores)?;
+    manifest.duration.write_seconds = write_started.elapsed().as_secs_f64();
+    manifest.duration.total_seconds = started.elapsed().as_secs_f64();
+    store.write(&manifest, &scores)?;
+    if options.activate {
+        store.activate(version)?;
+    }
+    let removed = store.prune(options.keep)?;
+    tracing::info!(
+        %version,
+        iterations = manifest.iterations,
+        residual = manifest.residual,
+        warm = manifest.warm_start.is_some(),
+        pruned = removed.len(),
+        "rank version written"
+    );
+    Ok(manifest)
+}
+
+/// The start vector carried over from `previous`: each node's old score where it had one, 1/N
+/// for new nodes (the kernel renormalizes). Returns the vector and how many nodes were carried.
+pub fn warm_start_vector(graph: &Graph, previous: &RankScores) -> (Vec<f64>, u64) {
+    let fresh = 1.0 / graph.node_count().max(1) as f64;
+    let mut carried = 0u64;
+    let start = graph
+        .nodes()
+        .keys()
+        .map(|key| match previous.get(key) {
+            Some(score) if score > 0.0 => {
+                carried += 1;
+                score
+            }
+            _ => fresh,
+        })
+        .collect();
+    (start, carried)
+}
+
+type Computed = (Graph, PageRankResult, Option<WarmStart>);
+
+fn compute(
+    graph: Graph,
+    options: &PageRankOptions,
+    previous: Option<(RankVersion, RankScores)>,
+    compare_cold: bool,
+) -> Result<Computed, RankError> {
+    let Some((from, previous)) = previous else {
+        let run = pagerank(&graph, options, None)?;
+        return Ok((graph, run, None));
+    };
+    let (start, carried) = warm_start_vector(&graph, &previous);
+    drop(previous);
+    let run = pagerank(&graph, options, Some(&start))?;
+    let cold_iterations = if compare_cold {
+        Some(pagerank(&graph, options, None)?.iterations)
+    } else {
+        None
+    };
+    let warm = WarmStart {
+        from,
+        carried,
+        cold_iterations,
+    };
+    Ok((graph, run, Some(warm)))
+}
