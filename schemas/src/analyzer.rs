@@ -379,7 +379,7 @@ impl Emitter<'_> {
         let has_letter = typed.chars().any(char::is_alphabetic);
         let symbols_are_letters = self.leet && has_letter;
         let is_separator =
-            |c: char| !c.is_alphanumeric() && !(symbols_are_letters && leet_letter(c).is_some());
+            |c: char| !(c.is_alphanumeric() || symbols_are_letters && leet_letter(c).is_some());
         let parts: Vec<&str> = typed
             .split(is_separator)
             .filter(|p| !p.is_empty())
@@ -474,5 +474,405 @@ impl TokenStream for DiscoTokenStream<'_> {
 
     fn token_mut(&mut self) -> &mut Token {
         &mut self.tokens[self.next.saturating_sub(1)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(analyzer: Analyzer, text: &str) -> Vec<String> {
+        analyzer.analyze(text)
+    }
+
+    fn positioned(analyzer: Analyzer, text: &str) -> Vec<(String, usize)> {
+        analyzer
+            .tokens(text)
+            .into_iter()
+            .map(|t| (t.text, t.position))
+            .collect()
+    }
+
+    /// `indexed` as a name field holds every one of `expected`, and each of `queries`, analyzed
+    /// as the query side does, meets the indexed tokens.
+    fn assert_findable(indexed: &str, expected: &[&str], queries: &[&str]) {
+        let index_side = texts(Analyzer::Name, indexed);
+        for token in expected {
+            assert!(
+                index_side.iter().any(|t| t == token),
+                "`{indexed}` should index `{token}`; got {index_side:?}"
+            );
+        }
+        for query in queries {
+            let query_side = analyze("name", query);
+            assert!(
+                query_side.iter().any(|q| index_side.contains(q)),
+                "query `{query}` ({query_side:?}) shares no token with `{indexed}` ({index_side:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn fold_lowercases_and_drops_diacritics() {
+        assert_eq!(fold("Beyoncé"), "beyonce");
+        assert_eq!(fold("Sigur Rós"), "sigur ros");
+        assert_eq!(fold("Mötley Crüe"), "motley crue");
+        assert_eq!(fold("Björk Guðmundsdóttir"), "bjork gudmundsdottir");
+        assert_eq!(fold("Straße"), "strasse");
+        assert_eq!(fold("STRASSE"), fold("Straße"));
+        assert_eq!(fold("Øystein Ærø"), "oystein aero");
+        assert_eq!(fold("Łódź"), "lodz");
+        assert_eq!(fold("Œuvre"), "oeuvre");
+        assert_eq!(fold("Þór"), "thor");
+        assert_eq!(fold("İstanbul"), "istanbul");
+        assert_eq!(fold("Ａｂｃ１"), "abc1");
+        assert_eq!(fold("ﬁre"), "fire");
+        assert_eq!(fold("Don’t Stop"), "don't stop");
+        assert_eq!(fold("Ёлка"), "елка");
+    }
+
+    #[test]
+    fn fold_keeps_cjk_as_written() {
+        assert_eq!(fold("坂本龍一"), "坂本龍一");
+        assert_eq!(fold("がぎぐ"), "がぎぐ", "voiced kana stay voiced");
+        assert_eq!(fold("パ"), "パ");
+        assert_eq!(
+            fold("방탄소년단"),
+            "방탄소년단",
+            "Hangul syllables are not split into jamo"
+        );
+        assert_eq!(fold("ｶﾞ"), "ガ", "half-width katakana become full-width");
+    }
+
+    #[test]
+    fn diacritics_match_both_ways() {
+        assert_findable("Beyoncé", &["beyonce"], &["beyonce", "BEYONCÉ", "Beyonce"]);
+        assert_findable("Sigur Rós", &["sigur", "ros"], &["sigur ros", "rós", "Ros"]);
+        assert_findable("beyonce", &["beyonce"], &["Beyoncé"]);
+    }
+
+    #[test]
+    fn acdc_is_findable_typed_joined_and_by_parts() {
+        assert_findable(
+            "AC/DC",
+            &["ac/dc", "acdc", "ac", "dc"],
+            &["AC/DC", "ac/dc", "acdc", "ACDC", "ac dc", "dc"],
+        );
+    }
+
+    #[test]
+    fn pink_is_findable_as_typed_and_plain() {
+        assert_findable("P!nk", &["p!nk", "pink"], &["P!nk", "pink", "Pink"]);
+    }
+
+    #[test]
+    fn deadmau5_is_findable_as_typed_and_plain() {
+        assert_findable(
+            "deadmau5",
+            &["deadmau5", "deadmaus"],
+            &["deadmau5", "Deadmau5", "deadmaus"],
+        );
+    }
+
+    #[test]
+    fn suicideboys_is_findable_as_typed_and_plain() {
+        assert_findable(
+            "$uicideboy$",
+            &["$uicideboy$", "suicideboys"],
+            &["$uicideboy$", "$UICIDEBOY$", "suicideboys", "Suicideboys"],
+        );
+    }
+
+    #[test]
+    fn kesha_is_findable_as_typed_and_plain() {
+        assert_findable("Ke$ha", &["ke$ha", "kesha"], &["Ke$ha", "kesha", "KESHA"]);
+    }
+
+    #[test]
+    fn tatu_is_findable_as_typed_and_plain() {
+        assert_findable(
+            "t.A.T.u.",
+            &["t.a.t.u", "tatu"],
+            &["t.A.T.u.", "t.a.t.u", "tatu", "TATU"],
+        );
+    }
+
+    #[test]
+    fn cjk_names_are_findable_by_a_part() {
+        assert_findable(
+            "坂本龍一",
+            &["坂", "坂本", "本龍", "龍一", "一"],
+            &["坂本龍一", "坂本", "龍一", "本龍"],
+        );
+        assert_findable("坂本 龍一", &["坂本", "龍一"], &["坂本龍一"]);
+        assert_findable("방탄소년단", &["방탄"], &["방탄", "소년단"]);
+        assert_findable("Ryuichi 坂本", &["ryuichi", "坂本"], &["坂本"]);
+    }
+
+    #[test]
+    fn variants_share_a_position_and_parts_follow() {
+        assert_eq!(
+            positioned(Analyzer::Name, "AC/DC rocks"),
+            vec![
+                ("ac/dc".into(), 0),
+                ("acdc".into(), 0),
+                ("ac".into(), 0),
+                ("dc".into(), 1),
+                ("rocks".into(), 2),
+            ]
+        );
+        assert_eq!(
+            positioned(Analyzer::Name, "P!nk live"),
+            vec![("p!nk".into(), 0), ("pink".into(), 0), ("live".into(), 1)]
+        );
+        assert_eq!(
+            positioned(Analyzer::Name, "坂本龍一"),
+            vec![
+                ("坂".into(), 0),
+                ("坂本".into(), 0),
+                ("本".into(), 1),
+                ("本龍".into(), 1),
+                ("龍".into(), 2),
+                ("龍一".into(), 2),
+                ("一".into(), 3),
+            ]
+        );
+    }
+
+    #[test]
+    fn offsets_point_at_the_original_text() {
+        let text = "  (Beyoncé) AC/DC 坂本";
+        let at = |token: &str| {
+            let t = Analyzer::Name
+                .tokens(text)
+                .into_iter()
+                .find(|t| t.text == token)
+                .unwrap_or_else(|| panic!("no token `{token}`"));
+            &text[t.offset_from..t.offset_to]
+        };
+        assert_eq!(at("beyonce"), "Beyoncé");
+        assert_eq!(at("acdc"), "AC/DC");
+        assert_eq!(at("dc"), "AC/DC");
+        assert_eq!(at("坂本"), "坂本");
+        assert_eq!(at("本"), "本");
+    }
+
+    #[test]
+    fn punctuation_around_words_is_not_part_of_them() {
+        assert_eq!(texts(Analyzer::Name, "(Remix)"), vec!["remix"]);
+        assert_eq!(texts(Analyzer::Name, "Wham!"), vec!["wham"]);
+        assert_eq!(
+            texts(Analyzer::Name, "Hello, world."),
+            vec!["hello", "world"]
+        );
+        assert_eq!(
+            texts(Analyzer::Name, "\"hip hop\" chill"),
+            vec!["hip", "hop", "chill"]
+        );
+        assert!(texts(Analyzer::Name, "— ... !!! ---").is_empty());
+        assert!(texts(Analyzer::Name, "").is_empty());
+    }
+
+    #[test]
+    fn digits_in_numbers_stay_digits() {
+        assert_eq!(
+            texts(Analyzer::Name, "blink-182"),
+            vec!["blink-182", "blink182", "blink", "182"]
+        );
+        assert_eq!(texts(Analyzer::Name, "1999"), vec!["1999"]);
+        assert_eq!(texts(Analyzer::Name, "$100"), vec!["$100", "100"]);
+    }
+
+    #[test]
+    fn text_analyzer_reads_symbols_as_punctuation() {
+        let tokens = texts(Analyzer::Text, "wow!great, check out deadmau5");
+        assert!(tokens.contains(&"wow".to_string()) && tokens.contains(&"great".to_string()));
+        assert!(!tokens.contains(&"wowigreat".to_string()));
+        assert!(tokens.contains(&"deadmau5".to_string()));
+        assert!(!tokens.contains(&"deadmaus".to_string()));
+        assert!(texts(Analyzer::Text, "Beyoncé").contains(&"beyonce".to_string()));
+    }
+
+    #[test]
+    fn keyword_is_the_whole_value_folded() {
+        assert_eq!(texts(Analyzer::Keyword, "  Hip-Hop "), vec!["hip-hop"]);
+        assert_eq!(
+            texts(Analyzer::Keyword, "Drum   &  Bass"),
+            vec!["drum & bass"]
+        );
+        assert_eq!(
+            texts(Analyzer::Keyword, "Música Latina"),
+            vec!["musica latina"]
+        );
+        assert!(texts(Analyzer::Keyword, "   ").is_empty());
+        let long = "é".repeat(300);
+        let cut = texts(Analyzer::Keyword, &long);
+        assert_eq!(cut.len(), 1);
+        assert!(cut[0].len() <= MAX_TOKEN_BYTES && cut[0].chars().all(|c| c == 'e'));
+    }
+
+    #[test]
+    fn huge_and_hostile_text_never_fails() {
+        let long_word = "x".repeat(MAX_TOKEN_BYTES + 1);
+        assert_eq!(
+            texts(Analyzer::Name, &format!("a {long_word} b")),
+            vec!["a", "b"]
+        );
+        let spam = "BUY CHEAP f0ll0wers!!! http://spam.example/?q=$$$ 坂本 ".repeat(1000);
+        for analyzer in Analyzer::ALL {
+            let tokens = analyzer.tokens(&spam);
+            assert!(!tokens.is_empty());
+            assert!(tokens.windows(2).all(|w| w[0].position <= w[1].position));
+            for t in &tokens {
+                assert!(spam.is_char_boundary(t.offset_from) && spam.is_char_boundary(t.offset_to));
+            }
+        }
+        for weird in [
+            "\u{0}\u{1}",
+            "\u{301}\u{301}",
+            "ß",
+            "/",
+            "$",
+            "$$$",
+            "a/",
+            "/a",
+            "é/",
+            "\u{3099}",
+        ] {
+            for analyzer in Analyzer::ALL {
+                let _ = analyzer.tokens(weird);
+            }
+        }
+    }
+
+    #[test]
+    fn analyzer_names_round_trip_and_unknown_falls_back_to_text() {
+        for analyzer in Analyzer::ALL {
+            assert_eq!(analyzer.as_str().parse::<Analyzer>(), Ok(analyzer));
+        }
+        let err = "foo".parse::<Analyzer>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown analyzer `foo` (expected name, text or keyword)"
+        );
+        assert_eq!(analyze("foo", "wow!great"), analyze("text", "wow!great"));
+    }
+
+    #[test]
+    fn registered_tokenizers_stream_the_same_tokens() {
+        let manager = TokenizerManager::new();
+        register(&manager);
+        for analyzer in Analyzer::ALL {
+            let mut tokenizer = manager.get(analyzer.as_str()).expect("registered");
+            let mut stream = tokenizer.token_stream("AC/DC 坂本 Beyoncé");
+            let mut streamed = Vec::new();
+            stream.process(&mut |t| streamed.push(t.clone()));
+            assert_eq!(streamed, analyzer.tokens("AC/DC 坂本 Beyoncé"));
+        }
+    }
+
+    /// Index names through the real schema and rendering, then find each by every form a
+    /// person might type, with term queries over the kind's searchable fields (as the query
+    /// side does) and with phrases.
+    #[test]
+    fn indexed_names_are_found_by_each_form() {
+        use chrono::Utc;
+        use tantivy::collector::TopDocs;
+        use tantivy::query::{BooleanQuery, Occur, PhraseQuery, Query, TermQuery};
+        use tantivy::schema::{IndexRecordOption, Value};
+        use tantivy::{Index, TantivyDocument, Term};
+
+        use crate::definition::Definitions;
+        use crate::row::EntityRow;
+        use crate::{EntityKey, EntityKind, Version};
+
+        let defs = Definitions::builtin();
+        let index = Index::create_in_ram(defs.schema());
+        register(index.tokenizers());
+        let mut writer = index.writer::<TantivyDocument>(15_000_000).expect("writer");
+        let names = [
+            "AC/DC",
+            "P!nk",
+            "deadmau5",
+            "$uicideboy$",
+            "Ke$ha",
+            "t.A.T.u.",
+            "Beyoncé",
+            "Sigur Rós",
+            "坂本龍一",
+            "Highway to Hell",
+        ];
+        let now = Utc::now();
+        for (id, name) in names.iter().enumerate() {
+            let key = EntityKey::new(EntityKind::User, id as i64);
+            let row = EntityRow::new(key, Version::from_datetime(now), now)
+                .with("username", format!("user{id}"))
+                .with("full_name", *name);
+            writer
+                .add_document(defs.render(&row).expect("render"))
+                .expect("add");
+        }
+        writer.commit().expect("commit");
+        let searcher = index.reader().expect("reader").searcher();
+        let id_of = |query: &dyn Query| -> Vec<i64> {
+            searcher
+                .search(query, &TopDocs::with_limit(3).order_by_score())
+                .expect("search")
+                .into_iter()
+                .filter_map(|(_, addr)| {
+                    let doc: TantivyDocument = searcher.doc(addr).ok()?;
+                    doc.get_first(defs.system().id).and_then(|v| v.as_i64())
+                })
+                .collect()
+        };
+        let terms_query = |text: &str| {
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for field in defs.searchable(EntityKind::User) {
+                for token in field.analyzer.analyze(text) {
+                    let term = Term::from_field_text(field.field, &token);
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+                    ));
+                }
+            }
+            BooleanQuery::new(clauses)
+        };
+        let forms: [(usize, &[&str]); 9] = [
+            (0, &["AC/DC", "acdc", "ac dc"]),
+            (1, &["P!nk", "pink"]),
+            (2, &["deadmau5", "deadmaus"]),
+            (3, &["$uicideboy$", "suicideboys"]),
+            (4, &["Ke$ha", "kesha"]),
+            (5, &["t.A.T.u.", "tatu"]),
+            (6, &["Beyoncé", "beyonce"]),
+            (7, &["Sigur Rós", "sigur ros"]),
+            (8, &["坂本龍一", "坂本", "龍一"]),
+        ];
+        for (id, queries) in forms {
+            for query in queries {
+                let found = id_of(&terms_query(query));
+                assert_eq!(
+                    found.first(),
+                    Some(&(id as i64)),
+                    "`{query}` should find `{}`",
+                    names[id]
+                );
+            }
+        }
+        let full_name = defs.field("full_name").expect("users have a full name");
+        let phrase = |tokens: &[&str]| {
+            PhraseQuery::new(
+                tokens
+                    .iter()
+                    .map(|t| Term::from_field_text(full_name, t))
+                    .collect(),
+            )
+        };
+        assert_eq!(id_of(&phrase(&["ac", "dc"])), vec![0]);
+        assert_eq!(id_of(&phrase(&["sigur", "ros"])), vec![7]);
+        assert_eq!(id_of(&phrase(&["本龍", "龍一"])), vec![8]);
+        assert_eq!(id_of(&phrase(&["highway", "to", "hell"])), vec![9]);
+        assert!(id_of(&phrase(&["hell", "highway"])).is_empty());
     }
 }

@@ -175,14 +175,21 @@ impl FieldDef {
     }
 
     fn describe_shape(&self) -> String {
-        let analyzer = self
-            .analyzer
-            .map(|a| format!(", analyzer {a}"))
-            .unwrap_or_default();
-        format!(
-            "{}{analyzer}, stored {}, indexed {}, fast {}",
-            self.ty, self.stored, self.indexed, self.fast
-        )
+        let mut shape = match self.analyzer {
+            Some(a) => format!("{} with analyzer `{a}`", self.ty),
+            None => self.ty.to_string(),
+        };
+        for (flag, name) in [
+            (self.stored, "stored"),
+            (self.indexed, "indexed"),
+            (self.fast, "fast"),
+        ] {
+            if flag {
+                shape.push_str(", ");
+                shape.push_str(name);
+            }
+        }
+        shape
     }
 
     fn options(&self) -> FieldOptions {
@@ -301,7 +308,7 @@ pub struct Definitions {
     by_name: HashMap<String, (EntityKind, usize)>,
 }
 
-const BUILTIN: [(&str, &str); 4] = [
+pub(crate) const BUILTIN: [(&str, &str); 4] = [
     ("track.json", include_str!("../definitions/track.json")),
     ("user.json", include_str!("../definitions/user.json")),
     (
@@ -379,8 +386,8 @@ impl Definitions {
                             &def.file,
                             Some(format!("field `{}`", spec.name)),
                             format!(
-                                "options differ from {}: {} here, {} there (a field name means \
-                                 one field in the shared schema)",
+                                "options differ from {}: {} here, {} there (a field name is one \
+                                 field of the shared schema)",
                                 parsed[&other_kind].file,
                                 spec.describe_shape(),
                                 other.describe_shape()
@@ -672,7 +679,9 @@ fn parse_field(
                 }
                 FieldType::Text | FieldType::Keyword => Some(analyzer),
                 other => {
-                    return Err(fail(format!("analyzer given for a {other} field")));
+                    return Err(fail(format!(
+                        "analyzer given for type `{other}` (only text and keyword fields are analyzed)"
+                    )));
                 }
             }
         }
@@ -695,8 +704,12 @@ fn parse_field(
     let max_chars = match (raw.max_chars, ty.is_textual()) {
         (None, true) => Some(DEFAULT_MAX_CHARS),
         (None, false) => None,
-        (Some(_), false) => return Err(fail(format!("max_chars given for a {ty} field"))),
-        (Some(n), true) if n >= 1 && n <= 1_000_000 => Some(n as usize),
+        (Some(_), false) => {
+            return Err(fail(format!(
+                "max_chars given for type `{ty}` (only text and keyword fields have one)"
+            )));
+        }
+        (Some(n), true) if (1..=1_000_000).contains(&n) => Some(n as usize),
         (Some(n), true) => {
             return Err(fail(format!("max_chars {n} is not between 1 and 1000000")));
         }
@@ -744,4 +757,440 @@ fn validate_search(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use tantivy::schema::FieldType as TantivyType;
+
+    use super::*;
+
+    /// A change to one definition file's JSON.
+    type Edit = Box<dyn FnOnce(&mut Value)>;
+
+    fn builtin_values() -> Vec<(String, Value)> {
+        BUILTIN
+            .iter()
+            .map(|(file, text)| {
+                let value = serde_json::from_str(text).expect("built-in JSON parses");
+                (file.to_string(), value)
+            })
+            .collect()
+    }
+
+    /// The built-in definitions with `edit` applied to `file`'s JSON; the error it causes.
+    fn error_after(file: &str, edit: impl FnOnce(&mut Value)) -> String {
+        let mut values = builtin_values();
+        let (_, value) = values
+            .iter_mut()
+            .find(|(f, _)| f == file)
+            .expect("a built-in file");
+        edit(value);
+        let texts: Vec<(String, String)> = values
+            .into_iter()
+            .map(|(f, v)| (f, v.to_string()))
+            .collect();
+        let sources: Vec<(&str, &str)> = texts
+            .iter()
+            .map(|(f, t)| (f.as_str(), t.as_str()))
+            .collect();
+        match Definitions::from_sources(&sources) {
+            Ok(_) => panic!("the edit to {file} should be rejected"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn field_mut<'v>(value: &'v mut Value, name: &str) -> &'v mut Value {
+        value["fields"]
+            .as_array_mut()
+            .and_then(|fields| fields.iter_mut().find(|f| f["name"] == name))
+            .expect("field exists")
+    }
+
+    fn assert_error(message: String, expected: &str) {
+        assert!(
+            message.starts_with(expected),
+            "got: {message}\nwanted: {expected}…"
+        );
+    }
+
+    #[test]
+    fn builtin_definitions_are_valid_and_cover_every_kind() {
+        let defs = Definitions::builtin();
+        for kind in EntityKind::ALL {
+            let def = defs.kind(kind);
+            assert_eq!(def.kind, kind);
+            assert_eq!(def.file, format!("{kind}.json"));
+            assert!(!def.search.is_empty());
+        }
+        let schema = defs.schema();
+        for name in system::ALL {
+            assert!(schema.get_field(name).is_ok(), "system field {name}");
+        }
+        for name in [
+            "title",
+            "owner_full_name",
+            "tags",
+            "genre",
+            "duration_ms",
+            "username",
+        ] {
+            assert!(defs.field(name).is_some(), "field {name}");
+        }
+        assert!(defs.field("no_such_field").is_none());
+    }
+
+    #[test]
+    fn system_fields_have_the_contract_options() {
+        let defs = Definitions::builtin();
+        let schema = defs.schema();
+        let sys = defs.system();
+        let entry = |f: Field| schema.get_field_entry(f);
+        let key = entry(sys.key);
+        assert!(key.is_indexed() && !key.is_stored());
+        match key.field_type() {
+            TantivyType::Str(o) => {
+                assert_eq!(o.get_indexing_options().map(|i| i.tokenizer()), Some("raw"))
+            }
+            other => panic!("key is {other:?}"),
+        }
+        let kind = entry(sys.kind);
+        assert!(kind.is_indexed() && kind.is_fast() && kind.is_stored());
+        let id = entry(sys.id);
+        assert!(matches!(id.field_type(), TantivyType::I64(_)));
+        assert!(id.is_indexed() && id.is_fast() && id.is_stored());
+        let version = entry(sys.version);
+        assert!(matches!(version.field_type(), TantivyType::U64(_)));
+        assert!(version.is_fast() && version.is_stored() && !version.is_indexed());
+        let tombstone = entry(sys.tombstone);
+        assert!(matches!(tombstone.field_type(), TantivyType::U64(_)));
+        assert!(tombstone.is_indexed() && tombstone.is_fast());
+        let popularity = entry(sys.popularity);
+        assert!(matches!(popularity.field_type(), TantivyType::F64(_)));
+        assert!(popularity.is_fast() && popularity.is_stored());
+        let created = entry(sys.created_at);
+        assert!(matches!(created.field_type(), TantivyType::Date(_)));
+        assert!(created.is_indexed() && created.is_fast() && created.is_stored());
+        for display in [sys.display_title, sys.display_subtitle] {
+            assert!(entry(display).is_stored() && !entry(display).is_indexed());
+        }
+    }
+
+    #[test]
+    fn definition_fields_follow_their_json() {
+        let defs = Definitions::builtin();
+        let schema = defs.schema();
+        let title = schema.get_field_entry(defs.field("title").expect("title"));
+        match title.field_type() {
+            TantivyType::Str(o) => {
+                let indexing = o.get_indexing_options().expect("title is indexed");
+                assert_eq!(indexing.tokenizer(), "name");
+                assert_eq!(
+                    indexing.index_option(),
+                    IndexRecordOption::WithFreqsAndPositions
+                );
+                assert!(o.is_stored());
+            }
+            other => panic!("title is {other:?}"),
+        }
+        let genre = schema.get_field_entry(defs.field("genre").expect("genre"));
+        assert!(genre.is_fast() && genre.is_stored() && genre.is_indexed());
+        let duration = schema.get_field_entry(defs.field("duration_ms").expect("duration"));
+        assert!(matches!(duration.field_type(), TantivyType::I64(_)));
+        assert!(duration.is_fast() && !duration.is_indexed());
+        assert_eq!(defs.analyzer("title"), Some(Analyzer::Name));
+        assert_eq!(defs.analyzer("description"), Some(Analyzer::Text));
+        assert_eq!(defs.analyzer("genre"), Some(Analyzer::Keyword));
+        assert_eq!(defs.analyzer("duration_ms"), None);
+        assert_eq!(defs.analyzer("key"), None);
+        let description = defs.field_def("description").expect("description");
+        assert_eq!(description.max_chars, Some(2000));
+    }
+
+    #[test]
+    fn boosts_and_searchable_fields_per_kind() {
+        let defs = Definitions::builtin();
+        let f = |name: &str| defs.field(name).expect("field");
+        assert_eq!(
+            defs.boosts(EntityKind::Track),
+            vec![
+                (f("title"), 3.0),
+                (f("owner_full_name"), 2.0),
+                (f("owner_username"), 1.0),
+                (f("tags"), 1.5),
+                (f("description"), 0.5),
+            ]
+        );
+        let user: Vec<(&str, f32)> = defs
+            .searchable(EntityKind::User)
+            .iter()
+            .map(|s| (s.name.as_str(), s.boost))
+            .collect();
+        assert_eq!(
+            user,
+            vec![
+                ("username", 3.0),
+                ("full_name", 3.0),
+                ("description", 0.5),
+                ("city", 0.5),
+                ("country", 0.5)
+            ]
+        );
+        // Boosts are per kind even for a shared field.
+        let group_description = defs
+            .searchable(EntityKind::Group)
+            .iter()
+            .find(|s| s.name == "description")
+            .map(|s| s.boost);
+        assert_eq!(group_description, Some(1.0));
+        let all = defs.all_searchable();
+        let descriptions = all.iter().filter(|s| s.name == "description").count();
+        assert_eq!(descriptions, 1, "a shared field is listed once");
+        assert!(all.iter().any(|s| s.name == "name"));
+    }
+
+    #[test]
+    fn load_dir_reads_the_four_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (file, text) in BUILTIN {
+            std::fs::write(dir.path().join(file), text).expect("write");
+        }
+        std::fs::write(dir.path().join("README.txt"), "not a definition").expect("write");
+        let loaded = Definitions::load_dir(dir.path()).expect("valid directory");
+        assert_eq!(loaded.schema(), Definitions::builtin().schema());
+        std::fs::remove_file(dir.path().join("group.json")).expect("remove");
+        let err = Definitions::load_dir(dir.path()).expect_err("group.json is missing");
+        assert_error(err.to_string(), "index definition group.json: cannot read ");
+    }
+
+    #[test]
+    fn unknown_analyzer_names_file_field_and_analyzer() {
+        let message = error_after("track.json", |v| {
+            field_mut(v, "title")["analyzer"] = json!("foo")
+        });
+        assert_error(
+            message,
+            "index definition track.json: field `title`: unknown analyzer `foo`",
+        );
+    }
+
+    #[test]
+    fn malformed_files_are_rejected() {
+        let sources = [("track.json", "{ not json")];
+        let err = Definitions::from_sources(&sources).expect_err("not JSON");
+        assert_error(
+            err.to_string(),
+            "index definition track.json: not a valid definition: ",
+        );
+        let message = error_after("user.json", |v| v["extra"] = json!(1));
+        assert_error(
+            message,
+            "index definition user.json: not a valid definition: unknown field `extra`",
+        );
+        let message = error_after("user.json", |v| v["kind"] = json!("song"));
+        assert_error(
+            message,
+            "index definition user.json: unknown entity kind `song`",
+        );
+        let message = error_after("user.json", |v| v["kind"] = json!("track"));
+        assert!(
+            message.contains("kind `track` is already defined by track.json"),
+            "{message}"
+        );
+        let partial = &BUILTIN[..3];
+        let err = Definitions::from_sources(partial).expect_err("group is missing");
+        assert_error(
+            err.to_string(),
+            "index definition group.json: no definition for kind `group`",
+        );
+    }
+
+    #[test]
+    fn bad_fields_are_named_with_their_problem() {
+        let cases: Vec<(&str, Edit, &str)> = vec![
+            (
+                "group.json",
+                Box::new(|v| v["fields"][0] = json!({"type": "text"})),
+                "index definition group.json: field #1: has no `name`",
+            ),
+            (
+                "track.json",
+                Box::new(|v| field_mut(v, "title")["boots"] = json!(3)),
+                "index definition track.json: field `title`: unknown field `boots`",
+            ),
+            (
+                "track.json",
+                Box::new(|v| field_mut(v, "title")["type"] = json!("string")),
+                "index definition track.json: field `title`: unknown type `string`",
+            ),
+            (
+                "track.json",
+                Box::new(|v| field_mut(v, "title")["analyzer"] = json!("keyword")),
+                "index definition track.json: field `title`: analyzer `keyword` is for keyword fields",
+            ),
+            (
+                "track.json",
+                Box::new(|v| field_mut(v, "genre")["analyzer"] = json!("name")),
+                "index definition track.json: field `genre`: a keyword field uses analyzer `keyword`",
+            ),
+            (
+                "track.json",
+                Box::new(|v| field_mut(v, "duration_ms")["analyzer"] = json!("name")),
+                "index definition track.json: field `duration_ms`: analyzer given for type `i64`",
+            ),
+            (
+                "track.json",
+                Box::new(|v| field_mut(v, "title")["fast"] = json!(true)),
+                "index definition track.json: field `title`: a text field cannot be fast",
+            ),
+            (
+                "track.json",
+                Box::new(|v| {
+                    let f = field_mut(v, "duration_ms");
+                    f["stored"] = json!(false);
+                    f["fast"] = json!(false);
+                }),
+                "index definition track.json: field `duration_ms`: neither stored, indexed nor fast",
+            ),
+            (
+                "track.json",
+                Box::new(|v| field_mut(v, "title")["boost"] = json!(0)),
+                "index definition track.json: field `title`: boost 0 is not a number in (0, 100]",
+            ),
+            (
+                "track.json",
+                Box::new(|v| field_mut(v, "title")["boost"] = json!(-2.5)),
+                "index definition track.json: field `title`: boost -2.5 is not",
+            ),
+            (
+                "track.json",
+                Box::new(|v| field_mut(v, "duration_ms")["max_chars"] = json!(10)),
+                "index definition track.json: field `duration_ms`: max_chars given for type `i64`",
+            ),
+            (
+                "track.json",
+                Box::new(|v| field_mut(v, "description")["max_chars"] = json!(0)),
+                "index definition track.json: field `description`: max_chars 0 is not between",
+            ),
+            (
+                "track.json",
+                Box::new(|v| field_mut(v, "title")["name"] = json!("Title")),
+                "index definition track.json: field `Title`: a field name is lower-case",
+            ),
+            (
+                "track.json",
+                Box::new(|v| field_mut(v, "title")["name"] = json!("version")),
+                "index definition track.json: field `version`: this name is reserved",
+            ),
+            (
+                "track.json",
+                Box::new(|v| {
+                    let copy = field_mut(v, "tags").clone();
+                    v["fields"].as_array_mut().expect("array").push(copy);
+                }),
+                "index definition track.json: field `tags`: defined twice",
+            ),
+        ];
+        for (file, edit, expected) in cases {
+            assert_error(error_after(file, edit), expected);
+        }
+    }
+
+    #[test]
+    fn a_shared_field_name_must_mean_one_field() {
+        let message = error_after("playlist.json", |v| {
+            field_mut(v, "owner_username")["analyzer"] = json!("text")
+        });
+        assert_error(
+            message,
+            "index definition playlist.json: field `owner_username`: options differ from \
+             track.json: text with analyzer `text`, stored, indexed here, text with analyzer \
+             `name`, stored, indexed there",
+        );
+        let message = error_after("user.json", |v| {
+            field_mut(v, "description")["stored"] = json!(false)
+        });
+        assert!(
+            message.contains("field `description`: options differ"),
+            "{message}"
+        );
+        // Boost and max_chars may differ per kind.
+        let mut values = builtin_values();
+        for (_, v) in values.iter_mut() {
+            if v["kind"] == "group" {
+                field_mut(v, "description")["boost"] = json!(2.0);
+                field_mut(v, "description")["max_chars"] = json!(100);
+            }
+        }
+        let texts: Vec<(String, String)> = values
+            .into_iter()
+            .map(|(f, v)| (f, v.to_string()))
+            .collect();
+        let sources: Vec<(&str, &str)> = texts
+            .iter()
+            .map(|(f, t)| (f.as_str(), t.as_str()))
+            .collect();
+        assert!(Definitions::from_sources(&sources).is_ok());
+    }
+
+    #[test]
+    fn search_lists_are_checked() {
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(|v| v["search"] = json!([])),
+                "search: lists no field",
+            ),
+            (
+                Box::new(|v| v["search"] = json!(["title", "lyrics"])),
+                "search: unknown field `lyrics`",
+            ),
+            (
+                Box::new(|v| v["search"] = json!(["title", "genre"])),
+                "search: field `genre` is not an indexed text field",
+            ),
+            (
+                Box::new(|v| v["search"] = json!(["title", "title"])),
+                "search: field `title` is listed twice",
+            ),
+        ];
+        for (edit, expected) in cases {
+            assert_error(
+                error_after("track.json", edit),
+                &format!("index definition track.json: {expected}"),
+            );
+        }
+    }
+
+    #[test]
+    fn display_templates_are_checked() {
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(|v| v["display"]["title"] = json!("{nom}")),
+                "display `title`: unknown field `nom`",
+            ),
+            (
+                Box::new(|v| v["display"]["subtitle"] = json!("{name")),
+                "display `subtitle`: unclosed `{`",
+            ),
+            (
+                Box::new(|v| v["display"]["subtitle"] = json!("name}")),
+                "display `subtitle`: unmatched `}`",
+            ),
+            (
+                Box::new(|v| v["display"]["subtitle"] = json!("{name#a#b}")),
+                "display `subtitle`: `{name#a#b}` counts a field that is not i64",
+            ),
+            (
+                Box::new(|v| v["display"]["subtitle"] = json!("{member_count#members}")),
+                "display `subtitle`: `{member_count#members}` needs the form",
+            ),
+        ];
+        for (edit, expected) in cases {
+            assert_error(
+                error_after("group.json", edit),
+                &format!("index definition group.json: {expected}"),
+            );
+        }
+    }
 }

@@ -26,6 +26,9 @@ use crate::definition::{Definitions, FieldDef, FieldType};
 use crate::row::{EntityRow, FieldValue};
 use crate::{EntityKey, Version};
 
+/// A display line inserts at most this many characters of one field.
+pub const DISPLAY_MAX_CHARS: usize = 300;
+
 /// A row could not become a document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
@@ -254,7 +257,7 @@ impl Template {
                         .map(ToString::to_string)
                         .find(|v| !v.trim().is_empty());
                     if let Some(value) = value {
-                        out.push_str(value.trim());
+                        out.push_str(prefix(value.trim(), Some(DISPLAY_MAX_CHARS)));
                     }
                 }
                 Part::Count {
@@ -272,5 +275,309 @@ impl Template {
             }
         }
         out.trim().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use tantivy::collector::{Count, TopDocs};
+    use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+    use tantivy::schema::{IndexRecordOption, Value};
+    use tantivy::{Index, IndexWriter};
+
+    use super::*;
+    use crate::EntityKind;
+    use crate::analyzer;
+    use crate::definition::BUILTIN;
+
+    fn at(micros: i64) -> chrono::DateTime<Utc> {
+        Utc.timestamp_micros(micros).single().expect("valid time")
+    }
+
+    fn row(kind: EntityKind, id: i64) -> EntityRow {
+        EntityRow::new(EntityKey::new(kind, id), Version(1_000_000), at(500_000))
+    }
+
+    fn text_of(doc: &TantivyDocument, field: tantivy::schema::Field) -> Option<String> {
+        doc.get_first(field)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    }
+
+    #[test]
+    fn render_writes_system_fields_and_the_kinds_fields() {
+        let defs = Definitions::builtin();
+        let sys = defs.system();
+        let track = row(EntityKind::Track, 42)
+            .with_popularity(0.25)
+            .with("title", "Highway to Hell")
+            .with("owner_username", "acdc")
+            .with("owner_full_name", "AC/DC")
+            .with("genre", "Rock")
+            .with("duration_ms", 208_000_i64);
+        let doc = defs.render(&track).expect("render");
+        assert_eq!(text_of(&doc, sys.key).as_deref(), Some("track:42"));
+        assert_eq!(text_of(&doc, sys.kind).as_deref(), Some("track"));
+        assert_eq!(doc.get_first(sys.id).and_then(|v| v.as_i64()), Some(42));
+        assert_eq!(
+            doc.get_first(sys.version).and_then(|v| v.as_u64()),
+            Some(1_000_000)
+        );
+        assert_eq!(
+            doc.get_first(sys.tombstone).and_then(|v| v.as_u64()),
+            Some(0)
+        );
+        assert_eq!(
+            doc.get_first(sys.popularity).and_then(|v| v.as_f64()),
+            Some(0.25)
+        );
+        let created = doc.get_first(sys.created_at).and_then(|v| v.as_datetime());
+        assert_eq!(created.map(|d| d.into_timestamp_micros()), Some(500_000));
+        assert_eq!(
+            text_of(&doc, sys.display_title).as_deref(),
+            Some("Highway to Hell")
+        );
+        assert_eq!(
+            text_of(&doc, sys.display_subtitle).as_deref(),
+            Some("AC/DC")
+        );
+        let field = |name: &str| defs.field(name).expect("field");
+        assert_eq!(text_of(&doc, field("genre")).as_deref(), Some("Rock"));
+        assert_eq!(
+            doc.get_first(field("duration_ms")).and_then(|v| v.as_i64()),
+            Some(208_000)
+        );
+        assert!(
+            doc.get_first(field("description")).is_none(),
+            "absent fields stay absent"
+        );
+    }
+
+    #[test]
+    fn display_lines_follow_the_http_contract() {
+        let defs = Definitions::builtin();
+        let show = |row: &EntityRow| {
+            let d = defs.display(row).expect("display");
+            (d.title, d.subtitle)
+        };
+        let user = row(EntityKind::User, 7)
+            .with("username", "pink")
+            .with("full_name", "P!nk");
+        assert_eq!(show(&user), ("P!nk".into(), "@pink".into()));
+        let nameless = row(EntityKind::User, 8)
+            .with("username", "anon")
+            .with("full_name", "  ");
+        assert_eq!(show(&nameless), ("anon".into(), "@anon".into()));
+        let track = row(EntityKind::Track, 1)
+            .with("title", "Intro")
+            .with("owner_username", "dj");
+        assert_eq!(show(&track), ("Intro".into(), "dj".into()));
+        let playlist = row(EntityKind::Playlist, 2)
+            .with("title", "Road trip")
+            .with("owner_username", "sam")
+            .with("owner_full_name", "Sam Smith");
+        assert_eq!(show(&playlist), ("Road trip".into(), "Sam Smith".into()));
+        let group = |n: i64| {
+            row(EntityKind::Group, 3)
+                .with("name", "Synth lovers")
+                .with("member_count", n)
+        };
+        assert_eq!(show(&group(1)).1, "1 member");
+        assert_eq!(show(&group(12)).1, "12 members");
+        assert_eq!(
+            show(&row(EntityKind::Group, 4).with("name", "Empty")).1,
+            "0 members"
+        );
+        let long = row(EntityKind::Track, 5).with("title", "é".repeat(5000));
+        assert_eq!(show(&long).0.chars().count(), DISPLAY_MAX_CHARS);
+    }
+
+    #[test]
+    fn huge_text_is_cut_to_its_prefix() {
+        let defs = Definitions::builtin();
+        let spam = "BUY NOW 🎵 ".repeat(5000);
+        assert!(spam.len() > 50_000);
+        let track = row(EntityKind::Track, 9)
+            .with("title", "Spam")
+            .with("description", spam.as_str());
+        let doc = defs.render(&track).expect("a 50 KB description renders");
+        let stored =
+            text_of(&doc, defs.field("description").expect("description")).expect("stored");
+        assert_eq!(stored.chars().count(), 2000);
+        assert!(spam.starts_with(&stored));
+        assert_eq!(prefix("abc", Some(5)), "abc");
+        assert_eq!(prefix("日本語", Some(2)), "日本");
+        assert_eq!(prefix("abc", None), "abc");
+    }
+
+    #[test]
+    fn rows_that_do_not_fit_the_definition_are_refused() {
+        let defs = Definitions::builtin();
+        let unknown = row(EntityKind::User, 1)
+            .with("username", "x")
+            .with("title", "y");
+        assert_eq!(
+            defs.render(&unknown)
+                .expect_err("users have no title")
+                .to_string(),
+            "user:1: field `title` is not in the user index definition"
+        );
+        let wrong = row(EntityKind::Track, 2).with("duration_ms", "long");
+        assert_eq!(
+            defs.render(&wrong)
+                .expect_err("duration is an integer")
+                .to_string(),
+            "track:2: field `duration_ms` is an integer in the index definition, the row has text",
+        );
+        // Numbers in text fields index as their digits.
+        let numeric = row(EntityKind::User, 3).with("username", 1999_i64);
+        let doc = defs.render(&numeric).expect("render");
+        assert_eq!(
+            text_of(&doc, defs.field("username").expect("username")).as_deref(),
+            Some("1999")
+        );
+    }
+
+    #[test]
+    fn date_fields_take_micros_or_rfc3339() {
+        let track = BUILTIN[0].1.replace(
+            r#""fields": ["#,
+            r#""fields": [ { "name": "released_at", "type": "date", "stored": true, "fast": true },"#,
+        );
+        let mut sources = BUILTIN.to_vec();
+        sources[0].1 = &track;
+        let defs = Definitions::from_sources(&sources).expect("valid with a date field");
+        let released = defs.field("released_at").expect("date field");
+        let micros = |r: &EntityRow| {
+            defs.render(r).map(|doc| {
+                doc.get_first(released)
+                    .and_then(|v| v.as_datetime())
+                    .map(|d| d.into_timestamp_micros())
+            })
+        };
+        let base = row(EntityKind::Track, 1);
+        assert_eq!(
+            micros(&base.clone().with("released_at", 1_500_000_i64)),
+            Ok(Some(1_500_000))
+        );
+        assert_eq!(
+            micros(
+                &base
+                    .clone()
+                    .with("released_at", "1970-01-01T00:00:02.000001Z")
+            ),
+            Ok(Some(2_000_001))
+        );
+        let bad = micros(&base.clone().with("released_at", "yesterday")).expect_err("not a time");
+        assert!(
+            bad.to_string()
+                .starts_with("track:1: field `released_at`: `yesterday` is not an RFC 3339 time")
+        );
+        assert!(micros(&base.with("released_at", 1.5)).is_err());
+    }
+
+    #[test]
+    fn tombstones_carry_only_identity_and_version() {
+        let defs = Definitions::builtin();
+        let sys = defs.system();
+        let key = EntityKey::new(EntityKind::Playlist, 5);
+        let doc = defs.tombstone(key, Version(77));
+        assert_eq!(text_of(&doc, sys.key).as_deref(), Some("playlist:5"));
+        assert_eq!(text_of(&doc, sys.kind).as_deref(), Some("playlist"));
+        assert_eq!(doc.get_first(sys.id).and_then(|v| v.as_i64()), Some(5));
+        assert_eq!(
+            doc.get_first(sys.version).and_then(|v| v.as_u64()),
+            Some(77)
+        );
+        assert_eq!(
+            doc.get_first(sys.tombstone).and_then(|v| v.as_u64()),
+            Some(1)
+        );
+        assert!(doc.get_first(sys.display_title).is_none());
+        assert_eq!(doc.field_values().count(), 5);
+    }
+
+    /// The way the indexer uses these pieces: upsert = delete the key term, add the rendered
+    /// document; delete = delete the key term, add a tombstone. Searches exclude tombstones.
+    #[test]
+    fn upserts_and_tombstones_in_a_real_index() {
+        let defs = Definitions::builtin();
+        let sys = *defs.system();
+        let index = Index::create_in_ram(defs.schema());
+        analyzer::register(index.tokenizers());
+        let mut writer: IndexWriter = index.writer(15_000_000).expect("writer");
+        let track = |id: i64, title: &str| {
+            row(EntityKind::Track, id)
+                .with("title", title)
+                .with("description", "spam ".repeat(20_000))
+                .with("genre", "Hip-Hop")
+        };
+        for (id, title) in [(1, "First"), (2, "Second"), (3, "Third")] {
+            writer
+                .add_document(defs.render(&track(id, title)).expect("render"))
+                .expect("add");
+        }
+        writer.commit().expect("commit");
+        let gone = EntityKey::new(EntityKind::Track, 2);
+        writer.delete_term(defs.key_term(gone));
+        writer
+            .add_document(defs.tombstone(gone, Version(2_000_000)))
+            .expect("add");
+        let renamed = EntityKey::new(EntityKind::Track, 3);
+        writer.delete_term(defs.key_term(renamed));
+        writer
+            .add_document(defs.render(&track(3, "Third (Remix)")).expect("render"))
+            .expect("add");
+        writer.commit().expect("commit");
+
+        let reader = index.reader().expect("reader");
+        reader.reload().expect("reload");
+        let searcher = reader.searcher();
+        let live = |query: Box<dyn Query>| -> Vec<i64> {
+            let not_tombstone: Box<dyn Query> = Box::new(TermQuery::new(
+                tantivy::Term::from_field_u64(sys.tombstone, 1),
+                IndexRecordOption::Basic,
+            ));
+            let q = BooleanQuery::new(vec![(Occur::Must, query), (Occur::MustNot, not_tombstone)]);
+            let mut ids: Vec<i64> = searcher
+                .search(&q, &TopDocs::with_limit(10).order_by_score())
+                .expect("search")
+                .into_iter()
+                .filter_map(|(_, addr)| {
+                    let doc: TantivyDocument = searcher.doc(addr).ok()?;
+                    doc.get_first(sys.id).and_then(|v| v.as_i64())
+                })
+                .collect();
+            ids.sort();
+            ids
+        };
+        let term = |field: &str, analyzer: &str, text: &str| -> Box<dyn Query> {
+            let field = defs.field(field).expect("field");
+            let token = analyzer::analyze(analyzer, text).remove(0);
+            Box::new(TermQuery::new(
+                tantivy::Term::from_field_text(field, &token),
+                IndexRecordOption::Basic,
+            ))
+        };
+        assert_eq!(live(term("description", "text", "spam")), vec![1, 3]);
+        assert_eq!(live(term("genre", "keyword", "hip-hop")), vec![1, 3]);
+        assert_eq!(live(term("genre", "keyword", "HIP-HOP")), vec![1, 3]);
+        assert_eq!(live(term("title", "name", "remix")), vec![3]);
+        assert!(live(term("title", "name", "second")).is_empty());
+        let all_docs = searcher
+            .search(&tantivy::query::AllQuery, &Count)
+            .expect("count");
+        assert_eq!(all_docs, 3, "two live documents and one tombstone");
+        let tombstones = searcher
+            .search(
+                &TermQuery::new(
+                    tantivy::Term::from_field_u64(sys.tombstone, 1),
+                    IndexRecordOption::Basic,
+                ),
+                &Count,
+            )
+            .expect("count");
+        assert_eq!(tombstones, 1);
     }
 }
