@@ -73,6 +73,40 @@ pub struct ExploreParams {
     pub rank: Option<String>,
 }
 
+/// `GET /suggest` parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SuggestParams {
+    /// What has been typed so far. At most 256 characters.
+    pub q: Option<String>,
+    /// Only this kind: track, user, playlist or group.
+    pub kind: Option<String>,
+    /// How many suggestions, 0 to 100 (default 8).
+    pub limit: Option<String>,
+}
+
+/// One suggestion: an entity to go straight to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SuggestionItem {
+    pub kind: String,
+    pub id: i64,
+    /// The name to show.
+    pub text: String,
+    /// The entity's page, e.g. `/users/7`.
+    pub url: String,
+}
+
+/// The answer of `/suggest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SuggestResponse {
+    pub query: String,
+    pub took_ms: f64,
+    pub suggestions: Vec<SuggestionItem>,
+}
+
+/// Suggestions shown while typing when no `limit` is given.
+pub const DEFAULT_SUGGESTIONS: usize = 8;
+
 /// One result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ResultItem {
@@ -124,8 +158,16 @@ pub struct Health {
         title = "Disco search",
         description = "Site search for people, sounds, sets and groups."
     ),
-    paths(search, explore, healthz, readyz, metrics),
-    components(schemas(SearchResponse, ResultItem, ErrorBody, Readiness, Health))
+    paths(search, explore, suggest, healthz, readyz, metrics),
+    components(schemas(
+        SearchResponse,
+        ResultItem,
+        SuggestResponse,
+        SuggestionItem,
+        ErrorBody,
+        Readiness,
+        Health
+    ))
 )]
 pub struct ApiDoc;
 
@@ -140,12 +182,7 @@ pub async fn search(
     Params(params): Params<SearchParams>,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let started = Instant::now();
-    let text = params.q.unwrap_or_default();
-    if text.chars().count() > MAX_QUERY_CHARS {
-        return Err(ApiError::bad_request(format!(
-            "q is longer than {MAX_QUERY_CHARS} characters"
-        )));
-    }
+    let text = query_text(params.q)?;
     let request = SearchRequest {
         kind: kind(params.kind.as_deref())?,
         genre: genre(params.genre)?,
@@ -205,6 +242,48 @@ pub async fn explore(
     })
     .await?;
     Ok(Json(respond(String::new(), outcome, started)))
+}
+
+/// Typeahead: entities whose names start with (or nearly with) what has been typed.
+#[utoipa::path(get, path = "/suggest", params(SuggestParams), responses(
+    (status = 200, description = "Suggestions, best first", body = SuggestResponse),
+    (status = 400, description = "A parameter is out of the contract's limits", body = ErrorBody),
+    (status = 503, description = "Suggest data is not loaded yet", body = ErrorBody),
+))]
+pub async fn suggest(
+    State(state): State<QueryState>,
+    Params(params): Params<SuggestParams>,
+) -> Result<Json<SuggestResponse>, ApiError> {
+    let started = Instant::now();
+    let text = query_text(params.q)?;
+    let kind = kind(params.kind.as_deref())?;
+    let limit = bounded(
+        "limit",
+        params.limit.as_deref(),
+        DEFAULT_SUGGESTIONS,
+        MAX_LIMIT,
+    )?;
+    let suggester = state
+        .inner
+        .suggester
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("suggest data is not loaded yet"))?;
+    // Lookups take microseconds: no need to leave the async thread.
+    let suggestions = suggester
+        .suggest(&text, kind, limit)
+        .into_iter()
+        .map(|s| SuggestionItem {
+            kind: s.kind.as_str().to_string(),
+            id: s.id,
+            text: s.text,
+            url: s.url,
+        })
+        .collect();
+    Ok(Json(SuggestResponse {
+        query: text,
+        took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        suggestions,
+    }))
 }
 
 /// Liveness: the process answers.
@@ -307,6 +386,17 @@ fn respond(query: String, outcome: SearchOutcome, started: Instant) -> SearchRes
 
 fn language_is_empty(text: &str) -> bool {
     crate::language::parse(text).is_empty()
+}
+
+/// The `q` parameter: absent is empty, more than the contract's limit is a 400.
+fn query_text(q: Option<String>) -> Result<String, ApiError> {
+    let text = q.unwrap_or_default();
+    if text.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "q is longer than {MAX_QUERY_CHARS} characters"
+        )));
+    }
+    Ok(text)
 }
 
 fn kind(text: Option<&str>) -> Result<Option<EntityKind>, ApiError> {

@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::prior::{PopularitySource, PriorSource};
 use crate::search::SearchSettings;
 use crate::source::{LayoutCache, SearchSource};
+use suggest::Suggester;
 
 /// How the service behaves. Parsed once at the edge (flags/env in the binary), then passed in.
 #[derive(Debug, Clone)]
@@ -50,78 +51,62 @@ pub struct QueryState {
     pub(crate) inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 pub(crate) struct Inner {
     pub(crate) source: Arc<dyn SearchSource>,
     pub(crate) priors: Arc<dyn PriorSource>,
     pub(crate) config: QueryConfig,
     pub(crate) metrics: Metrics,
-    pub(crate) layouts: LayoutCache,
+    pub(crate) layouts: Arc<LayoutCache>,
+    pub(crate) suggester: Option<Arc<Suggester>>,
 }
 
 impl QueryState {
-    /// A service over `source` with the interim popularity prior, default configuration and
-    /// metrics of its own.
+    /// A service over `source` with the interim popularity prior, default configuration,
+    /// metrics of its own and no suggester (`/suggest` answers 503 until one is given).
     pub fn new(source: Arc<dyn SearchSource>) -> QueryState {
-        QueryState::build(
-            source,
-            Arc::new(PopularitySource::default()),
-            QueryConfig::default(),
-            Metrics::local(),
-        )
-    }
-
-    /// Everything given explicitly.
-    pub fn build(
-        source: Arc<dyn SearchSource>,
-        priors: Arc<dyn PriorSource>,
-        config: QueryConfig,
-        metrics: Metrics,
-    ) -> QueryState {
         QueryState {
             inner: Arc::new(Inner {
                 source,
-                priors,
-                config,
-                metrics,
-                layouts: LayoutCache::default(),
+                priors: Arc::new(PopularitySource::default()),
+                config: QueryConfig::default(),
+                metrics: Metrics::local(),
+                layouts: Arc::default(),
+                suggester: None,
             }),
         }
     }
 
-    /// The same service with another prior source (e.g. the rank store).
+    fn change(self, f: impl FnOnce(&mut Inner)) -> QueryState {
+        let mut inner = (*self.inner).clone();
+        f(&mut inner);
+        QueryState {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The same service with another prior source (e.g. [`crate::ranks::RankPriors`]).
     #[must_use]
     pub fn with_priors(self, priors: Arc<dyn PriorSource>) -> QueryState {
-        let i = &self.inner;
-        QueryState::build(
-            i.source.clone(),
-            priors,
-            i.config.clone(),
-            i.metrics.clone(),
-        )
+        self.change(|i| i.priors = priors)
     }
 
     /// The same service with another configuration.
     #[must_use]
     pub fn with_config(self, config: QueryConfig) -> QueryState {
-        let i = &self.inner;
-        QueryState::build(
-            i.source.clone(),
-            i.priors.clone(),
-            config,
-            i.metrics.clone(),
-        )
+        self.change(|i| i.config = config)
     }
 
     /// The same service recording into `metrics`.
     #[must_use]
     pub fn with_metrics(self, metrics: Metrics) -> QueryState {
-        let i = &self.inner;
-        QueryState::build(
-            i.source.clone(),
-            i.priors.clone(),
-            i.config.clone(),
-            metrics,
-        )
+        self.change(|i| i.metrics = metrics)
+    }
+
+    /// The same service answering `/suggest` from `suggester`.
+    #[must_use]
+    pub fn with_suggester(self, suggester: Arc<Suggester>) -> QueryState {
+        self.change(|i| i.suggester = Some(suggester))
     }
 
     /// The metrics this service records into.
@@ -130,7 +115,7 @@ impl QueryState {
     }
 }
 
-/// The query service's routes: `/`, `/search`, `/explore`, `/healthz`, `/readyz`, `/metrics`,
+/// The query service's routes: `/`, `/search`, `/explore`, `/suggest`, `/healthz`, `/readyz`, `/metrics`,
 /// `/openapi.json`. Merge admin routes onto it in the binary.
 pub fn router(state: QueryState) -> Router {
     let timeout = state.inner.config.request_timeout;
@@ -138,6 +123,7 @@ pub fn router(state: QueryState) -> Router {
         .route("/", get(api::page))
         .route("/search", get(api::search))
         .route("/explore", get(api::explore))
+        .route("/suggest", get(api::suggest))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(api::metrics))

@@ -175,9 +175,14 @@ impl Browser {
     }
 
     fn press_enter(&mut self) {
+        self.press_key("Enter", 13);
+    }
+
+    fn press_key(&mut self, key: &str, code: u32) {
         for kind in ["keyDown", "keyUp"] {
-            let mut event = json!({ "type": kind, "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13 });
-            if kind == "keyDown" {
+            let mut event =
+                json!({ "type": kind, "key": key, "code": key, "windowsVirtualKeyCode": code });
+            if kind == "keyDown" && key == "Enter" {
                 event["text"] = json!("\r");
             }
             self.call("Input.dispatchKeyEvent", event);
@@ -284,6 +289,25 @@ async fn the_page_searches_groups_switches_tabs_and_pages_in_a_real_browser() {
         browser.viewport(1200, 900, false);
         browser.click("#results a.artist");
         browser.wait_for("the artist's profile results", "location.search.includes('kind=user') && document.querySelectorAll('#results .result[data-kind=user]').length > 0");
+
+        // Suggest: three letters, typed suggestions, arrow down, enter goes to the entity.
+        browser.eval("document.getElementById('q').value = ''");
+        browser.click("#q");
+        browser.type_text("met");
+        browser.wait_for("suggestions", "!document.getElementById('suggest').hidden && document.querySelectorAll('#suggest li svg').length > 0");
+        let kinds = browser.eval("[...document.querySelectorAll('#suggest li')].map(li => li.dataset.kind)");
+        assert!(kinds.as_array().is_some_and(|k| !k.is_empty()), "typed suggestions: {kinds}");
+        browser.screenshot(&dir.join("query-page-suggest.png"));
+        browser.press_key("ArrowDown", 40);
+        browser.wait_for("the first suggestion selected", "document.querySelector('#suggest li').getAttribute('aria-selected') === 'true'");
+        browser.press_key("Escape", 27);
+        browser.wait_for("escape closes", "document.getElementById('suggest').hidden");
+        browser.type_text("a");
+        browser.wait_for("suggestions again", "!document.getElementById('suggest').hidden && document.querySelector('#suggest li .text').textContent.toLowerCase().includes('meta')");
+        browser.press_key("ArrowDown", 40);
+        let expected = browser.eval("suggest.items[0].url");
+        browser.press_enter();
+        browser.wait_for("the entity's page", &format!("location.pathname === {expected}"));
     })
     .await
     .expect("browser steps");

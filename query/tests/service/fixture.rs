@@ -14,12 +14,15 @@ use query::{FixedSource, QueryState};
 use schemas::definition::Definitions;
 use schemas::row::EntityRow;
 use schemas::{EntityKey, EntityKind, Version};
+use suggest::{KindFactors, Record, SuggestIndex, Suggester};
 
 /// An index built for a test, and what went into it.
 pub struct Catalog {
     pub reader: IndexReader,
     pub definitions: Arc<Definitions>,
     pub rows: BTreeMap<EntityKey, EntityRow>,
+    /// Typeahead over the same rows.
+    pub suggester: Arc<Suggester>,
 }
 
 impl Catalog {
@@ -47,11 +50,17 @@ impl Catalog {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .expect("reader");
+        let records = rows
+            .iter()
+            .map(|row| suggestion(&definitions, row))
+            .collect();
+        let suggester = Suggester::new(SuggestIndex::build(records, &KindFactors::default()));
         let rows = rows.into_iter().map(|r| (r.key, r)).collect();
         Catalog {
             reader,
             definitions,
             rows,
+            suggester: Arc::new(suggester),
         }
     }
 
@@ -63,7 +72,7 @@ impl Catalog {
     }
 
     pub fn state(&self) -> QueryState {
-        QueryState::new(self.source())
+        QueryState::new(self.source()).with_suggester(self.suggester.clone())
     }
 
     pub fn router(&self) -> Router {
@@ -72,6 +81,23 @@ impl Catalog {
 
     pub fn row(&self, kind: EntityKind, id: i64) -> &EntityRow {
         &self.rows[&EntityKey::new(kind, id)]
+    }
+}
+
+/// The suggest record of a row: its display title (users also by username).
+fn suggestion(definitions: &Definitions, row: &EntityRow) -> Record {
+    let title = definitions
+        .display(row)
+        .map(|d| d.title)
+        .unwrap_or_default();
+    match row.key.kind {
+        EntityKind::User => Record::user(
+            row.key.id,
+            row.text("username").unwrap_or_default(),
+            &title,
+            row.popularity,
+        ),
+        _ => Record::new(row.key, title, row.popularity),
     }
 }
 

@@ -427,7 +427,9 @@ async fn openapi_page_and_unknown_paths() {
     let router = chinook().router();
     let (status, api) = get(&router, "/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
-    for path in ["/search", "/explore", "/healthz", "/readyz", "/metrics"] {
+    for path in [
+        "/search", "/explore", "/suggest", "/healthz", "/readyz", "/metrics",
+    ] {
         assert!(api["paths"][path]["get"].is_object(), "{path} described");
     }
     let params: Vec<&str> = api["paths"]["/search"]["get"]["parameters"]
@@ -511,4 +513,54 @@ async fn rank_selects_the_prior_per_request() {
         (scores[0] - scores[1]).abs() < 1e-6,
         "without a prior the two score the same: {scores:?}"
     );
+}
+
+#[tokio::test]
+async fn suggest_answers_typed_suggestions_within_the_limits() {
+    let router = chinook().router();
+    let (status, body) = get(&router, "/suggest?q=enter%20sand").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["query"], "enter sand");
+    assert!(body["took_ms"].as_f64().is_some_and(|t| t >= 0.0));
+    let first = &body["suggestions"][0];
+    assert_eq!(first["kind"], "track");
+    assert_eq!(first["text"], "Enter Sandman");
+    assert_eq!(first["url"], format!("/tracks/{}", first["id"]));
+
+    let (_, users) = get(&router, "/suggest?q=metal&kind=user").await;
+    let users = users["suggestions"]
+        .as_array()
+        .expect("suggestions")
+        .clone();
+    assert!(!users.is_empty());
+    assert!(users.iter().all(|s| s["kind"] == "user"), "{users:?}");
+    assert_eq!(users[0]["text"], "Metallica");
+
+    let (_, one) = get(&router, "/suggest?q=love&limit=1").await;
+    assert_eq!(one["suggestions"].as_array().map(Vec::len), Some(1));
+    let (_, default) = get(&router, "/suggest?q=love").await;
+    assert_eq!(default["suggestions"].as_array().map(Vec::len), Some(8));
+    let (_, typo) = get(&router, "/suggest?q=metallcia").await;
+    assert_eq!(
+        typo["suggestions"][0]["text"], "Metallica",
+        "a typo still suggests"
+    );
+    let (status, empty) = get(&router, "/suggest?q=").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(empty["suggestions"].as_array().map(Vec::len), Some(0));
+
+    for uri in [
+        "/suggest?q=a&limit=101",
+        "/suggest?q=a&limit=x",
+        "/suggest?q=a&kind=song",
+        &format!("/suggest?q={}", "b".repeat(257)),
+    ] {
+        let (status, body) = get(&router, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(body["error"].is_string());
+    }
+    let without = query::router(QueryState::new(chinook().source()));
+    let (status, body) = get(&without, "/suggest?q=met").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body["error"].is_string());
 }
