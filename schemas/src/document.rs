@@ -32,12 +32,6 @@ pub const DISPLAY_MAX_CHARS: usize = 300;
 /// A row could not become a document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
-    #[error("{key}: field `{field}` is not in the {kind} index definition")]
-    UnknownField {
-        key: EntityKey,
-        kind: String,
-        field: String,
-    },
     #[error("{key}: field `{field}` is {expected} in the index definition, the row has {got}")]
     WrongType {
         key: EntityKey,
@@ -62,7 +56,9 @@ pub struct Display {
 
 impl Definitions {
     /// The document for a searchable row: system fields, the kind's fields (text cut to its
-    /// `max_chars` prefix), and the display lines. Fields absent from the row are left out.
+    /// `max_chars` prefix), and the display lines. Fields absent from the row are left out;
+    /// fields the kind does not define are ignored (a row may carry context for other
+    /// consumers of the indexer's changes). A value of the wrong type is an error.
     pub fn render(&self, row: &EntityRow) -> Result<TantivyDocument, RenderError> {
         let kind = self.kind(row.key.kind);
         let sys = self.system();
@@ -77,13 +73,10 @@ impl Definitions {
             sys.created_at,
             tantivy::DateTime::from_timestamp_micros(row.created_at.timestamp_micros()),
         );
-        for (name, value) in &row.fields {
-            let def = kind.field(name).ok_or_else(|| RenderError::UnknownField {
-                key: row.key,
-                kind: kind.kind.to_string(),
-                field: name.clone(),
-            })?;
-            add_value(&mut doc, row.key, def, value)?;
+        for def in &kind.fields {
+            if let Some(value) = row.fields.get(&def.name) {
+                add_value(&mut doc, row.key, def, value)?;
+            }
         }
         let display = self.display(row)?;
         doc.add_text(sys.display_title, display.title);
@@ -354,6 +347,36 @@ mod tests {
         );
     }
 
+    /// Whatever the JSON files say, a row that fills every field of its kind renders, and each
+    /// stored field reads back.
+    #[test]
+    fn every_defined_field_of_every_kind_renders() {
+        let defs = Definitions::builtin();
+        for kind in EntityKind::ALL {
+            let def = defs.kind(kind);
+            let mut full = row(kind, 1);
+            for field in &def.fields {
+                let value = match field.ty {
+                    FieldType::Text | FieldType::Keyword => FieldValue::from("Sigur Rós"),
+                    FieldType::I64 | FieldType::Date => FieldValue::Int(3),
+                    FieldType::F64 => FieldValue::Float(0.5),
+                };
+                full = full.with(&field.name, value);
+            }
+            let doc = defs.render(&full).expect("a full row renders");
+            for field in def.fields.iter().filter(|f| f.stored) {
+                assert!(
+                    doc.get_first(field.field).is_some(),
+                    "{kind}: `{}` is stored",
+                    field.name
+                );
+            }
+            let display = defs.display(&full).expect("display");
+            assert!(!display.title.is_empty(), "{kind} has a title");
+            assert!(!display.subtitle.is_empty(), "{kind} has a subtitle");
+        }
+    }
+
     #[test]
     fn display_lines_follow_the_http_contract() {
         let defs = Definitions::builtin();
@@ -412,17 +435,16 @@ mod tests {
     }
 
     #[test]
-    fn rows_that_do_not_fit_the_definition_are_refused() {
+    fn values_of_the_wrong_type_are_refused() {
         let defs = Definitions::builtin();
-        let unknown = row(EntityKind::User, 1)
+        let extra = row(EntityKind::User, 1)
             .with("username", "x")
             .with("title", "y");
-        assert_eq!(
-            defs.render(&unknown)
-                .expect_err("users have no title")
-                .to_string(),
-            "user:1: field `title` is not in the user index definition"
-        );
+        let doc = defs
+            .render(&extra)
+            .expect("fields outside the definition are ignored");
+        let title = defs.field("title").expect("tracks have a title");
+        assert!(doc.get_first(title).is_none(), "a user gets no track field");
         let wrong = row(EntityKind::Track, 2).with("duration_ms", "long");
         assert_eq!(
             defs.render(&wrong)
