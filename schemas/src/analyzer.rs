@@ -139,7 +139,7 @@ pub fn fold(text: &str) -> String {
         fold_char(c, &mut out, &mut compose);
     }
     if compose {
-        // Kana voicing marks were kept apart from their base; put them back together.
+        // Marks that were kept came apart from their base; put them back together.
         out.nfc().collect()
     } else {
         out
@@ -158,19 +158,36 @@ fn fold_char(c: char, out: &mut String, compose: &mut bool) {
     }
     decompose_compatible(c, |d| {
         if is_combining_mark(d) {
-            if is_kana_voicing_mark(d) {
-                // が is not か: keep the mark, recompose at the end.
+            if !is_diacritic(d) {
+                // A mark that changes the letter (が, Devanagari vowel signs): keep it and
+                // recompose at the end.
                 out.push(d);
                 *compose = true;
             }
             return;
         }
         for l in d.to_lowercase() {
-            if !is_combining_mark(l) {
+            if !is_diacritic(l) {
                 push_folded(l, out);
             }
         }
     });
+}
+
+/// Accents people leave out when they type: Latin, Greek and Cyrillic diacritics, Hebrew points
+/// and Arabic vowel marks. Marks that are part of a letter in other scripts are kept.
+fn is_diacritic(c: char) -> bool {
+    matches!(c,
+        '\u{0300}'..='\u{036f}'   // combining diacritical marks
+        | '\u{0483}'..='\u{0489}' // Cyrillic
+        | '\u{0591}'..='\u{05c7}' // Hebrew points
+        | '\u{064b}'..='\u{065f}' // Arabic harakat
+        | '\u{0670}'
+        | '\u{1ab0}'..='\u{1aff}'
+        | '\u{1dc0}'..='\u{1dff}'
+        | '\u{20d0}'..='\u{20ff}'
+        | '\u{fe20}'..='\u{fe2f}'
+    )
 }
 
 /// Letters that carry no combining mark in Unicode but that people type without the stroke.
@@ -196,10 +213,6 @@ fn push_folded(c: char, out: &mut String) {
 
 fn is_hangul_syllable(c: char) -> bool {
     ('\u{ac00}'..='\u{d7a3}').contains(&c)
-}
-
-fn is_kana_voicing_mark(c: char) -> bool {
-    c == '\u{3099}' || c == '\u{309a}'
 }
 
 /// Han, kana and Hangul: scripts written without spaces between words.
@@ -542,6 +555,15 @@ mod tests {
             "Hangul syllables are not split into jamo"
         );
         assert_eq!(fold("ｶﾞ"), "ガ", "half-width katakana become full-width");
+    }
+
+    #[test]
+    fn fold_keeps_marks_that_make_the_letter() {
+        assert_eq!(fold("हिन्दी"), "हिन्दी");
+        assert_eq!(fold("ภาษาไทย"), "ภาษาไทย");
+        assert_eq!(fold("مُحَمَّد"), "محمد", "Arabic vowel marks are optional");
+        assert_eq!(fold("שָׁלוֹם"), "שלום", "Hebrew points are optional");
+        assert_eq!(fold("Ἀθῆναι"), "αθηναι");
     }
 
     #[test]
