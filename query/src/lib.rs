@@ -28,6 +28,7 @@ pub mod layout;
 pub mod metrics;
 pub mod page;
 pub mod prior;
+pub mod ranks;
 pub mod search;
 pub mod service;
 pub mod source;
