@@ -193,6 +193,51 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, RankError> {
     Ok(report)
 }
 
+/// Figures of one graph load from the site's database.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub nodes: usize,
+    pub edges: usize,
+    pub activities: u64,
+    pub skipped: u64,
+    pub seconds: f64,
+    pub graph_megabytes: f64,
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "rank graph load: {} nodes, {} edges from {} activity rows ({} skipped) in {:.2} s \
+             ({:.0} rows/s), graph {:.0} MB",
+            self.nodes,
+            self.edges,
+            self.activities,
+            self.skipped,
+            self.seconds,
+            (self.activities + self.skipped) as f64 / self.seconds.max(1e-9),
+            self.graph_megabytes
+        )
+    }
+}
+
+/// Times loading the graph from `db` (e.g. PostgreSQL holding the 1M-track synthetic catalog).
+pub async fn graph_load(
+    db: &schemas::db::Db,
+    weights: &crate::Weights,
+) -> Result<LoadReport, RankError> {
+    let loaded = crate::load_graph(db, weights, crate::Progress::Quiet).await?;
+    Ok(LoadReport {
+        nodes: loaded.graph.node_count(),
+        edges: loaded.graph.edge_count(),
+        activities: loaded.activities,
+        skipped: loaded.skipped,
+        seconds: loaded.seconds,
+        graph_megabytes: (loaded.graph.heap_bytes() + loaded.graph.nodes().heap_bytes()) as f64
+            / 1e6,
+    })
+}
+
 /// A uniform source that is not dangling (every tenth node is), a skewed target scattered
 /// over the node range, and an integer weight 1–5.
 fn random_edge(rng: &mut ChaCha8Rng, n: u32) -> (u32, u32, f32) {

@@ -91,7 +91,7 @@ impl Weights {
     fn validate(&self, origin: &str) -> Result<(), RankError> {
         for (name, value) in self.named() {
             // Weights are stored as f32 in the graph; anything that large is a mistake anyway.
-            if !value.is_finite() || value < 0.0 || value > 1e6 {
+            if !value.is_finite() || !(0.0..=1e6).contains(&value) {
                 return Err(RankError::Weights {
                     origin: origin.to_string(),
                     reason: format!("`{name}` is {value}; weights must be between 0 and 1e6"),
