@@ -333,8 +333,9 @@ impl Definitions {
         let mut sources = Vec::with_capacity(EntityKind::ALL.len());
         for kind in EntityKind::ALL {
             let file = format!("{}.json", kind.as_str());
-            let text = std::fs::read_to_string(dir.join(&file)).map_err(|e| {
-                DefinitionError::new(&file, None, format!("cannot read {}: {e}", dir.display()))
+            let path = dir.join(&file);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                DefinitionError::new(&file, None, format!("cannot read {}: {e}", path.display()))
             })?;
             sources.push((file, text));
         }
