@@ -116,8 +116,13 @@ mod tests {
         let db = Db::connect(&url).await.unwrap();
         db.migrate().await.unwrap();
         db.migrate().await.unwrap();
-        let Db::Sqlite(pool) = &db else { panic!("sqlite url gave {db:?}") };
-        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM tracks").fetch_one(pool).await.unwrap();
+        let Db::Sqlite(pool) = &db else {
+            panic!("sqlite url gave {db:?}")
+        };
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM tracks")
+            .fetch_one(pool)
+            .await
+            .unwrap();
         assert_eq!(n, 0);
     }
 }

@@ -157,6 +157,10 @@ impl Envelope {
         if body.len() > MAX_BODY_BYTES {
             return Err(EnvelopeError::TooLarge(body.len()));
         }
+        // serde reads a JSON array into a struct by position; only an object is an envelope.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(EnvelopeError::NotJson("expected a JSON object".to_string()));
+        }
         let parsed: Body =
             serde_json::from_slice(body).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
         let id = match parsed.id {
@@ -216,7 +220,11 @@ mod tests {
             ("create.like", body("1", &good_time), "unknown_kind"),
             ("create.track", b"not json".to_vec(), "not_json"),
             ("create.track", b"[1, 2]".to_vec(), "not_json"),
-            ("create.track", format!(r#"{{"occurred_at": {good_time}}}"#).into_bytes(), "no_id"),
+            (
+                "create.track",
+                format!(r#"{{"occurred_at": {good_time}}}"#).into_bytes(),
+                "no_id",
+            ),
             ("create.track", body("null", &good_time), "no_id"),
             ("create.track", body("\"42\"", &good_time), "bad_id"),
             ("create.track", body("-1", &good_time), "bad_id"),

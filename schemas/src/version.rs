@@ -41,9 +41,15 @@ mod tests {
         let later = DateTime::parse_from_rfc3339("2026-11-21T10:00:00.000002Z")
             .map(|t| t.with_timezone(&Utc))
             .ok();
-        let (earlier, later) = (earlier.map(Version::from_datetime), later.map(Version::from_datetime));
+        let (earlier, later) = (
+            earlier.map(Version::from_datetime),
+            later.map(Version::from_datetime),
+        );
         assert!(earlier < later);
-        assert_eq!(later.map(|v| v.0 - earlier.map(|e| e.0).unwrap_or(0)), Some(1));
+        assert_eq!(
+            later.map(|v| v.0 - earlier.map(|e| e.0).unwrap_or(0)),
+            Some(1)
+        );
         let v = Version(1_763_719_200_000_001);
         assert_eq!(Version::from_datetime(v.to_datetime()), v);
     }
