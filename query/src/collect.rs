@@ -147,6 +147,20 @@ impl SegmentFacts {
     }
 }
 
+/// A collector of the best `n` (at least one) documents, scored by
+/// `score(facts, doc, text_score)`.
+pub(crate) fn ranking<F>(n: usize, score: F) -> impl Collector<Fruit = Vec<(Score, DocAddress)>>
+where
+    F: Fn(&SegmentFacts, DocId, Score) -> Score + Send + Sync + 'static,
+{
+    let score = Arc::new(score);
+    TopDocs::with_limit(n.max(1)).tweak_score(move |segment: &SegmentReader| {
+        let facts = SegmentFacts::open(segment);
+        let score = score.clone();
+        move |doc: DocId, text: Score| score(&facts, doc, text)
+    })
+}
+
 /// The best `n` documents of `query`, scored by `score(facts, doc, text_score)`.
 pub(crate) fn top<F>(
     searcher: &Searcher,
@@ -157,16 +171,9 @@ pub(crate) fn top<F>(
 where
     F: Fn(&SegmentFacts, DocId, Score) -> Score + Send + Sync + 'static,
 {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    let score = Arc::new(score);
-    let collector = TopDocs::with_limit(n).tweak_score(move |segment: &SegmentReader| {
-        let facts = SegmentFacts::open(segment);
-        let score = score.clone();
-        move |doc: DocId, text: Score| score(&facts, doc, text)
-    });
-    searcher.search(query, &collector)
+    let mut top = searcher.search(query, &ranking(n, score))?;
+    top.truncate(n);
+    Ok(top)
 }
 
 /// A stored document read back for display.

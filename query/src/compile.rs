@@ -23,7 +23,7 @@ use schemas::EntityKind;
 use schemas::analyzer::Analyzer;
 
 use crate::language::UserQuery;
-use crate::layout::{Layout, SearchField};
+use crate::layout::{KindFields, Layout, SearchField};
 
 /// How many words, phrases and exclusions of one query are used; the rest are ignored (a query
 /// is at most 256 characters, and nobody means 100 words).
@@ -56,6 +56,11 @@ pub struct Filters<'a> {
 
 /// The query for `user` over `layout`, or `None` when it can match nothing (nothing positive
 /// survives analysis, or the genre filter names no term).
+///
+/// Exact matching builds one clause per kind, with that kind's own boosts. Fuzzy matching
+/// builds one clause over the union of the kinds' fields (each at its highest boost): fuzzy
+/// terms score a constant anyway, and walking each field's term dictionary once rather than
+/// once per kind is what keeps typo tolerance cheap.
 pub fn compile(
     user: &UserQuery,
     layout: &Layout,
@@ -66,38 +71,57 @@ pub fn compile(
         Some(genre) => Some(genre_clause(layout, genre)?),
         None => None,
     };
-    let mut kinds: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    for kind_fields in &layout.kinds {
-        if filters.kind.is_some_and(|k| k != kind_fields.kind) {
-            continue;
+    let kinds: Vec<&KindFields> = layout
+        .kinds
+        .iter()
+        .filter(|k| filters.kind.is_none_or(|only| only == k.kind))
+        .collect();
+    let groups: Vec<(Box<dyn Query>, Vec<SearchField>)> = match matching {
+        Matching::Exact => kinds
+            .iter()
+            .map(|k| (kind_filter(layout, &[k.kind]), k.fields.clone()))
+            .collect(),
+        Matching::Fuzzy => {
+            let all: Vec<EntityKind> = kinds.iter().map(|k| k.kind).collect();
+            vec![(kind_filter(layout, &all), merged_fields(&kinds))]
         }
-        if let Some(clause) = kind_clause(
-            user,
-            layout,
-            kind_fields.kind,
-            &kind_fields.fields,
-            matching,
-        ) {
-            let mut clauses = vec![(Occur::Must, clause)];
+    };
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for (kind, fields) in groups {
+        if let Some(text) = text_clause(user, &fields, matching) {
+            let mut parts = vec![(Occur::Must, text), (Occur::Must, kind)];
             if let Some(genre) = &genre {
-                clauses.push((Occur::Must, genre.box_clone()));
+                parts.push((Occur::Must, genre.box_clone()));
             }
-            kinds.push((Occur::Should, Box::new(BooleanQuery::new(clauses))));
+            clauses.push((Occur::Should, Box::new(BooleanQuery::new(parts))));
         }
     }
-    if kinds.is_empty() {
+    if clauses.is_empty() {
         return None;
     }
     Some(Box::new(BooleanQuery::new(vec![
-        (Occur::Must, Box::new(BooleanQuery::new(kinds))),
+        (Occur::Must, one_or_all(clauses)),
         (Occur::MustNot, tombstones(layout)),
     ])))
+}
+
+/// Every field of `kinds` once, at the highest boost any of them gives it.
+fn merged_fields(kinds: &[&KindFields]) -> Vec<SearchField> {
+    let mut merged: Vec<SearchField> = Vec::new();
+    for field in kinds.iter().flat_map(|k| &k.fields) {
+        match merged.iter_mut().find(|m| m.field == field.field) {
+            Some(m) => m.boost = m.boost.max(field.boost),
+            None => merged.push(field.clone()),
+        }
+    }
+    merged
 }
 
 /// Every live (non-tombstone) document of `kind`, optionally of one genre, all scoring 0:
 /// Explore's candidate set.
 pub fn every(layout: &Layout, kind: EntityKind, genre: Option<&str>) -> Option<Box<dyn Query>> {
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, kind_filter(layout, kind))];
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+        vec![(Occur::Must, kind_filter(layout, &[kind]))];
     if let Some(genre) = genre {
         clauses.push((Occur::Must, genre_clause(layout, genre)?));
     }
@@ -120,12 +144,17 @@ fn tombstones(layout: &Layout) -> Box<dyn Query> {
     ))
 }
 
-fn kind_filter(layout: &Layout, kind: EntityKind) -> Box<dyn Query> {
-    let term = TermQuery::new(
-        Term::from_field_text(layout.kind, kind.as_str()),
-        IndexRecordOption::Basic,
-    );
-    Box::new(ConstScoreQuery::new(Box::new(term), 0.0))
+/// Documents of any of `kinds`, scoring nothing.
+fn kind_filter(layout: &Layout, kinds: &[EntityKind]) -> Box<dyn Query> {
+    let any: Vec<(Occur, Box<dyn Query>)> = kinds
+        .iter()
+        .map(|kind| {
+            let term = Term::from_field_text(layout.kind, kind.as_str());
+            let query: Box<dyn Query> = Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+            (Occur::Should, query)
+        })
+        .collect();
+    Box::new(ConstScoreQuery::new(one_or_all(any), 0.0))
 }
 
 fn genre_clause(layout: &Layout, genre: &str) -> Option<Box<dyn Query>> {
@@ -138,10 +167,9 @@ fn genre_clause(layout: &Layout, genre: &str) -> Option<Box<dyn Query>> {
     Some(Box::new(ConstScoreQuery::new(Box::new(term), 0.0)))
 }
 
-fn kind_clause(
+/// Every word and phrase in some field of `fields`, no exclusion in any.
+fn text_clause(
     user: &UserQuery,
-    layout: &Layout,
-    kind: EntityKind,
     fields: &[SearchField],
     matching: Matching,
 ) -> Option<Box<dyn Query>> {
@@ -167,7 +195,6 @@ fn kind_clause(
             clauses.push((Occur::MustNot, q));
         }
     }
-    clauses.push((Occur::Must, kind_filter(layout, kind)));
     Some(Box::new(BooleanQuery::new(clauses)))
 }
 

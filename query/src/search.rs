@@ -39,7 +39,7 @@ impl Default for SearchSettings {
     fn default() -> Self {
         SearchSettings {
             blend: Blend::default(),
-            fuzzy_below: 10,
+            fuzzy_below: 5,
         }
     }
 }
@@ -96,42 +96,34 @@ pub fn search(
     let Some(exact_all) = compile::compile(&user, layout, everywhere, Matching::Exact) else {
         return Ok(outcome);
     };
-    let mut counts = searcher.search(&*exact_all, &CountByKind)?;
-    let exact_total = scope_total(&counts, request.kind);
-
     let wanted = request.offset + request.limit;
     let blend = settings.blend;
     let scorer = move |facts: &collect::SegmentFacts, doc, text| {
         blend.score(text, facts.strength(prior.as_deref(), doc))
     };
-    let mut ranked: Vec<(f32, tantivy::DocAddress, bool)> = Vec::new();
-    if let Some(exact) = compile::compile(&user, layout, scoped, Matching::Exact) {
-        let top = collect::top(
-            searcher,
-            &*exact,
-            wanted.min(exact_total as usize),
-            scorer.clone(),
-        )?;
-        ranked.extend(top.into_iter().map(|(s, a)| (s, a, false)));
-    }
 
-    if exact_total < settings.fuzzy_below as u64 {
+    let exact_scoped = Scope::of(&user, layout, scoped, Matching::Exact);
+    let (mut counts, top) =
+        count_and_rank(searcher, &*exact_all, &exact_scoped, wanted, scorer.clone())?;
+    let mut ranked: Vec<(f32, tantivy::DocAddress, bool)> =
+        top.into_iter().map(|(s, a)| (s, a, false)).collect();
+
+    if scope_total(&counts, request.kind) < settings.fuzzy_below as u64 {
         outcome.fuzzy = true;
         if let Some(fuzzy_all) = compile::compile(&user, layout, everywhere, Matching::Fuzzy) {
             let fill_all = compile::minus(fuzzy_all, exact_all.box_clone());
-            let fill_counts = searcher.search(&*fill_all, &CountByKind)?;
-            add(&mut counts, &fill_counts);
+            let fill_scoped = match Scope::of(&user, layout, scoped, Matching::Fuzzy) {
+                Scope::Other(fuzzy) => match exact_scoped {
+                    Scope::Other(exact) => Scope::Other(compile::minus(fuzzy, exact)),
+                    _ => Scope::Other(fuzzy),
+                },
+                other => other,
+            };
             let still_wanted = wanted.saturating_sub(ranked.len());
-            if still_wanted > 0
-                && let (Some(fuzzy), Some(exact)) = (
-                    compile::compile(&user, layout, scoped, Matching::Fuzzy),
-                    compile::compile(&user, layout, scoped, Matching::Exact),
-                )
-            {
-                let fill = compile::minus(fuzzy, exact);
-                let top = collect::top(searcher, &*fill, still_wanted, scorer)?;
-                ranked.extend(top.into_iter().map(|(s, a)| (s, a, true)));
-            }
+            let (fill_counts, top) =
+                count_and_rank(searcher, &*fill_all, &fill_scoped, still_wanted, scorer)?;
+            add(&mut counts, &fill_counts);
+            ranked.extend(top.into_iter().map(|(s, a)| (s, a, true)));
         }
     }
 
@@ -160,6 +152,49 @@ pub fn search(
 /// Parses and returns the query as the service understood it (for logs and tests).
 pub fn understand(text: &str) -> UserQuery {
     language::parse(text)
+}
+
+/// What the ranked results come from, beside the all-kinds query the counts come from.
+enum Scope {
+    /// The same query: no kind filter.
+    Same,
+    /// The kind's own query.
+    Other(Box<dyn tantivy::query::Query>),
+    /// The kind can match nothing.
+    Nothing,
+}
+
+impl Scope {
+    fn of(user: &UserQuery, layout: &Layout, filters: Filters<'_>, matching: Matching) -> Scope {
+        if filters.kind.is_none() {
+            return Scope::Same;
+        }
+        compile::compile(user, layout, filters, matching).map_or(Scope::Nothing, Scope::Other)
+    }
+}
+
+/// Counts per kind of `all` and the best `n` of the scope: one pass over the index when the
+/// scope is the same query.
+fn count_and_rank<F>(
+    searcher: &Searcher,
+    all: &dyn tantivy::query::Query,
+    scope: &Scope,
+    n: usize,
+    score: F,
+) -> tantivy::Result<(KindCounts, Vec<(f32, tantivy::DocAddress)>)>
+where
+    F: Fn(&collect::SegmentFacts, tantivy::DocId, f32) -> f32 + Send + Sync + 'static,
+{
+    let (counts, mut top) = match scope {
+        Scope::Same if n > 0 => searcher.search(all, &(CountByKind, collect::ranking(n, score)))?,
+        Scope::Other(query) if n > 0 => (
+            searcher.search(all, &CountByKind)?,
+            searcher.search(&**query, &collect::ranking(n, score))?,
+        ),
+        _ => (searcher.search(all, &CountByKind)?, Vec::new()),
+    };
+    top.truncate(n);
+    Ok((counts, top))
 }
 
 fn scope_total(counts: &KindCounts, kind: Option<EntityKind>) -> u64 {

@@ -173,3 +173,14 @@ async fn popularity_never_buries_an_exact_title_match() {
     let (_, body) = get(&catalog.router(), "/search?q=sandman").await;
     assert_eq!(keys(&body)[0].1, 2, "{body}");
 }
+
+/// Not a check: prints the in-process search figures on Chinook (`--ignored --nocapture`).
+#[test]
+#[ignore = "benchmark; run with --ignored --nocapture"]
+fn bench_chinook() {
+    let catalog = chinook();
+    let snapshot = query::SearchSource::snapshot(&*catalog.source()).expect("snapshot");
+    let queries = query::bench::query_mix(&snapshot, 2_000, 7).expect("query mix");
+    let report = query::bench::run(&snapshot, &queries, 2).expect("bench");
+    println!("chinook: {report}");
+}
