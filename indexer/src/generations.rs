@@ -308,6 +308,7 @@ impl Catalog {
     /// Whether some generation that would receive live events is read-only: the indexer then
     /// stops consuming, so its events wait in the broker.
     pub fn paused(&self) -> bool {
+        self.refresh();
         read(&self.state).generations.values().any(|g| {
             let meta = g.meta();
             meta.read_only && matches!(meta.phase, Phase::Building | Phase::Built)
@@ -389,7 +390,35 @@ impl Catalog {
         let handle = self
             .get(generation)
             .ok_or(IndexerError::NoSuchGeneration(generation))?;
-        handle.set_meta(|meta| meta.read_only = read_only)
+        handle.set_meta(|meta| meta.read_only = read_only)?;
+        // Rewriting the alias file tells other processes (which re-read metadata when it
+        // changes) that read-only changed.
+        self.set_aliases(self.aliases())
+    }
+
+    /// Deletes a retired or failed generation's directory. Returns `false` (and keeps it) while
+    /// some indexer still holds its writer; live, previous, building and built ones are refused.
+    pub fn remove(&self, generation: Generation) -> Result<bool, IndexerError> {
+        let handle = self
+            .get(generation)
+            .ok_or(IndexerError::NoSuchGeneration(generation))?;
+        let aliases = self.aliases();
+        let in_use = aliases.live == Some(generation) || aliases.previous == Some(generation);
+        if in_use || !matches!(handle.meta().phase, Phase::Retired | Phase::Failed) {
+            return Ok(false);
+        }
+        // tantivy's writer lock tells whether an indexer (here or in another process) writes it.
+        match handle
+            .index()
+            .writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000)
+        {
+            Ok(writer) => drop(writer),
+            Err(tantivy::TantivyError::LockFailure(..)) => return Ok(false),
+            Err(e) => return Err(IndexerError::index(handle.path(), e)),
+        }
+        write(&self.state).generations.remove(&generation);
+        fs::remove_dir_all(handle.path()).map_err(|e| IndexerError::io(handle.path(), e))?;
+        Ok(true)
     }
 
     /// Makes `generation` (built) live; the old live one becomes previous.

@@ -29,6 +29,7 @@ pub mod generations;
 pub mod hydrate;
 pub mod metrics;
 mod pipeline;
+pub mod reindex;
 pub mod source;
 #[doc(hidden)]
 pub mod testing;
@@ -83,6 +84,8 @@ pub enum IndexerError {
     Database(#[from] sqlx::Error),
     #[error("the indexer was stopped")]
     Cancelled,
+    #[error("a reindex is already building")]
+    Busy,
 }
 
 impl IndexerError {

@@ -22,7 +22,7 @@ use schemas::row::EntityRow;
 use schemas::{EntityKey, EntityKind, Version};
 use tantivy::indexer::UserOperation;
 use tantivy::{IndexWriter, TantivyDocument};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +30,7 @@ use crate::batch::{self, BatchConfig, Pending};
 use crate::generations::{Catalog, Generation, GenerationHandle};
 use crate::hydrate::{self, Hydrated};
 use crate::metrics::{self, Outcome};
+use crate::reindex::{ReindexFeed, Synthesized};
 use crate::source::{Delivery, EventSource};
 use crate::versions::{self, Decision, Stored, VersionMap};
 use crate::{IndexChange, IndexerError};
@@ -116,6 +117,11 @@ pub struct Indexer {
     changes: broadcast::Sender<IndexChange>,
     targets: BTreeMap<Generation, Target>,
     cancel: CancellationToken,
+    /// Work a reindex hands in (see [`Indexer::reindex_feed`]); the sender is kept so the inbox
+    /// never closes.
+    inbox: Option<(mpsc::Sender<Synthesized>, mpsc::Receiver<Synthesized>)>,
+    /// Write to this generation only (a standalone reindex), not to every writable one.
+    only: Option<Generation>,
 }
 
 impl Indexer {
@@ -124,6 +130,27 @@ impl Indexer {
         db: Db,
         catalog: Arc<Catalog>,
         config: IndexerConfig,
+    ) -> Result<Indexer, IndexerError> {
+        crate::reindex::recover(&catalog)?;
+        Indexer::open_targets(db, catalog, config, None)
+    }
+
+    /// An indexer that writes to `generation` only (a reindex with no live indexer in this
+    /// process; see [`crate::reindex::run`]).
+    pub fn open_for(
+        db: Db,
+        catalog: Arc<Catalog>,
+        config: IndexerConfig,
+        generation: Generation,
+    ) -> Result<Indexer, IndexerError> {
+        Indexer::open_targets(db, catalog, config, Some(generation))
+    }
+
+    fn open_targets(
+        db: Db,
+        catalog: Arc<Catalog>,
+        config: IndexerConfig,
+        only: Option<Generation>,
     ) -> Result<Indexer, IndexerError> {
         metrics::describe();
         let (changes, _) = broadcast::channel(4096);
@@ -134,6 +161,8 @@ impl Indexer {
             changes,
             targets: BTreeMap::new(),
             cancel: CancellationToken::new(),
+            inbox: None,
+            only,
         };
         indexer.sync_targets()?;
         Ok(indexer)
@@ -153,6 +182,13 @@ impl Indexer {
         &self.catalog
     }
 
+    /// Where a reindex hands its batches of keys while [`Indexer::run`] consumes live events:
+    /// both go through this one indexer, so each generation has one writer and one version map.
+    pub fn reindex_feed(&mut self) -> ReindexFeed {
+        let (sender, _) = self.inbox.get_or_insert_with(|| mpsc::channel(2));
+        ReindexFeed::new(sender.clone())
+    }
+
     /// Consumes `source` until `cancel` fires. While some generation is read-only, nothing is
     /// consumed: its events wait in the broker until it is writable again.
     pub async fn run<S: EventSource>(
@@ -161,6 +197,7 @@ impl Indexer {
         cancel: CancellationToken,
     ) -> Result<(), IndexerError> {
         self.cancel = cancel.clone();
+        let mut held: Option<Synthesized> = None;
         loop {
             if cancel.is_cancelled() {
                 return Ok(());
@@ -171,7 +208,17 @@ impl Indexer {
                     _ = tokio::time::sleep(Duration::from_millis(200)) => continue,
                 }
             }
-            let deliveries = batch::gather(&mut source, self.config.batch, &cancel).await?;
+            if let Some(work) = held.take() {
+                let outcome = self.apply_current(&work.keys).await;
+                let cancelled = matches!(outcome, Err(IndexerError::Cancelled));
+                let _ = work.done.send(outcome);
+                if cancelled {
+                    return Ok(());
+                }
+                continue;
+            }
+            let (deliveries, work) = self.next_batch(&mut source, &cancel).await?;
+            held = work;
             if deliveries.is_empty() {
                 continue;
             }
@@ -188,6 +235,59 @@ impl Indexer {
                 return Err(e);
             }
         }
+    }
+
+    /// The next live batch, cut short (not dropped) when a reindex hands in work.
+    async fn next_batch<S: EventSource>(
+        &mut self,
+        source: &mut S,
+        cancel: &CancellationToken,
+    ) -> Result<(Vec<Delivery>, Option<Synthesized>), IndexerError> {
+        let config = self.config.batch;
+        let Some((_, inbox)) = self.inbox.as_mut() else {
+            return Ok((batch::gather(source, config, cancel).await?, None));
+        };
+        // Cancelling `wake` makes a gather that is still waiting for its first delivery return
+        // empty; one already collecting finishes its batch, so no delivery is dropped.
+        let wake = cancel.child_token();
+        let gather = batch::gather(source, config, &wake);
+        tokio::pin!(gather);
+        tokio::select! {
+            biased;
+            deliveries = &mut gather => Ok((deliveries?, None)),
+            work = inbox.recv() => {
+                wake.cancel();
+                Ok((gather.await?, work))
+            }
+        }
+    }
+
+    /// Writes the current rows of `keys` to every writable generation, as synthesized create
+    /// events whose floor (the epoch) any row satisfies: the same hydration, rendering and
+    /// versioned writes as live events. A row that vanished since it was listed is skipped (its
+    /// destroy event settles it).
+    pub async fn apply_current(&mut self, keys: &[EntityKey]) -> Result<BatchReport, IndexerError> {
+        let mut report = BatchReport::default();
+        self.sync_targets()?;
+        let pending = keys
+            .iter()
+            .map(|&key| Pending {
+                key,
+                floor: Version(0),
+                destroyed: false,
+                deliveries: Vec::new(),
+                occurred: Vec::new(),
+            })
+            .collect();
+        let mut items = self.resolve(pending).await?;
+        let operations = self.versioned_writes(&mut items);
+        self.commit(operations).await?;
+        for item in &items {
+            if !matches!(item.resolution, Resolution::Lagging) {
+                report.add(item.outcome, 1);
+            }
+        }
+        Ok(report)
     }
 
     /// One batch, through every stage in order.
@@ -215,7 +315,10 @@ impl Indexer {
 
     /// Opens writers for generations that became writable, drops those that no longer are.
     fn sync_targets(&mut self) -> Result<(), IndexerError> {
-        let writable = self.catalog.writable();
+        let only = self.only;
+        let writable: Vec<_> = (self.catalog.writable().into_iter())
+            .filter(|h| only.is_none_or(|g| g == h.generation))
+            .collect();
         self.targets
             .retain(|g, _| writable.iter().any(|h| h.generation == *g));
         for handle in writable {

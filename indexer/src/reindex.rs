@@ -1,0 +1,876 @@
+//! Full reindex into a new generation while live events keep flowing (DESIGN.md, "Index
+//! generations and ops").
+//!
+//! A reindex walks every table in id order (keyset pagination, [`ReindexOptions::batch_size`]
+//! ids at a time) and hands each page of keys to the indexer as synthesized create events
+//! whose floor is the epoch ([`Indexer::apply_current`]): the same hydration, rendering and
+//! versioned writes as live events. Meanwhile live events go to every writable generation —
+//! live, previous and the one being built — and versions settle every race between the two.
+//!
+//! ```no_run
+//! # async fn run(db: schemas::db::Db, catalog: std::sync::Arc<indexer::Catalog>,
+//! #              mut indexer: indexer::Indexer) -> Result<(), indexer::IndexerError> {
+//! use indexer::reindex::{self, Progress, ReindexOptions, Sink};
+//! let feed = indexer.reindex_feed();              // before `indexer.run(..)` moves it
+//! let progress = Progress::default();             // GET /admin/reindex reads a clone
+//! let cancel = indexer::CancellationToken::new();
+//! let report = reindex::run(&db, &catalog, &ReindexOptions::default(), &progress,
+//!                           Sink::Feed(feed), &cancel).await?;
+//! catalog.swap(report.generation)?;               // the caller decides when to go live
+//! # Ok(()) }
+//! ```
+//!
+//! The generation is created `building` and becomes `built` only when every row went through;
+//! a reindex that fails or is cancelled marks it `failed`, and one whose process died is found
+//! by [`recover`] (which [`Indexer::open`] calls) and marked `failed` too. Only a built
+//! generation can be swapped in, so a half-built one never becomes live.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use schemas::db::Db;
+use schemas::{EntityKey, EntityKind};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::IndexerError;
+use crate::generations::{Catalog, Generation, Phase};
+use crate::hydrate;
+use crate::metrics::Outcome;
+use crate::pipeline::{BatchReport, Indexer, IndexerConfig};
+
+/// How a reindex walks the tables and how many old generations survive it.
+#[derive(Debug, Clone)]
+pub struct ReindexOptions {
+    /// Ids per page (one hydration query per kind per page).
+    pub batch_size: usize,
+    /// Generations kept on disk after a swap (live and previous always are).
+    pub keep: usize,
+    /// The writer's configuration when the reindex runs its own indexer ([`Sink::Own`]).
+    pub indexer: IndexerConfig,
+}
+
+impl Default for ReindexOptions {
+    fn default() -> Self {
+        ReindexOptions {
+            batch_size: 1000,
+            keep: 3,
+            indexer: IndexerConfig::default(),
+        }
+    }
+}
+
+/// A page of keys handed to the running indexer, and where it reports back.
+pub(crate) struct Synthesized {
+    pub(crate) keys: Vec<EntityKey>,
+    pub(crate) done: oneshot::Sender<Result<BatchReport, IndexerError>>,
+}
+
+/// The way into a running [`Indexer`] (from [`Indexer::reindex_feed`]). Cheap to clone.
+#[derive(Clone)]
+pub struct ReindexFeed {
+    sender: mpsc::Sender<Synthesized>,
+}
+
+impl std::fmt::Debug for ReindexFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReindexFeed").finish_non_exhaustive()
+    }
+}
+
+impl ReindexFeed {
+    pub(crate) fn new(sender: mpsc::Sender<Synthesized>) -> ReindexFeed {
+        ReindexFeed { sender }
+    }
+
+    /// Applies the current rows of `keys` through the running indexer; waits until committed.
+    pub async fn apply(&self, keys: Vec<EntityKey>) -> Result<BatchReport, IndexerError> {
+        let (done, answer) = oneshot::channel();
+        self.sender
+            .send(Synthesized { keys, done })
+            .await
+            .map_err(|_| IndexerError::Cancelled)?;
+        answer.await.map_err(|_| IndexerError::Cancelled)?
+    }
+}
+
+/// Where a reindex writes.
+pub enum Sink {
+    /// Through the running indexer: live events reach the new generation meanwhile.
+    Feed(ReindexFeed),
+    /// Its own indexer, writing the new generation only. For a process with no live indexer
+    /// (a first build, a standalone `disco reindex`): events published meanwhile reach the new
+    /// generation only if an indexer in this process consumes them.
+    Own,
+}
+
+/// Where a reindex is: `idle` | `building` | `built` | `failed` | `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReindexState {
+    Idle,
+    Building,
+    Built,
+    Failed,
+    Cancelled,
+}
+
+/// Rows done out of the table's count when the reindex started, for one kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct KindProgress {
+    pub rows_done: u64,
+    pub rows_total: u64,
+}
+
+/// What `GET /admin/reindex` answers and the CLI's bar shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProgressReport {
+    pub state: ReindexState,
+    pub generation: Option<u32>,
+    pub rows_done: u64,
+    pub rows_total: u64,
+    /// Rows per second since the start.
+    pub rate: f64,
+    pub eta_seconds: Option<f64>,
+    pub kinds: BTreeMap<EntityKind, KindProgress>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug)]
+struct ProgressInner {
+    state: ReindexState,
+    generation: Option<Generation>,
+    kinds: BTreeMap<EntityKind, KindProgress>,
+    started: Option<(Instant, DateTime<Utc>)>,
+    finished: Option<(Instant, DateTime<Utc>)>,
+    error: Option<String>,
+}
+
+/// A reindex's progress, shared between the reindex and whoever reports it. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Progress(Arc<Mutex<ProgressInner>>);
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress(Arc::new(Mutex::new(ProgressInner {
+            state: ReindexState::Idle,
+            generation: None,
+            kinds: BTreeMap::new(),
+            started: None,
+            finished: None,
+            error: None,
+        })))
+    }
+}
+
+impl Progress {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProgressInner> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Claims the handle for a new reindex; `false` while another one is building.
+    pub fn try_begin(&self) -> bool {
+        let mut inner = self.lock();
+        if inner.state == ReindexState::Building {
+            return false;
+        }
+        *inner = ProgressInner {
+            state: ReindexState::Building,
+            generation: None,
+            kinds: BTreeMap::new(),
+            started: Some((Instant::now(), Utc::now())),
+            finished: None,
+            error: None,
+        };
+        true
+    }
+
+    fn set_generation(&self, generation: Generation) {
+        self.lock().generation = Some(generation);
+    }
+
+    fn set_total(&self, kind: EntityKind, total: u64) {
+        self.lock().kinds.entry(kind).or_default().rows_total = total;
+    }
+
+    fn add(&self, kind: EntityKind, rows: u64) {
+        self.lock().kinds.entry(kind).or_default().rows_done += rows;
+    }
+
+    fn finish(&self, state: ReindexState, error: Option<String>) {
+        let mut inner = self.lock();
+        inner.state = state;
+        inner.error = error;
+        inner.finished = Some((Instant::now(), Utc::now()));
+    }
+
+    pub fn state(&self) -> ReindexState {
+        self.lock().state
+    }
+
+    /// The figures now.
+    pub fn report(&self) -> ProgressReport {
+        let inner = self.lock();
+        let rows_done: u64 = inner.kinds.values().map(|k| k.rows_done).sum();
+        // Rows added while building can push done past the starting count.
+        let rows_total = inner
+            .kinds
+            .values()
+            .map(|k| k.rows_total.max(k.rows_done))
+            .sum::<u64>();
+        let elapsed = match (inner.started, inner.finished) {
+            (Some((start, _)), Some((end, _))) => end.duration_since(start).as_secs_f64(),
+            (Some((start, _)), None) => start.elapsed().as_secs_f64(),
+            _ => 0.0,
+        };
+        let rate = if elapsed > 0.0 {
+            rows_done as f64 / elapsed
+        } else {
+            0.0
+        };
+        let eta_seconds = match inner.state {
+            ReindexState::Building if rate > 0.0 => {
+                Some(rows_total.saturating_sub(rows_done) as f64 / rate)
+            }
+            ReindexState::Building => None,
+            _ => Some(0.0).filter(|_| inner.state == ReindexState::Built),
+        };
+        ProgressReport {
+            state: inner.state,
+            generation: inner.generation.map(|g| g.0),
+            rows_done,
+            rows_total,
+            rate,
+            eta_seconds,
+            kinds: inner.kinds.clone(),
+            started_at: inner.started.map(|(_, at)| at),
+            finished_at: inner.finished.map(|(_, at)| at),
+            error: inner.error.clone(),
+        }
+    }
+}
+
+/// What a finished reindex did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReindexReport {
+    pub generation: Generation,
+    pub rows: BTreeMap<EntityKind, u64>,
+    /// Searchable documents written to the new generation or to another writable one.
+    pub indexed: u64,
+    /// Tombstones written (rows that exist but are not searchable).
+    pub tombstones: u64,
+    pub seconds: f64,
+}
+
+impl ReindexReport {
+    pub fn total_rows(&self) -> u64 {
+        self.rows.values().sum()
+    }
+
+    /// Entities per second.
+    pub fn rate(&self) -> f64 {
+        self.total_rows() as f64 / self.seconds.max(1e-9)
+    }
+}
+
+const OWNER_FILE: &str = "reindex.owner";
+
+/// Builds a new generation from every row of every kind and marks it built (the caller swaps).
+/// On error or cancellation the generation is marked failed and never becomes live.
+///
+/// `progress` must not be building already (see [`Progress::try_begin`]); when it is idle or
+/// finished, this claims it.
+pub async fn run(
+    db: &Db,
+    catalog: &Arc<Catalog>,
+    options: &ReindexOptions,
+    progress: &Progress,
+    sink: Sink,
+    cancel: &CancellationToken,
+) -> Result<ReindexReport, IndexerError> {
+    if progress.state() != ReindexState::Building && !progress.try_begin() {
+        return Err(IndexerError::Busy);
+    }
+    let generation = match catalog.create_generation(Phase::Building) {
+        Ok(handle) => handle.generation,
+        Err(e) => {
+            progress.finish(ReindexState::Failed, Some(e.to_string()));
+            return Err(e);
+        }
+    };
+    progress.set_generation(generation);
+    // Marks the generation failed if this future is dropped half-way (an aborted task).
+    let mut guard = FailOnDrop {
+        catalog: catalog.clone(),
+        generation,
+        progress: progress.clone(),
+        armed: true,
+    };
+    let outcome = build(db, catalog, options, progress, sink, cancel, generation).await;
+    guard.armed = false;
+    match outcome {
+        Ok(report) => {
+            catalog.set_phase(generation, Phase::Built)?;
+            remove_owner(catalog, generation);
+            progress.finish(ReindexState::Built, None);
+            tracing::info!(%generation, rows = report.total_rows(), seconds = report.seconds,
+                rate = report.rate(), "reindex built");
+            Ok(report)
+        }
+        Err(e) => {
+            let state = if matches!(e, IndexerError::Cancelled) {
+                ReindexState::Cancelled
+            } else {
+                ReindexState::Failed
+            };
+            if let Err(mark) = catalog.set_phase(generation, Phase::Failed) {
+                tracing::warn!(%generation, error = %mark, "marking the reindex failed");
+            }
+            remove_owner(catalog, generation);
+            progress.finish(state, Some(e.to_string()));
+            tracing::warn!(%generation, error = %e, "reindex stopped; its generation is failed");
+            Err(e)
+        }
+    }
+}
+
+async fn build(
+    db: &Db,
+    catalog: &Arc<Catalog>,
+    options: &ReindexOptions,
+    progress: &Progress,
+    sink: Sink,
+    cancel: &CancellationToken,
+    generation: Generation,
+) -> Result<ReindexReport, IndexerError> {
+    let started = Instant::now();
+    write_owner(catalog, generation)?;
+    let mut own = match sink {
+        Sink::Own => Some(Indexer::open_for(
+            db.clone(),
+            catalog.clone(),
+            options.indexer.clone(),
+            generation,
+        )?),
+        Sink::Feed(_) => None,
+    };
+    let feed = match sink {
+        Sink::Feed(feed) => Some(feed),
+        Sink::Own => None,
+    };
+    for kind in EntityKind::ALL {
+        let total = hydrate::count_rows(db, kind).await?;
+        progress.set_total(kind, u64::try_from(total).unwrap_or(0));
+    }
+    let mut report = ReindexReport {
+        generation,
+        rows: BTreeMap::new(),
+        indexed: 0,
+        tombstones: 0,
+        seconds: 0.0,
+    };
+    let limit = i64::try_from(options.batch_size.max(1)).unwrap_or(i64::MAX);
+    for kind in EntityKind::ALL {
+        let mut after = i64::MIN;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(IndexerError::Cancelled);
+            }
+            let ids = hydrate::ids_after(db, kind, after, limit).await?;
+            let Some(&last) = ids.last() else { break };
+            after = last;
+            let rows = ids.len() as u64;
+            let keys: Vec<EntityKey> = ids.into_iter().map(|id| EntityKey::new(kind, id)).collect();
+            let batch = match (&mut own, &feed) {
+                (Some(indexer), _) => indexer.apply_current(&keys).await?,
+                (None, Some(feed)) => tokio::select! {
+                    _ = cancel.cancelled() => return Err(IndexerError::Cancelled),
+                    batch = feed.apply(keys) => batch?,
+                },
+                (None, None) => unreachable!("one sink is always set"),
+            };
+            report.indexed += batch.count(Outcome::Indexed);
+            report.tombstones += batch.count(Outcome::Deleted);
+            *report.rows.entry(kind).or_default() += rows;
+            progress.add(kind, rows);
+        }
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+struct FailOnDrop {
+    catalog: Arc<Catalog>,
+    generation: Generation,
+    progress: Progress,
+    armed: bool,
+}
+
+impl Drop for FailOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.catalog.set_phase(self.generation, Phase::Failed);
+            remove_owner(&self.catalog, self.generation);
+            self.progress.finish(
+                ReindexState::Cancelled,
+                Some("the reindex task was dropped".into()),
+            );
+        }
+    }
+}
+
+fn owner_path(catalog: &Catalog, generation: Generation) -> std::path::PathBuf {
+    catalog.root().join(generation.to_string()).join(OWNER_FILE)
+}
+
+fn write_owner(catalog: &Catalog, generation: Generation) -> Result<(), IndexerError> {
+    let path = owner_path(catalog, generation);
+    std::fs::write(&path, std::process::id().to_string()).map_err(|e| IndexerError::io(&path, e))
+}
+
+fn remove_owner(catalog: &Catalog, generation: Generation) {
+    let _ = std::fs::remove_file(owner_path(catalog, generation));
+}
+
+/// Marks `building` generations whose reindex is gone (its process died) as failed, so they
+/// are neither written nor ever made live. [`Indexer::open`] calls it; call it at startup in
+/// any other process that writes generations. Returns the generations it marked.
+pub fn recover(catalog: &Catalog) -> Result<Vec<Generation>, IndexerError> {
+    let mut marked = Vec::new();
+    for info in catalog.list() {
+        if info.state != crate::generations::State::Building {
+            continue;
+        }
+        let generation = Generation(info.generation);
+        let owner = std::fs::read_to_string(owner_path(catalog, generation)).ok();
+        let alive = owner
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            .is_some_and(process_alive);
+        if !alive {
+            catalog.set_phase(generation, Phase::Failed)?;
+            tracing::warn!(%generation, "an interrupted reindex left this generation; marked failed");
+            marked.push(generation);
+        }
+    }
+    Ok(marked)
+}
+
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        // Our own reindexes mark their generation when they end (or are dropped).
+        return true;
+    }
+    let proc = Path::new("/proc");
+    !proc.exists() || proc.join(pid.to_string()).exists()
+}
+
+/// Deletes retired and failed generations beyond the newest `keep` (live, previous, building
+/// and built ones are never deleted; one an indexer still writes waits for the next call).
+/// Returns the generations deleted.
+pub fn prune(catalog: &Catalog, keep: usize) -> Result<Vec<Generation>, IndexerError> {
+    let mut generations: Vec<Generation> = catalog
+        .list()
+        .iter()
+        .map(|i| Generation(i.generation))
+        .collect();
+    generations.sort_unstable_by(|a, b| b.cmp(a));
+    let mut deleted = Vec::new();
+    for generation in generations.into_iter().skip(keep) {
+        if catalog.remove(generation)? {
+            tracing::info!(%generation, "old generation deleted");
+            deleted.push(generation);
+        }
+    }
+    Ok(deleted)
+}
+
+/// Every id of `kind`, in id order (keyset pagination).
+pub async fn all_ids(db: &Db, kind: EntityKind) -> Result<Vec<i64>, IndexerError> {
+    let mut ids = Vec::new();
+    let mut after = i64::MIN;
+    loop {
+        let page = hydrate::ids_after(db, kind, after, 10_000).await?;
+        let Some(&last) = page.last() else { break };
+        after = last;
+        ids.extend(page);
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use schemas::envelope::Action;
+
+    use super::*;
+    use crate::source::MemoryBus;
+    use crate::testing::{self, event};
+    use crate::verify::verify;
+
+    fn config() -> IndexerConfig {
+        let mut config = IndexerConfig::default();
+        config.batch.max_wait = Duration::from_millis(5);
+        config.lag_retries = vec![Duration::from_millis(5)];
+        config.park_delay = Duration::from_millis(10);
+        config.park_delay_max = Duration::from_millis(50);
+        config.writer_heap_bytes = 15_000_000;
+        config
+    }
+
+    fn options() -> ReindexOptions {
+        ReindexOptions {
+            batch_size: 40,
+            keep: 3,
+            indexer: config(),
+        }
+    }
+
+    async fn seed(db: &Db, users: i64) {
+        let at = testing::now();
+        for id in 1..=users {
+            testing::insert_user(db, id, &format!("user{id}"), &format!("Singer {id}"), at)
+                .await
+                .unwrap();
+            testing::insert_track(db, id, id, &format!("Song number {id}"), at)
+                .await
+                .unwrap();
+        }
+        testing::insert_playlist(db, 1, 1, "Road trip", at)
+            .await
+            .unwrap();
+        testing::insert_group(db, 1, 1, "Choir", at).await.unwrap();
+    }
+
+    struct Running {
+        catalog: Arc<Catalog>,
+        bus: MemoryBus,
+        feed: ReindexFeed,
+        cancel: CancellationToken,
+        task: tokio::task::JoinHandle<Result<(), IndexerError>>,
+    }
+
+    fn start(db: &Db, data: &Path) -> Running {
+        let catalog = Catalog::open(data).unwrap();
+        let bus = MemoryBus::new();
+        let mut indexer = Indexer::open(db.clone(), catalog.clone(), config()).unwrap();
+        let feed = indexer.reindex_feed();
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(indexer.run(bus.source(), cancel.clone()));
+        Running {
+            catalog,
+            bus,
+            feed,
+            cancel,
+            task,
+        }
+    }
+
+    impl Running {
+        async fn settle(&self) {
+            for _ in 0..4000 {
+                if self.bus.outstanding() == 0 {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            panic!("{} events still outstanding", self.bus.outstanding());
+        }
+
+        fn publish(&self, action: Action, key: EntityKey, at: DateTime<Utc>) {
+            let (routing_key, body) = event(action, key, at);
+            self.bus.publish(&routing_key, body);
+        }
+
+        async fn stop(self) {
+            self.cancel.cancel();
+            self.task.await.unwrap().unwrap();
+        }
+    }
+
+    /// The site changing while a reindex runs: renames, soft deletes, new rows.
+    async fn churn(db: &Db, running: &Running, round: i64) {
+        let at = testing::now();
+        let track = EntityKey::new(EntityKind::Track, 1 + (round * 7) % 60);
+        testing::rename(db, track, &format!("Renamed {round}"), at)
+            .await
+            .unwrap();
+        running.publish(Action::Save, track, at);
+        let gone = EntityKey::new(EntityKind::User, 1 + (round * 11) % 60);
+        testing::soft_delete(db, gone, at).await.unwrap();
+        running.publish(Action::Save, gone, at);
+        let fresh = EntityKey::new(EntityKind::Track, 1000 + round);
+        testing::insert_track(db, fresh.id, 2, &format!("Fresh {round}"), at)
+            .await
+            .unwrap();
+        running.publish(Action::Create, fresh, at);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reindex_while_the_site_changes_swaps_and_rolls_back_clean() {
+        let sqlite = testkit::FreshSqlite::create().await;
+        let db = sqlite.db.clone();
+        seed(&db, 120).await;
+        let data = tempfile::tempdir().unwrap();
+        let running = start(&db, data.path());
+        let first = running.catalog.aliases().live.unwrap();
+
+        let progress = Progress::default();
+        let cancel = CancellationToken::new();
+        let build = {
+            let (db, catalog, progress, feed, cancel) = (
+                db.clone(),
+                running.catalog.clone(),
+                progress.clone(),
+                running.feed.clone(),
+                cancel.clone(),
+            );
+            tokio::spawn(async move {
+                run(
+                    &db,
+                    &catalog,
+                    &options(),
+                    &progress,
+                    Sink::Feed(feed),
+                    &cancel,
+                )
+                .await
+            })
+        };
+        for round in 0..20 {
+            churn(&db, &running, round).await;
+            tokio::task::yield_now().await;
+        }
+        let report = build.await.unwrap().unwrap();
+        running.settle().await;
+        assert_eq!(progress.state(), ReindexState::Built);
+        let figures = progress.report();
+        assert!(figures.rows_done >= 242, "{figures:?}");
+        assert_eq!(figures.generation, Some(report.generation.0));
+        assert!(report.total_rows() >= 242);
+
+        // The old live generation never saw those rows through events: it was empty.
+        running.catalog.swap(report.generation).unwrap();
+        let live = running.catalog.live();
+        assert_eq!(live.generation, report.generation);
+        let clean = verify(&db, &live).await.unwrap();
+        assert!(clean.is_clean(), "{clean:?}");
+
+        // Changes after the swap reach live and previous alike.
+        churn(&db, &running, 99).await;
+        running.settle().await;
+        assert!(
+            verify(&db, &running.catalog.live())
+                .await
+                .unwrap()
+                .is_clean()
+        );
+        running.catalog.rollback().unwrap();
+        assert_eq!(running.catalog.live().generation, first);
+        running.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn previous_keeps_receiving_writes_so_a_rollback_loses_nothing() {
+        let sqlite = testkit::FreshSqlite::create().await;
+        let db = sqlite.db.clone();
+        seed(&db, 30).await;
+        let data = tempfile::tempdir().unwrap();
+        let running = start(&db, data.path());
+        let progress = Progress::default();
+        let cancel = CancellationToken::new();
+        let sink = || Sink::Feed(running.feed.clone());
+        let a = run(
+            &db,
+            &running.catalog,
+            &options(),
+            &progress,
+            sink(),
+            &cancel,
+        )
+        .await
+        .unwrap();
+        running.catalog.swap(a.generation).unwrap();
+        let b = run(
+            &db,
+            &running.catalog,
+            &options(),
+            &progress,
+            sink(),
+            &cancel,
+        )
+        .await
+        .unwrap();
+        running.catalog.swap(b.generation).unwrap();
+        for round in 0..5 {
+            churn(&db, &running, round).await;
+        }
+        running.settle().await;
+        assert!(
+            verify(&db, &running.catalog.live())
+                .await
+                .unwrap()
+                .is_clean()
+        );
+        running.catalog.rollback().unwrap();
+        assert_eq!(running.catalog.live().generation, a.generation);
+        let report = verify(&db, &running.catalog.live()).await.unwrap();
+        assert!(report.is_clean(), "{report:?}");
+        running.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn read_only_holds_events_in_the_bus_and_catches_up_when_writable() {
+        let sqlite = testkit::FreshSqlite::create().await;
+        let db = sqlite.db.clone();
+        seed(&db, 10).await;
+        let data = tempfile::tempdir().unwrap();
+        let running = start(&db, data.path());
+        let progress = Progress::default();
+        let built = run(
+            &db,
+            &running.catalog,
+            &options(),
+            &progress,
+            Sink::Feed(running.feed.clone()),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        running.catalog.swap(built.generation).unwrap();
+        let live = running.catalog.live();
+        let before = live.document_count();
+
+        running
+            .catalog
+            .set_read_only(live.generation, true)
+            .unwrap();
+        // Let the indexer finish any batch in hand and see the flag.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let at = testing::now();
+        for id in 500..510 {
+            testing::insert_track(&db, id, 1, &format!("Held {id}"), at)
+                .await
+                .unwrap();
+            running.publish(Action::Create, EntityKey::new(EntityKind::Track, id), at);
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(
+            live.document_count(),
+            before,
+            "a read-only generation was written"
+        );
+        assert_eq!(
+            running.bus.outstanding(),
+            10,
+            "events were consumed while read-only"
+        );
+
+        running
+            .catalog
+            .set_read_only(live.generation, false)
+            .unwrap();
+        running.settle().await;
+        live.reload().unwrap();
+        assert_eq!(live.document_count(), before + 10);
+        assert!(verify(&db, &live).await.unwrap().is_clean());
+        running.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_reindex_fails_its_generation_and_leaves_live_alone() {
+        let sqlite = testkit::FreshSqlite::create().await;
+        let db = sqlite.db.clone();
+        seed(&db, 50).await;
+        let data = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(data.path()).unwrap();
+        let aliases = catalog.aliases();
+        let progress = Progress::default();
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let outcome = run(&db, &catalog, &options(), &progress, Sink::Own, &cancel).await;
+        assert!(
+            matches!(outcome, Err(IndexerError::Cancelled)),
+            "{outcome:?}"
+        );
+        assert_eq!(progress.state(), ReindexState::Cancelled);
+        let failed = Generation(progress.report().generation.unwrap());
+        assert_eq!(catalog.aliases(), aliases);
+        assert!(matches!(
+            catalog.swap(failed),
+            Err(IndexerError::NotBuilt(_))
+        ));
+        assert!(catalog.writable().iter().all(|g| g.generation != failed));
+        // A new reindex starts from the start and can be swapped in.
+        let report = run(
+            &db,
+            &catalog,
+            &options(),
+            &progress,
+            Sink::Own,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.total_rows(), 102);
+        catalog.swap(report.generation).unwrap();
+        assert!(verify(&db, &catalog.live()).await.unwrap().is_clean());
+    }
+
+    #[tokio::test]
+    async fn a_build_whose_process_died_is_marked_failed_on_the_next_start() {
+        let sqlite = testkit::FreshSqlite::create().await;
+        let data = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(data.path()).unwrap();
+        let orphan = catalog
+            .create_generation(Phase::Building)
+            .unwrap()
+            .generation;
+        std::fs::write(owner_path(&catalog, orphan), "4000000000").unwrap();
+        let no_owner = catalog
+            .create_generation(Phase::Building)
+            .unwrap()
+            .generation;
+        let ours = catalog
+            .create_generation(Phase::Building)
+            .unwrap()
+            .generation;
+        write_owner(&catalog, ours).unwrap();
+        drop(catalog);
+
+        let catalog = Catalog::open(data.path()).unwrap();
+        let _indexer = Indexer::open(sqlite.db.clone(), catalog.clone(), config()).unwrap();
+        let phase = |g| catalog.get(g).unwrap().meta().phase;
+        assert_eq!(phase(orphan), Phase::Failed);
+        assert_eq!(phase(no_owner), Phase::Failed);
+        assert_eq!(phase(ours), Phase::Building);
+    }
+
+    #[tokio::test]
+    async fn prune_keeps_the_newest_and_never_live_or_previous() {
+        let data = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(data.path()).unwrap();
+        let first = catalog.live().generation;
+        let mut built = Vec::new();
+        for _ in 0..4 {
+            let g = catalog.create_generation(Phase::Built).unwrap().generation;
+            catalog.swap(g).unwrap();
+            built.push(g);
+        }
+        // gen-1 .. gen-3 are retired now; gen-4 previous, gen-5 live.
+        let deleted = prune(&catalog, 2).unwrap();
+        assert_eq!(deleted.len(), 3, "{deleted:?}");
+        assert!(catalog.get(first).is_none());
+        assert!(!catalog.root().join(first.to_string()).exists());
+        assert!(catalog.get(built[3]).is_some() && catalog.get(built[2]).is_some());
+        assert_eq!(catalog.list().len(), 2);
+    }
+}
