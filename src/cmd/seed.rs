@@ -1,12 +1,64 @@
-//! `disco seed` (not built yet).
+//! `disco seed`: fill the site's database with a catalog (Chinook or synthetic).
 
-use clap::Args;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
 
 use super::common::Globals;
 
-#[derive(Debug, Args)]
-pub struct SeedArgs {}
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatasetName {
+    /// The real Chinook catalog (artists, albums, tracks, playlists, purchases) plus activity.
+    Chinook,
+    /// A deterministic catalog shaped like a real site, of --tracks tracks.
+    Synthetic,
+}
 
-pub async fn run(_globals: Globals, _args: SeedArgs) -> anyhow::Result<()> {
-    anyhow::bail!("disco seed is not built yet")
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Which catalog to load.
+    #[arg(long, value_enum, default_value = "chinook")]
+    pub dataset: DatasetName,
+    /// The Chinook fixture (Django JSON).
+    #[arg(
+        long,
+        env = "DISCO_CHINOOK",
+        default_value = "../shared/data/chinook.json"
+    )]
+    pub chinook: PathBuf,
+    /// Tracks in a synthetic catalog (users, playlists, groups and activity scale with it).
+    #[arg(long, default_value_t = 100_000)]
+    pub tracks: i64,
+    /// Seed of every random choice: the same seed gives the same rows.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Empty the site's tables first (otherwise seeding a non-empty database fails).
+    #[arg(long)]
+    pub reset: bool,
+    /// Print counts per table, the most-followed users and the share of hidden entities.
+    #[arg(long)]
+    pub summary: bool,
+}
+
+pub async fn run(globals: Globals, args: SeedArgs) -> anyhow::Result<()> {
+    let db = globals.database().await?;
+    let dataset = match args.dataset {
+        DatasetName::Chinook => site::seed::Dataset::Chinook { path: args.chinook },
+        DatasetName::Synthetic => site::seed::Dataset::Synthetic {
+            tracks: args.tracks,
+        },
+    };
+    let options = site::seed::SeedOptions {
+        dataset,
+        seed: args.seed,
+        reset: args.reset,
+    };
+    let progress = site::progress::Progress::new("seed", 0);
+    let report = site::seed::seed(&db, &options, &progress).await?;
+    print!("{report}");
+    if args.summary {
+        print!("{}", site::seed::summary(&db).await?);
+    }
+    db.close().await;
+    Ok(())
 }
