@@ -149,11 +149,6 @@ pub fn search(
     Ok(outcome)
 }
 
-/// Parses and returns the query as the service understood it (for logs and tests).
-pub fn understand(text: &str) -> UserQuery {
-    language::parse(text)
-}
-
 /// What the ranked results come from, beside the all-kinds query the counts come from.
 enum Scope {
     /// The same query: no kind filter.

@@ -249,6 +249,8 @@ async fn the_page_searches_groups_switches_tabs_and_pages_in_a_real_browser() {
         browser.open(&url);
         // The empty state shows Explore.
         browser.wait_for("explore on the empty page", "!document.getElementById('explore').hidden && document.querySelectorAll('#explore-results .result').length > 0");
+        let pager = browser.eval("getComputedStyle(document.getElementById('pager')).display");
+        assert_eq!(pager, json!("none"), "no pager on the empty state");
         browser.screenshot(&dir.join("query-page-explore.png"));
 
         browser.click("#q");

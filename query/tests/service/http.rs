@@ -564,3 +564,12 @@ async fn suggest_answers_typed_suggestions_within_the_limits() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body["error"].is_string());
 }
+
+#[tokio::test]
+async fn a_search_over_its_time_budget_is_a_json_503() {
+    let config = QueryConfig { request_timeout: std::time::Duration::ZERO, ..QueryConfig::default() };
+    let router = query::router(chinook().state().with_config(config));
+    let (status, body) = get(&router, "/search?q=love").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("too long")));
+}
