@@ -17,9 +17,9 @@ pub async fn run(globals: Globals, args: VerifyArgs) -> anyhow::Result<()> {
     let db = globals.database().await?;
     let catalog = Catalog::open(&globals.data_dir)?;
     let handle = match args.generation {
-        Some(n) => catalog
-            .get(Generation(n))
-            .ok_or_else(|| anyhow::anyhow!("no generation gen-{n} under {}", catalog.root().display()))?,
+        Some(n) => catalog.get(Generation(n)).ok_or_else(|| {
+            anyhow::anyhow!("no generation gen-{n} under {}", catalog.root().display())
+        })?,
         None => catalog.live(),
     };
     let report = indexer::verify::verify(&db, &handle).await?;

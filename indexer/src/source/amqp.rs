@@ -114,7 +114,10 @@ impl AmqpSource {
     async fn open(&self) -> Result<Session, SourceError> {
         let config = &self.config;
         let err = |e| amqp_err(config, e);
-        let connection = Connection::connect(&config.url, ConnectionProperties::default())
+        // Named after the queue, so an operator (or a test) can tell replicas apart.
+        let properties = ConnectionProperties::default()
+            .with_connection_name(format!("disco-indexer {}", config.queue).into());
+        let connection = Connection::connect(&config.url, properties)
             .await
             .map_err(err)?;
         let consume = connection.create_channel().await.map_err(err)?;
