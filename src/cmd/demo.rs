@@ -1,12 +1,140 @@
-//! `disco demo` (not built yet).
+//! `disco demo`: the whole system in one process on the embedded default — SQLite and the
+//! in-process bus. Seeds the Chinook catalog on first run, builds the index through the same
+//! pipeline live events take, ranks, builds suggest, serves the page, and keeps simulating
+//! site activity so the page is alive.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
+use indexer::source::MemoryBus;
+use indexer::{CancellationToken, Catalog, Indexer};
+use site::publish::Publisher;
+use site::seed::SeedOptions;
+use site::simulate::{Limit, SimOptions, Simulator};
 
 use super::common::Globals;
+use super::index::IndexArgs;
+use super::service;
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// The Chinook fixture seeded on first run.
+    #[arg(long, default_value = "../shared/data/chinook.json")]
+    pub chinook: PathBuf,
+    /// Simulated site changes per second (0: the catalog stays still).
+    #[arg(long, default_value_t = 2.0)]
+    pub rate: f64,
+    #[command(flatten)]
+    pub index: IndexArgs,
+}
 
-pub async fn run(_globals: Globals, _args: DemoArgs) -> anyhow::Result<()> {
-    anyhow::bail!("disco demo is not built yet")
+/// The site's publisher side of the in-process bus.
+struct BusPublisher(MemoryBus);
+
+impl Publisher for BusPublisher {
+    fn publish<'a>(
+        &'a self,
+        routing_key: &'a str,
+        body: Vec<u8>,
+    ) -> futures::future::BoxFuture<'a, Result<(), site::SiteError>> {
+        self.0.publish(routing_key, body);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
+    if globals.amqp_url.is_some()
+        || globals
+            .database_url
+            .as_deref()
+            .is_some_and(|u| !u.starts_with("sqlite:"))
+    {
+        tracing::warn!(
+            "disco demo is the embedded mode: it ignores AMQP_URL and wants a sqlite:// database"
+        );
+    }
+    let globals = Globals {
+        amqp_url: None,
+        ..globals
+    };
+    let db = globals.database().await?;
+    if site::load::first_non_empty(&db).await?.is_none() {
+        tracing::info!(fixture = %args.chinook.display(), "seeding the Chinook catalog");
+        let report = site::seed::seed(
+            &db,
+            &SeedOptions::chinook(&args.chinook),
+            &site::progress::Progress::new("seed", 0),
+        )
+        .await?;
+        tracing::info!("{}", report.to_string().trim_end());
+    }
+
+    let cancel = CancellationToken::new();
+    service::cancel_on_signal(cancel.clone());
+    let catalog = Catalog::open(&globals.data_dir)?;
+    let bus = MemoryBus::new();
+    let indexer = Indexer::open(
+        db.clone(),
+        catalog.clone(),
+        service::indexer_config(&args.index),
+    )?;
+    let changes = indexer.changes();
+    let indexer_task = {
+        let (source, stop) = (bus.source(), cancel.clone());
+        tokio::spawn(async move {
+            let outcome = indexer.run(source, stop.clone()).await;
+            stop.cancel();
+            outcome
+        })
+    };
+    if catalog.live().document_count() == 0 {
+        service::first_build(&db, &catalog, &bus).await?;
+    }
+
+    let ranks = rank::RankStore::in_data_dir(&globals.data_dir)?;
+    let manifest = rank::run_job(&db, &ranks, &rank::JobOptions::default()).await?;
+    tracing::info!(version = %manifest.version, nodes = manifest.nodes, edges = manifest.edges, "DiscoRank ready");
+    let scores = Arc::new(ranks.load(manifest.version)?);
+
+    // Subscribed after the first build: the rebuild below reads the database afterwards, and
+    // changes from here on land in the delta that the rebuild keeps.
+    let suggester = Arc::new(suggest::Suggester::new(suggest::SuggestIndex::build(
+        Vec::new(),
+        &Default::default(),
+    )));
+    service::follow_changes(changes.subscribe(), suggester.clone(), cancel.clone());
+    let prior_scores = scores.clone();
+    let report = suggest::rebuild(
+        &suggester,
+        &db,
+        move |key, popularity| prior_scores.relative(key).unwrap_or(popularity),
+        None,
+    )
+    .await?;
+    tracing::info!("suggest: {report}");
+
+    let state = service::query_state(catalog.clone())?
+        .with_priors(Arc::new(query::ranks::RankPriors::open(ranks)))
+        .with_suggester(suggester);
+
+    let simulator = (args.rate > 0.0).then(|| {
+        let (db, bus, stop, rate) = (db.clone(), bus.clone(), cancel.clone(), args.rate);
+        tokio::spawn(async move {
+            let mut sim = Simulator::new(db, BusPublisher(bus), SimOptions::default()).await?;
+            tokio::select! {
+                _ = stop.cancelled() => Ok(()),
+                outcome = site::simulate::run(&mut sim, rate, Limit::Duration(Duration::MAX), |_| {}) => outcome.map(|_| ()),
+            }
+        })
+    });
+
+    service::serve_http(&globals.listen, query::router(state), cancel.clone()).await?;
+    cancel.cancel();
+    if let Some(task) = simulator {
+        task.await??;
+    }
+    indexer_task.await??;
+    Ok(())
 }

@@ -66,3 +66,84 @@ pub fn indexer_config(args: &IndexArgs) -> IndexerConfig {
 pub fn prefetch(args: &IndexArgs) -> u16 {
     u16::try_from(args.batch_size.saturating_mul(2)).unwrap_or(u16::MAX)
 }
+
+/// Keeps `suggester` in step with the index: every committed change becomes a suggest delta,
+/// so creates, renames and removals reach typeahead without a rebuild.
+pub fn follow_changes(
+    mut changes: tokio::sync::broadcast::Receiver<indexer::IndexChange>,
+    suggester: Arc<suggest::Suggester>,
+    cancel: CancellationToken,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    tokio::spawn(async move {
+        loop {
+            let change = tokio::select! {
+                _ = cancel.cancelled() => return,
+                change = changes.recv() => change,
+            };
+            match change {
+                Ok(change) => suggester.apply(suggest_change(&change)),
+                // Missed changes are only in the delta's past: the next rebuild covers them.
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "suggest delta fell behind")
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
+/// The suggest delta for one committed index change.
+fn suggest_change(change: &indexer::IndexChange) -> suggest::Change {
+    use schemas::EntityKind;
+    let Some(row) = &change.row else {
+        return suggest::Change::Remove(change.key);
+    };
+    // The hydrator's popularity is already log-damped, the scale suggest's loader uses.
+    let prior = row.popularity;
+    let text = |name: &str| row.text(name).unwrap_or_default();
+    let record = match change.key.kind {
+        EntityKind::User => {
+            suggest::Record::user(change.key.id, text("username"), text("full_name"), prior)
+        }
+        EntityKind::Group => suggest::Record::new(change.key, text("name"), prior),
+        EntityKind::Track | EntityKind::Playlist => {
+            suggest::Record::new(change.key, text("title"), prior)
+        }
+    };
+    suggest::Change::Upsert(record)
+}
+
+/// Builds an empty live generation from the database: a synthesized `create` event for every
+/// row of every kind, through the same bus, hydration and versioned writes as live events.
+/// Event time is the epoch, so any row version satisfies the floor. Waits until all are applied.
+pub async fn first_build(
+    db: &schemas::db::Db,
+    catalog: &Catalog,
+    bus: &indexer::source::MemoryBus,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    let mut published = 0u64;
+    for kind in schemas::EntityKind::ALL {
+        for id in indexer::reindex::all_ids(db, kind).await? {
+            let event = schemas::Envelope {
+                action: schemas::Action::Create,
+                key: schemas::EntityKey::new(kind, id),
+                occurred_at: epoch,
+            };
+            bus.publish(&event.routing_key(), event.to_body());
+            published += 1;
+        }
+    }
+    while bus.outstanding() > 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tracing::info!(
+        events = published,
+        documents = catalog.live().document_count(),
+        seconds = started.elapsed().as_secs_f64(),
+        "first index build done"
+    );
+    Ok(())
+}
