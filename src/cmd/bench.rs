@@ -1,12 +1,113 @@
-//! `disco bench` (not built yet).
+//! `disco bench …`: the performance figures of BENCHMARKS.md, each printed with its inputs.
+//! Build with `--release`; run on an otherwise idle machine.
 
-use clap::Args;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
 
 use super::common::Globals;
 
 #[derive(Debug, Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: Bench,
+}
 
-pub async fn run(_globals: Globals, _args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("disco bench is not built yet")
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// DiscoRank kernel on a generated weighted graph, cold and warm, beside igraph and networkx.
+    Rank {
+        #[arg(long, default_value_t = 1_000_000)]
+        nodes: u32,
+        #[arg(long, default_value_t = 10_000_000)]
+        edges: usize,
+        #[arg(long, default_value_t = 1e-6)]
+        tolerance: f64,
+        /// A Python with numpy, python-igraph and networkx; absent: our kernel only.
+        #[arg(long)]
+        python: Option<PathBuf>,
+        /// Skip networkx (minutes and gigabytes at 10M edges).
+        #[arg(long)]
+        no_networkx: bool,
+    },
+    /// Time to load the rank graph from the database (e.g. the 1M-track synthetic catalog).
+    RankLoad,
+    /// Suggest build and keystroke-by-keystroke lookup latency at this many keys.
+    Suggest {
+        #[arg(long, default_value_t = 2_000_000)]
+        keys: usize,
+    },
+    /// Raw tantivy search time of a query mix drawn from the live generation's own names.
+    Search {
+        #[arg(long, default_value_t = 2_000)]
+        queries: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+    /// Indexer: sustained events/s and time-to-searchable at the given rates.
+    Index {
+        #[arg(long, value_delimiter = ',', default_value = "1000,5000")]
+        rates: Vec<u64>,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+    },
+}
+
+pub async fn run(globals: Globals, args: BenchArgs) -> anyhow::Result<()> {
+    match args.what {
+        Bench::Rank {
+            nodes,
+            edges,
+            tolerance,
+            python,
+            no_networkx,
+        } => {
+            let options = rank::bench::BenchOptions {
+                nodes,
+                edges,
+                tolerance,
+                python,
+                networkx: !no_networkx,
+                ..rank::bench::BenchOptions::default()
+            };
+            let report = tokio::task::spawn_blocking(move || rank::bench::run(&options)).await??;
+            println!("{report}");
+        }
+        Bench::RankLoad => {
+            let db = globals.database().await?;
+            let report = rank::bench::graph_load(&db, &rank::Weights::builtin()).await?;
+            println!("{report}");
+        }
+        Bench::Suggest { keys } => {
+            let report = tokio::task::spawn_blocking(move || suggest::bench::run(keys)).await?;
+            println!("{report}");
+        }
+        Bench::Search { queries, rounds } => {
+            let catalog = indexer::Catalog::open(&globals.data_dir)?;
+            let (searcher, definitions) = catalog.live_searcher();
+            let snapshot = query::Snapshot {
+                searcher,
+                definitions,
+            };
+            let mix = query::bench::query_mix(&snapshot, queries, 7)?;
+            let report =
+                tokio::task::spawn_blocking(move || query::bench::run(&snapshot, &mix, rounds))
+                    .await??;
+            println!("{report}");
+        }
+        Bench::Index { rates, seconds } => {
+            let db = globals.database().await?;
+            let amqp = globals.amqp_url.as_deref().map(|url| {
+                indexer::source::AmqpConfig::new(
+                    url,
+                    &format!("{}-bench", globals.exchange),
+                    &format!("{}-bench", globals.queue),
+                )
+            });
+            let dir = globals.data_dir.join("bench-index");
+            let report = indexer::bench::run(db, amqp, &dir, &rates, seconds).await?;
+            println!("{report}");
+        }
+    }
+    Ok(())
 }
