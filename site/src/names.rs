@@ -452,7 +452,8 @@ pub fn description(rng: &mut impl Rng) -> String {
 
 /// A comment's body.
 pub fn comment(rng: &mut impl Rng) -> &'static str {
-    *pick(rng, COMMENTS)
+    let comment: &&'static str = pick(rng, COMMENTS);
+    comment
 }
 
 /// A (city, country) pair; empty about a fifth of the time, as on real profiles.

@@ -133,10 +133,13 @@ impl Publisher for AmqpPublisher {
     }
 }
 
+/// A published event: (routing key, body).
+pub type Event = (String, Vec<u8>);
+
 /// Keeps every published event in memory, in order.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryPublisher {
-    events: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    events: Arc<Mutex<Vec<Event>>>,
 }
 
 impl MemoryPublisher {
@@ -145,7 +148,7 @@ impl MemoryPublisher {
     }
 
     /// The events published so far, as (routing key, body).
-    pub fn events(&self) -> Vec<(String, Vec<u8>)> {
+    pub fn events(&self) -> Vec<Event> {
         self.events
             .lock()
             .map(|events| events.clone())

@@ -707,7 +707,7 @@ pub async fn run<P: Publisher>(
     limit: Limit,
     mut on_step: impl FnMut(&Step),
 ) -> Result<RunReport, SiteError> {
-    if !(rate > 0.0) {
+    if rate.is_nan() || rate <= 0.0 {
         return Err(SiteError::Invalid(format!(
             "rate must be positive, not {rate}"
         )));
