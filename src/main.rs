@@ -37,6 +37,14 @@ enum Command {
     SuggestBuild(cmd::suggest::SuggestBuildArgs),
     /// Benchmarks; each prints its figures in the form BENCHMARKS.md records.
     Bench(cmd::bench::BenchArgs),
+    /// Build a new index generation from every row of the database (progress, rate, ETA).
+    Reindex(cmd::ops::ReindexArgs),
+    /// Make a built generation live (the old live one becomes previous).
+    Swap(cmd::ops::SwapArgs),
+    /// Make the previous generation live again.
+    Rollback(cmd::ops::RollbackArgs),
+    /// Stop or resume writing a generation: `disco read-only 3 on|off`.
+    ReadOnly(cmd::ops::ReadOnlyArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,6 +65,10 @@ fn main() -> anyhow::Result<()> {
             Command::Rank(args) => cmd::rank::run(g, args).await,
             Command::SuggestBuild(args) => cmd::suggest::run(g, args).await,
             Command::Bench(args) => cmd::bench::run(g, args).await,
+            Command::Reindex(args) => cmd::ops::reindex(g, args).await,
+            Command::Swap(args) => cmd::ops::swap(g, args).await,
+            Command::Rollback(args) => cmd::ops::rollback(g, args).await,
+            Command::ReadOnly(args) => cmd::ops::read_only(g, args).await,
         }
     })
 }

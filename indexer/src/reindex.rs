@@ -492,6 +492,35 @@ pub fn prune(catalog: &Catalog, keep: usize) -> Result<Vec<Generation>, IndexerE
     Ok(deleted)
 }
 
+/// Full reindex throughput: builds one generation from `db` in a fresh catalog under
+/// `data_dir` (no live indexer, no swap) and returns the report — rows per kind, seconds,
+/// [`ReindexReport::rate`] in entities/s. `disco bench reindex` prints it.
+pub async fn bench(
+    db: &Db,
+    data_dir: &Path,
+    options: &ReindexOptions,
+) -> Result<ReindexReport, IndexerError> {
+    let catalog = Catalog::open(data_dir)?;
+    let progress = Progress::default();
+    let cancel = CancellationToken::new();
+    run(db, &catalog, options, &progress, Sink::Own, &cancel).await
+}
+
+/// What a swap with no generation named makes live: the newest built generation, or after a
+/// rollback the previous one when it is newer than live (swapping forward again).
+pub fn swap_candidate(catalog: &Catalog) -> Option<Generation> {
+    use crate::generations::State;
+    let list = catalog.list();
+    let newest = |state: State| {
+        list.iter()
+            .rev()
+            .find(|g| g.state == state)
+            .map(|g| Generation(g.generation))
+    };
+    let live = catalog.aliases().live;
+    newest(State::Built).or_else(|| newest(State::Previous).filter(|p| Some(*p) > live))
+}
+
 /// Every id of `kind`, in id order (keyset pagination).
 pub async fn all_ids(db: &Db, kind: EntityKind) -> Result<Vec<i64>, IndexerError> {
     let mut ids = Vec::new();

@@ -314,7 +314,7 @@ async fn swap(State(state): State<AdminState>, body: Bytes) -> Result<Response, 
     let catalog = &state.inner.catalog;
     let target = match optional_body::<SwapBody>(&body)? {
         Some(body) => Generation(body.generation),
-        None => newest_built(catalog).ok_or_else(|| {
+        None => reindex::swap_candidate(catalog).ok_or_else(|| {
             conflict("no built generation to swap in; run a reindex first (POST /admin/reindex)")
         })?,
     };
@@ -323,15 +323,6 @@ async fn swap(State(state): State<AdminState>, body: Bytes) -> Result<Response, 
         tracing::warn!(error = %e, "pruning old generations failed");
     }
     Ok(Json(aliases).into_response())
-}
-
-fn newest_built(catalog: &Catalog) -> Option<Generation> {
-    catalog
-        .list()
-        .into_iter()
-        .rev()
-        .find(|g| g.state == indexer::generations::State::Built)
-        .map(|g| Generation(g.generation))
 }
 
 /// `POST /admin/rollback`: previous becomes live again.

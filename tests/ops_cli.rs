@@ -1,0 +1,62 @@
+//! `disco reindex`, `disco swap`, `disco rollback` and `disco read-only` on a data directory.
+
+use std::process::Command;
+
+use indexer::testing;
+use indexer::{Catalog, Generation};
+
+fn disco(database_url: &str, data: &std::path::Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_disco"))
+        .args(["--database-url", database_url, "--data-dir"])
+        .arg(data)
+        .args(args)
+        .env_remove("AMQP_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "disco {args:?}: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reindex_swap_read_only_and_rollback_from_the_command_line() {
+    let sqlite = testkit::FreshSqlite::create().await;
+    let at = testing::now();
+    for id in 1..=25 {
+        testing::insert_user(&sqlite.db, id, &format!("u{id}"), &format!("Name {id}"), at)
+            .await
+            .unwrap();
+        testing::insert_track(&sqlite.db, id, id, &format!("Track {id}"), at)
+            .await
+            .unwrap();
+    }
+    let data = tempfile::tempdir().unwrap();
+    let url = sqlite.url.as_str();
+
+    let out = disco(
+        url,
+        data.path(),
+        &["reindex", "--swap", "--batch-size", "7"],
+    );
+    assert!(out.contains("gen-2 built: 50 rows"), "{out}");
+    let catalog = Catalog::open(data.path()).unwrap();
+    assert_eq!(catalog.aliases().live, Some(Generation(2)));
+    let report = indexer::verify::verify(&sqlite.db, &catalog.live())
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report:?}");
+
+    disco(url, data.path(), &["read-only", "gen-2", "on"]);
+    assert!(catalog.paused(), "another process's read-only is seen");
+    disco(url, data.path(), &["read-only", "2", "off"]);
+    assert!(!catalog.paused());
+
+    disco(url, data.path(), &["rollback"]);
+    assert_eq!(catalog.live().generation, Generation(1));
+    disco(url, data.path(), &["swap"]);
+    assert_eq!(catalog.live().generation, Generation(2));
+}
