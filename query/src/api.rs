@@ -337,24 +337,24 @@ where
     T: Send + 'static,
     F: FnOnce(&Snapshot, &Layout) -> tantivy::Result<T> + Send + 'static,
 {
-    let snapshot = state
-        .inner
-        .source
-        .snapshot()
-        .ok_or_else(|| ApiError::unavailable("no index generation is open yet"))?;
-    let layout = state
-        .inner
-        .layouts
-        .layout(&snapshot.definitions)
-        .map_err(ApiError::internal)?;
-    let task = tokio::task::spawn_blocking(move || work(&snapshot, &layout));
+    let source = state.inner.source.clone();
+    let layouts = state.inner.layouts.clone();
+    // Taking the snapshot is part of the bounded work: a source may wait on a generation swap.
+    let task = tokio::task::spawn_blocking(move || {
+        let snapshot = source
+            .snapshot()
+            .ok_or_else(|| ApiError::unavailable("no index generation is open yet"))?;
+        let layout = layouts
+            .layout(&snapshot.definitions)
+            .map_err(ApiError::internal)?;
+        work(&snapshot, &layout).map_err(ApiError::internal)
+    });
     match tokio::time::timeout(state.inner.config.request_timeout, task).await {
         Err(_) => Err(ApiError::unavailable(
             "the search took too long; try fewer words",
         )),
         Ok(Err(join)) => Err(ApiError::internal(join)),
-        Ok(Ok(Err(index))) => Err(ApiError::internal(index)),
-        Ok(Ok(Ok(value))) => Ok(value),
+        Ok(Ok(answer)) => answer,
     }
 }
 

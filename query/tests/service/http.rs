@@ -565,11 +565,32 @@ async fn suggest_answers_typed_suggestions_within_the_limits() {
     assert!(body["error"].is_string());
 }
 
+/// A source that takes its time handing out a searcher (a generation being swapped in).
+struct Slow(Arc<query::FixedSource>);
+
+impl SearchSource for Slow {
+    fn snapshot(&self) -> Option<Snapshot> {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        self.0.snapshot()
+    }
+}
+
 #[tokio::test]
 async fn a_search_over_its_time_budget_is_a_json_503() {
-    let config = QueryConfig { request_timeout: std::time::Duration::ZERO, ..QueryConfig::default() };
-    let router = query::router(chinook().state().with_config(config));
-    let (status, body) = get(&router, "/search?q=love").await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert!(body["error"].as_str().is_some_and(|e| e.contains("too long")));
+    let config = QueryConfig {
+        request_timeout: std::time::Duration::from_millis(20),
+        ..QueryConfig::default()
+    };
+    let state = QueryState::new(Arc::new(Slow(chinook().source()))).with_config(config);
+    let router = query::router(state);
+    for uri in ["/search?q=love", "/explore"] {
+        let (status, body) = get(&router, uri).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{uri}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("too long")),
+            "{body}"
+        );
+    }
 }
