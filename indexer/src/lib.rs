@@ -43,6 +43,8 @@ use schemas::{EntityKey, Version};
 
 pub use generations::{Catalog, Generation, GenerationHandle};
 pub use pipeline::{BatchReport, Indexer, IndexerConfig};
+/// The tantivy this crate writes with, for readers that want the exact same version.
+pub use tantivy;
 /// Stops [`Indexer::run`] (re-exported so callers need no tokio-util of their own).
 pub use tokio_util::sync::CancellationToken;
 

@@ -16,9 +16,9 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use schemas::envelope::Action;
 use schemas::{EntityKey, EntityKind};
-use tantivy::collector::TopDocs;
-use tantivy::query::QueryParser;
-use tantivy::schema::Value;
+use indexer::tantivy::collector::TopDocs;
+use indexer::tantivy::query::QueryParser;
+use indexer::tantivy::schema::Value;
 
 pub struct Env {
     pub pg: testkit::FreshPostgres,
@@ -183,7 +183,7 @@ pub fn matching(catalog: &Catalog, field: &str, text: &str) -> Vec<i64> {
         .unwrap()
         .into_iter()
         .map(|(_, address)| {
-            let doc: tantivy::TantivyDocument = searcher.doc(address).unwrap();
+            let doc: indexer::tantivy::TantivyDocument = searcher.doc(address).unwrap();
             doc.get_first(id).and_then(|v| v.as_i64()).unwrap()
         })
         .collect();
