@@ -9,6 +9,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use rand::distr::Distribution;
+use rand::distr::weighted::WeightedIndex;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -63,11 +65,16 @@ impl fmt::Display for Latency {
 pub struct BenchReport {
     pub stats: IndexStats,
     pub build: Duration,
-    /// Clean keystrokes: every prefix of a name, or of a word inside it.
+    /// Clean keystrokes: every prefix of a name, or of a word inside it, one pass.
     pub prefix: Latency,
-    /// The same keystrokes with typos (1 edit from 4 characters, 2 from 8), first character kept.
+    /// The same keystrokes with typos (1 edit from 4 characters, 2 from 8), first character
+    /// kept, one pass.
     pub typo: Latency,
-    /// Share of typo lookups of 4+ characters whose intended entity is among the 10 answers.
+    /// Each query's best of three passes: the lookup's own cost, without the time other
+    /// processes on a shared machine take the CPU away mid-query.
+    pub prefix_best_of_3: Latency,
+    pub typo_best_of_3: Latency,
+    /// Share of typo lookups whose intended entity is among the 10 answers.
     pub typo_recall: f64,
 }
 
@@ -76,27 +83,39 @@ impl fmt::Display for BenchReport {
         let s = &self.stats;
         writeln!(
             f,
-            "suggest: {} keys ({} postings, {} entities) built in {:.2} s; FST {:.1} MB, in memory {:.1} MB",
-            s.keys,
+            "suggest: {} postings ({} distinct keys in the FST, {} entities) built in {:.2} s; \
+             FST {:.1} MB, in memory {:.1} MB",
             s.postings,
+            s.keys,
             s.entities,
             self.build.as_secs_f64(),
             s.fst_bytes as f64 / 1e6,
             s.total_bytes as f64 / 1e6
         )?;
-        writeln!(f, "  prefix: {}", self.prefix)?;
+        writeln!(f, "  prefix, one pass:        {}", self.prefix)?;
+        writeln!(f, "  prefix, best of 3:       {}", self.prefix_best_of_3)?;
+        writeln!(f, "  typos, one pass:         {}", self.typo)?;
+        writeln!(f, "  typos, best of 3:        {}", self.typo_best_of_3)?;
         write!(
             f,
-            "  typos:  {} (intended entity in top 10: {:.1}%)",
-            self.typo,
+            "  typos: intended entity in the top 10 for {:.1}%",
             self.typo_recall * 100.0
         )
     }
 }
 
-/// Builds about `keys` keys of synthetic names and times the keystroke mix. Deterministic.
+/// Builds about `keys` postings (name or word start → entity) of synthetic names and times
+/// the keystroke mix. Deterministic.
 pub fn run(keys: usize) -> BenchReport {
     run_sessions(keys, 2_000)
+}
+
+/// One timed lookup of the mix.
+struct Typed {
+    text: String,
+    kind: Option<EntityKind>,
+    typo: bool,
+    target: EntityKey,
 }
 
 /// [`run`] with `sessions` typed names instead of 2,000.
@@ -109,38 +128,59 @@ pub fn run_sessions(keys: usize, sessions: usize) -> BenchReport {
     let stats = index.stats();
     let suggester = Suggester::new(index);
 
-    let sessions = typing_sessions(&mut rng, &records, sessions);
-    // Warm caches and branch predictors once, as a running service would be.
-    for (_, clean, _) in sessions.iter().take(200) {
-        for q in clean {
-            std::hint::black_box(suggester.suggest(q, None, 10));
+    let mut mix = Vec::new();
+    for (i, (target, clean, typed)) in typing_sessions(&mut rng, &records, sessions)
+        .into_iter()
+        .enumerate()
+    {
+        // One session in ten filters by the target's kind, as the page's tabs would.
+        let kind = (i % 10 == 0).then_some(target.kind);
+        for (texts, typo) in [(clean, false), (typed, true)] {
+            mix.extend(texts.into_iter().map(|text| Typed {
+                text,
+                kind,
+                typo,
+                target,
+            }));
         }
     }
-    let (mut prefix, mut typo) = (Vec::new(), Vec::new());
-    let (mut typo_found, mut typo_asked) = (0usize, 0usize);
-    for (i, (target, clean, typed)) in sessions.iter().enumerate() {
-        let kind = (i % 10 == 0).then_some(target.kind);
-        for q in clean {
+    // Warm caches once, as a running service would be.
+    for q in mix.iter().take(5_000) {
+        std::hint::black_box(suggester.suggest(&q.text, q.kind, 10));
+    }
+    let mut first = vec![Duration::ZERO; mix.len()];
+    let mut best = vec![Duration::MAX; mix.len()];
+    let mut found = 0usize;
+    for pass in 0..3 {
+        for (i, q) in mix.iter().enumerate() {
             let t = Instant::now();
-            std::hint::black_box(suggester.suggest(q, kind, 10));
-            prefix.push(t.elapsed());
-        }
-        for q in typed {
-            let t = Instant::now();
-            let answers = suggester.suggest(q, kind, 10);
-            typo.push(t.elapsed());
-            if q.chars().count() >= 4 {
-                typo_asked += 1;
-                typo_found += usize::from(answers.iter().any(|s| s.key() == *target));
+            let answers = suggester.suggest(&q.text, q.kind, 10);
+            let took = t.elapsed();
+            best[i] = best[i].min(took);
+            if pass == 0 {
+                first[i] = took;
+                found += usize::from(q.typo && answers.iter().any(|s| s.key() == q.target));
             }
         }
     }
+    let split = |times: &[Duration], typo: bool| {
+        Latency::of(
+            mix.iter()
+                .zip(times)
+                .filter(|(q, _)| q.typo == typo)
+                .map(|(_, &t)| t)
+                .collect(),
+        )
+    };
+    let typos = mix.iter().filter(|q| q.typo).count();
     BenchReport {
         stats,
         build,
-        prefix: Latency::of(prefix),
-        typo: Latency::of(typo),
-        typo_recall: typo_found as f64 / typo_asked.max(1) as f64,
+        prefix: split(&first, false),
+        typo: split(&first, true),
+        prefix_best_of_3: split(&best, false),
+        typo_best_of_3: split(&best, true),
+        typo_recall: found as f64 / typos.max(1) as f64,
     }
 }
 
@@ -340,9 +380,14 @@ fn typing_sessions(
     records: &[Record],
     n: usize,
 ) -> Vec<(EntityKey, Vec<String>, Vec<String>)> {
+    let priors = records.iter().map(|r| r.prior.unwrap_or(0.0) + 0.1);
+    let Ok(popular) = WeightedIndex::new(priors) else {
+        return Vec::new();
+    };
     (0..n)
         .filter_map(|_| {
-            let record = records.choose(rng)?;
+            // People mostly type what is popular: targets are drawn by prior.
+            let record = &records[popular.sample(rng)];
             let key = key_text(&record.text);
             let starts = word_starts(&key);
             let start = if rng.random_bool(0.5) {
@@ -401,5 +446,6 @@ mod tests {
         );
         // Typos are mostly recovered even in a synthetic catalog full of look-alikes.
         assert!(report.typo_recall > 0.5, "{report}");
+        assert!(report.prefix_best_of_3.p99 <= report.prefix.max, "{report}");
     }
 }

@@ -8,12 +8,22 @@ use crate::normalize::{key_at, key_text, word_starts};
 use crate::record::{KindFactors, Record};
 use crate::topk::Lane;
 
-/// One key of one entity: `folded[start..end]`, belonging to entity `ordinal`.
+/// One key of one entity: `arena[start..end]`, belonging to entity `ordinal`.
 #[derive(Clone, Copy)]
 struct Pair {
+    /// The key's first 8 bytes, zero-padded, big-endian: sorting compares these first and
+    /// reads the arena only on a tie, which keeps the sort in cache.
+    head: u64,
     start: u32,
     end: u32,
     ordinal: u32,
+}
+
+fn head(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
 }
 
 impl SuggestIndex {
@@ -37,13 +47,23 @@ impl SuggestIndex {
         records.dedup_by_key(|r| r.key); // keeps the first of a run: the last one given
         records.reverse();
 
-        let folded: Vec<Vec<String>> = records
+        // Fold and cut in parallel: each name with the spans of its keys.
+        let folded: Vec<Vec<(String, Vec<(u16, u16)>)>> = records
             .par_iter()
             .map(|r| {
                 let mut names: Vec<String> =
                     r.names().map(key_text).filter(|k| !k.is_empty()).collect();
                 names.dedup();
                 names
+                    .into_iter()
+                    .map(|name| {
+                        let spans = word_starts(&name)
+                            .into_iter()
+                            .map(|s| (s as u16, (s + key_at(&name, s).len()) as u16))
+                            .collect();
+                        (name, spans)
+                    })
+                    .collect()
             })
             .collect();
 
@@ -53,14 +73,15 @@ impl SuggestIndex {
         for (ordinal, (record, names)) in records.iter().zip(&folded).enumerate() {
             let weight = factors.weight(record.key.kind, record.prior.unwrap_or(0.0));
             entities.push(record.key, &record.text, weight);
-            for name in names {
+            for (name, spans) in names {
                 let base = arena.len();
                 arena.push_str(name);
-                for start in word_starts(name) {
-                    let end = start + key_at(name, start).len();
+                for &(start, end) in spans {
+                    let key = &name.as_bytes()[start as usize..end as usize];
                     pairs.push(Pair {
-                        start: (base + start) as u32,
-                        end: (base + end) as u32,
+                        head: head(key),
+                        start: (base + start as usize) as u32,
+                        end: (base + end as usize) as u32,
                         ordinal: ordinal as u32,
                     });
                 }
@@ -72,8 +93,9 @@ impl SuggestIndex {
         let key = |p: &Pair| &bytes[p.start as usize..p.end as usize];
         let weight = &entities.weight;
         pairs.par_sort_unstable_by(|a, b| {
-            key(a)
-                .cmp(key(b))
+            a.head
+                .cmp(&b.head)
+                .then_with(|| key(a).cmp(key(b)))
                 .then_with(|| weight[b.ordinal as usize].total_cmp(&weight[a.ordinal as usize]))
                 .then_with(|| a.ordinal.cmp(&b.ordinal))
         });

@@ -21,9 +21,14 @@ const MAX_NODES: usize = 200_000;
 /// Ranges recorded by one walk at most.
 const MAX_RANGES: usize = 512;
 
-/// Rows of the edit-distance table of a growing text against a fixed `pattern`.
+/// Rows of the edit-distance table of a growing text against a fixed `pattern`, computed
+/// only in the band of cells that can stay within `max_edits` (Ukkonen's cut-off): every
+/// value above `max_edits` is stored as `max_edits + 1`, so a row costs O(max_edits), not
+/// O(pattern length).
 pub(crate) struct Rows<'p> {
     pattern: &'p [char],
+    /// `max_edits + 1`: "too far".
+    far: u8,
     /// Row `d` (of `pattern.len() + 1` cells) is the text's first `d` characters.
     cells: Vec<u8>,
     /// The text's characters, for swaps.
@@ -31,42 +36,47 @@ pub(crate) struct Rows<'p> {
 }
 
 impl<'p> Rows<'p> {
-    pub fn new(pattern: &'p [char]) -> Rows<'p> {
+    pub fn new(pattern: &'p [char], max_edits: u8) -> Rows<'p> {
         let width = pattern.len() + 1;
+        let far = max_edits.saturating_add(1);
         let mut cells = Vec::with_capacity(width * 16);
-        cells.extend((0..width).map(|j| j.min(255) as u8));
+        cells.extend((0..width).map(|j| j.min(far as usize) as u8));
         Rows {
             pattern,
+            far,
             cells,
             text: Vec::new(),
         }
     }
 
     /// Appends `c` to the text; returns (distance of the text to the whole pattern, the
-    /// smallest distance any continuation of the text can still reach).
+    /// smallest distance any continuation of the text can still reach), both capped at
+    /// `max_edits + 1`.
     pub fn push(&mut self, c: char) -> (u8, u8) {
         let width = self.pattern.len() + 1;
+        let far = self.far;
         let depth = self.text.len();
+        let i = depth + 1;
         let prev = depth * width;
-        self.cells.resize(prev + 2 * width, 0);
+        self.cells.resize(prev + width, 0);
+        self.cells.resize(prev + 2 * width, far);
         let (before, row) = self.cells.split_at_mut(prev + width);
         let up = &before[prev..];
-        row[0] = up[0].saturating_add(1);
+        row[0] = (i.min(far as usize)) as u8;
         let mut min = row[0];
-        for j in 1..width {
+        let lo = i.saturating_sub(far as usize).max(1);
+        let hi = (i + far as usize).min(width - 1);
+        for j in lo..=hi {
             let cost = u8::from(self.pattern[j - 1] != c);
-            let mut d = up[j - 1]
-                .saturating_add(cost)
-                .min(up[j].saturating_add(1))
-                .min(row[j - 1].saturating_add(1));
+            let mut d = (up[j - 1] + cost).min(up[j] + 1).min(row[j - 1] + 1);
             if depth >= 1
                 && j >= 2
                 && c == self.pattern[j - 2]
                 && self.text[depth - 1] == self.pattern[j - 1]
             {
-                let upup = &before[prev - width..prev];
-                d = d.min(upup[j - 2].saturating_add(1));
+                d = d.min(before[prev - width + j - 2] + 1);
             }
+            let d = d.min(far);
             row[j] = d;
             min = min.min(d);
         }
@@ -88,7 +98,7 @@ pub(crate) fn prefix_distance(key: &str, first: char, rest: &[char], max_edits: 
     if chars.next() != Some(first) {
         return None;
     }
-    let mut rows = Rows::new(rest);
+    let mut rows = Rows::new(rest, max_edits);
     let mut best = (rest.len() as u8 <= max_edits).then_some(rest.len() as u8);
     for c in chars {
         let (last, min) = rows.push(c);
@@ -125,7 +135,7 @@ pub(crate) fn walk(fst: &Fst<Vec<u8>>, first: char, rest: &[char], max_edits: u8
     }
     let mut walker = Walker {
         fst,
-        rows: Rows::new(rest),
+        rows: Rows::new(rest, max_edits),
         max_edits,
         hits: Vec::new(),
         visited: 0,
@@ -213,13 +223,21 @@ mod tests {
     /// Optimal string alignment distance, the plain way.
     fn osa(a: &str, b: &str) -> usize {
         let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-        for i in 0..=a.len() {
-            d[i][0] = i;
-        }
-        for j in 0..=b.len() {
-            d[0][j] = j;
-        }
+        let mut d: Vec<Vec<usize>> = (0..=a.len())
+            .map(|i| {
+                (0..=b.len())
+                    .map(|j| {
+                        if i == 0 {
+                            j
+                        } else if j == 0 {
+                            i
+                        } else {
+                            0
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
         for i in 1..=a.len() {
             for j in 1..=b.len() {
                 let cost = usize::from(a[i - 1] != b[j - 1]);
@@ -251,12 +269,18 @@ mod tests {
         for a in words {
             for b in words {
                 let pattern: Vec<char> = b.chars().collect();
-                let mut rows = Rows::new(&pattern);
-                let mut last = pattern.len() as u8;
-                for c in a.chars() {
-                    last = rows.push(c).0;
+                for max in [1u8, 2, 3, 9] {
+                    let mut rows = Rows::new(&pattern, max);
+                    let mut last = pattern.len().min(max as usize + 1) as u8;
+                    for c in a.chars() {
+                        last = rows.push(c).0;
+                    }
+                    assert_eq!(
+                        last as usize,
+                        osa(a, b).min(max as usize + 1),
+                        "{a} vs {b}, max {max}"
+                    );
                 }
-                assert_eq!(last as usize, osa(a, b), "{a} vs {b}");
             }
         }
     }

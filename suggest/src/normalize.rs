@@ -10,7 +10,7 @@ pub const MAX_NAME_BYTES: usize = 256;
 
 /// Longest key, in bytes: a key runs from its word start to at most this far (cut at a
 /// character boundary), and so does the query, so a long name matches what was typed of it.
-pub const MAX_KEY_BYTES: usize = 64;
+pub const MAX_KEY_BYTES: usize = 32;
 
 /// Most word starts taken from one name, so a hostile 50 KB title costs a few keys, not 10,000.
 pub const MAX_WORD_STARTS: usize = 16;

@@ -1,5 +1,5 @@
 //! The suggest benchmark at a chosen scale:
-//! `cargo run --release -p suggest --example bench -- 2000000`.
+//! `cargo run --release -p suggest --example suggest_bench -- 2000000`.
 
 fn main() {
     let keys = std::env::args()
