@@ -120,11 +120,11 @@ pub async fn run(
                 lapin::Connection::connect(&config.url, lapin::ConnectionProperties::default())
                     .await?;
             let channel = connection.create_channel().await?;
-            Publisher::Amqp {
+            Publisher::Amqp(Box::new(AmqpPublisher {
                 _connection: connection,
                 channel,
                 exchange: config.exchange.clone(),
-            }
+            }))
         }
         None => {
             tokio::spawn(indexer.run(bus.source(), cancel.clone()));
@@ -218,22 +218,25 @@ pub async fn run(
     })
 }
 
+struct AmqpPublisher {
+    _connection: lapin::Connection,
+    channel: lapin::Channel,
+    exchange: String,
+}
+
 enum Publisher {
     Memory(MemoryBus),
-    Amqp {
-        _connection: lapin::Connection,
-        channel: lapin::Channel,
-        exchange: String,
-    },
+    Amqp(Box<AmqpPublisher>),
 }
 
 impl Publisher {
     async fn publish(&self, routing_key: &str, body: Vec<u8>) -> Result<(), lapin::Error> {
         match self {
             Publisher::Memory(bus) => bus.publish(routing_key, body),
-            Publisher::Amqp {
-                channel, exchange, ..
-            } => {
+            Publisher::Amqp(amqp) => {
+                let AmqpPublisher {
+                    channel, exchange, ..
+                } = amqp.as_ref();
                 channel
                     .basic_publish(
                         exchange.as_str().into(),

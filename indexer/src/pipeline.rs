@@ -102,6 +102,14 @@ struct Item {
     outcome: Outcome,
 }
 
+/// What one generation must apply in a commit: the operations, and the versions its map
+/// learns once they are committed.
+#[derive(Default)]
+struct Writes {
+    operations: Vec<UserOperation>,
+    stored: Vec<(EntityKey, Stored)>,
+}
+
 /// One writable generation: its writer and its versions.
 struct Target {
     handle: Arc<GenerationHandle>,
@@ -427,12 +435,8 @@ impl Indexer {
     }
 
     /// Render + versioned write: the operations each generation needs, upserts only when newer.
-    fn versioned_writes(
-        &self,
-        items: &mut [Item],
-    ) -> Vec<(Generation, Vec<UserOperation>, Vec<(EntityKey, Stored)>)> {
-        let mut per_target: BTreeMap<Generation, (Vec<UserOperation>, Vec<(EntityKey, Stored)>)> =
-            BTreeMap::new();
+    fn versioned_writes(&self, items: &mut [Item]) -> BTreeMap<Generation, Writes> {
+        let mut per_target: BTreeMap<Generation, Writes> = BTreeMap::new();
         for item in items.iter_mut() {
             let key = item.pending.key;
             let (version, tombstone) = match &item.resolution {
@@ -472,10 +476,12 @@ impl Indexer {
                         break;
                     }
                 };
-                let (operations, stored) = per_target.entry(*generation).or_default();
-                operations.push(UserOperation::Delete(definitions.key_term(key)));
-                operations.push(UserOperation::Add(document));
-                stored.push((key, Stored { version, tombstone }));
+                let writes = per_target.entry(*generation).or_default();
+                writes
+                    .operations
+                    .push(UserOperation::Delete(definitions.key_term(key)));
+                writes.operations.push(UserOperation::Add(document));
+                writes.stored.push((key, Stored { version, tombstone }));
                 written = true;
             }
             if let Some(reason) = unrenderable {
@@ -490,18 +496,22 @@ impl Indexer {
             };
         }
         per_target
-            .into_iter()
-            .map(|(g, (ops, stored))| (g, ops, stored))
-            .collect()
     }
 
     /// Commit stage: each generation commits its operations and reloads its reader; only then
     /// does its version map learn the new versions.
     async fn commit(
         &mut self,
-        operations: Vec<(Generation, Vec<UserOperation>, Vec<(EntityKey, Stored)>)>,
+        operations: BTreeMap<Generation, Writes>,
     ) -> Result<(), IndexerError> {
-        for (generation, ops, stored) in operations {
+        for (
+            generation,
+            Writes {
+                operations: ops,
+                stored,
+            },
+        ) in operations
+        {
             let Some(target) = self.targets.get_mut(&generation) else {
                 continue;
             };
