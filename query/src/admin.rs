@@ -181,9 +181,11 @@ async fn authorize(State(state): State<AdminState>, request: Request, next: Next
     let who = remote(&request);
     let what = format!("{} {}", request.method(), request.uri().path());
     let presented = bearer(request.headers()).map(str::to_string);
-    let allowed = presented
-        .as_deref()
-        .is_some_and(|t| constant_time_eq(t.as_bytes(), state.inner.token.as_bytes()));
+    // An empty configured token guards nothing: it refuses every call.
+    let allowed = !state.inner.token.is_empty()
+        && presented
+            .as_deref()
+            .is_some_and(|t| constant_time_eq(t.as_bytes(), state.inner.token.as_bytes()));
     if !allowed {
         tracing::warn!(target: "disco::admin", %who, %what, presented = presented.is_some(),
             at = %chrono::Utc::now(), "admin call refused: missing or wrong token");
