@@ -125,9 +125,9 @@ pub async fn run_job(
         },
         graph_bytes: (graph.heap_bytes() + graph.nodes().heap_bytes()) as u64,
     };
-    let heap = graph.nodes().clone();
+    let nodes = graph.nodes().clone();
     drop(graph);
-    let scores = RankScores::new(heap, run.scores)?;
+    let scores = RankScores::new(nodes, run.scores)?;
     manifest.duration.write_seconds = write_started.elapsed().as_secs_f64();
     manifest.duration.total_seconds = started.elapsed().as_secs_f64();
     store.write(&manifest, &scores)?;
