@@ -17,11 +17,24 @@ pub struct Globals {
     #[arg(long, env = "DISCO_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
     /// Address the HTTP service listens on.
-    #[arg(long, env = "DISCO_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "DISCO_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub listen: String,
     /// The indexer's broker queue (one per replica).
-    #[arg(long, env = "DISCO_QUEUE", default_value = "disco-indexer", global = true)]
+    #[arg(
+        long,
+        env = "DISCO_QUEUE",
+        default_value = "disco-indexer",
+        global = true
+    )]
     pub queue: String,
+    /// Bearer token for the admin API (`/admin/*`); unset, the admin API is off.
+    #[arg(long, env = "DISCO_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    pub admin_token: Option<String>,
     /// Topic exchange the site publishes entity events to.
     #[arg(long, env = "DISCO_EXCHANGE", default_value = "models", global = true)]
     pub exchange: String,
@@ -30,9 +43,9 @@ pub struct Globals {
 impl Globals {
     /// The database URL, defaulting to a SQLite file in the data directory.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("disco.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("disco.db").display()))
     }
 
     /// Connects to the site's database and applies its migrations.

@@ -4,7 +4,6 @@
 //! site activity so the page is alive.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -75,12 +74,12 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
     service::cancel_on_signal(cancel.clone());
     let catalog = Catalog::open(&globals.data_dir)?;
     let bus = MemoryBus::new();
-    let indexer = Indexer::open(
+    let mut indexer = Indexer::open(
         db.clone(),
         catalog.clone(),
         service::indexer_config(&args.index),
     )?;
-    let changes = indexer.changes();
+    let (changes, feed) = (indexer.changes(), indexer.reindex_feed());
     let indexer_task = {
         let (source, stop) = (bus.source(), cancel.clone());
         tokio::spawn(async move {
@@ -96,28 +95,16 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
     let ranks = rank::RankStore::in_data_dir(&globals.data_dir)?;
     let manifest = rank::run_job(&db, &ranks, &rank::JobOptions::default()).await?;
     tracing::info!(version = %manifest.version, nodes = manifest.nodes, edges = manifest.edges, "DiscoRank ready");
-    let scores = Arc::new(ranks.load(manifest.version)?);
 
-    // Subscribed after the first build: the rebuild below reads the database afterwards, and
-    // changes from here on land in the delta that the rebuild keeps.
-    let suggester = Arc::new(suggest::Suggester::new(suggest::SuggestIndex::build(
-        Vec::new(),
-        &Default::default(),
-    )));
-    service::follow_changes(changes.subscribe(), suggester.clone(), cancel.clone());
-    let prior_scores = scores.clone();
-    let report = suggest::rebuild(
-        &suggester,
-        &db,
-        move |key, popularity| prior_scores.relative(key).unwrap_or(popularity),
-        None,
-    )
-    .await?;
-    tracing::info!("suggest: {report}");
-
-    let state = service::query_state(catalog.clone())?
-        .with_priors(Arc::new(query::ranks::RankPriors::open(ranks)))
-        .with_suggester(suggester);
+    // Subscribed after the first build: suggest is built from the database afterwards, and
+    // changes from then on land in the delta that the build keeps.
+    let parts = service::Parts {
+        catalog,
+        db: db.clone(),
+        changes: Some(changes),
+        feed: Some(feed),
+    };
+    let app = service::app(&globals, parts, &cancel).await?;
 
     let simulator = (args.rate > 0.0).then(|| {
         let (db, bus, stop, rate) = (db.clone(), bus.clone(), cancel.clone(), args.rate);
@@ -130,7 +117,7 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
         })
     });
 
-    service::serve_http(&globals.listen, query::router(state), cancel.clone()).await?;
+    service::serve_http(&globals.listen, app, cancel.clone()).await?;
     cancel.cancel();
     if let Some(task) = simulator {
         task.await??;

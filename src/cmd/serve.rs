@@ -20,33 +20,45 @@ pub struct ServeArgs {
 
 pub async fn run(globals: Globals, args: ServeArgs) -> anyhow::Result<()> {
     let catalog = Catalog::open(&globals.data_dir)?;
-    let state = service::query_state(catalog.clone())?;
+    let db = globals.database().await?;
     let cancel = CancellationToken::new();
     service::cancel_on_signal(cancel.clone());
 
-    let indexer_task = match (args.no_indexer, globals.amqp_url.clone()) {
-        (true, _) => None,
+    let (indexer_task, changes, feed) = match (args.no_indexer, globals.amqp_url.clone()) {
+        (true, _) => (None, None, None),
         (false, None) => anyhow::bail!(
             "disco serve runs the indexer on RabbitMQ: give --amqp-url (or AMQP_URL), \
              or --no-indexer to serve queries only; `disco demo` is the embedded mode"
         ),
         (false, Some(amqp_url)) => {
-            let db = globals.database().await?;
             let mut amqp = AmqpConfig::new(&amqp_url, &globals.exchange, &globals.queue);
             amqp.prefetch = service::prefetch(&args.index);
             let source = AmqpSource::connect(amqp).await?;
-            let indexer = Indexer::open(db, catalog.clone(), service::indexer_config(&args.index))?;
+            let mut indexer = Indexer::open(
+                db.clone(),
+                catalog.clone(),
+                service::indexer_config(&args.index),
+            )?;
+            let (changes, feed) = (indexer.changes(), indexer.reindex_feed());
             let stop = cancel.clone();
-            Some(tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 let outcome = indexer.run(source, stop.clone()).await;
                 // A dead indexer must not leave a silently stale service behind.
                 stop.cancel();
                 outcome
-            }))
+            });
+            (Some(task), Some(changes), Some(feed))
         }
     };
 
-    service::serve_http(&globals.listen, query::router(state), cancel.clone()).await?;
+    let parts = service::Parts {
+        catalog,
+        db,
+        changes,
+        feed,
+    };
+    let app = service::app(&globals, parts, &cancel).await?;
+    service::serve_http(&globals.listen, app, cancel.clone()).await?;
     cancel.cancel();
     if let Some(task) = indexer_task {
         task.await??;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use indexer::{CancellationToken, Catalog, IndexerConfig};
 use query::{QueryState, SearchSource, Snapshot};
 
+use super::common::Globals;
 use super::index::IndexArgs;
 
 /// The query service reads whatever generation the catalog's alias names live, at each request.
@@ -52,6 +53,67 @@ pub fn query_state(catalog: Arc<Catalog>) -> anyhow::Result<QueryState> {
     let metrics = query::metrics::Metrics::install_global()
         .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
     Ok(QueryState::new(Arc::new(LiveIndex(catalog))).with_metrics(metrics))
+}
+
+/// What the HTTP service is assembled from, beyond the live index.
+pub struct Parts {
+    pub catalog: Arc<Catalog>,
+    pub db: schemas::db::Db,
+    /// The in-process indexer's change stream (suggest delta) and reindex feed, when it runs here.
+    pub changes: Option<tokio::sync::broadcast::Sender<indexer::IndexChange>>,
+    pub feed: Option<indexer::reindex::ReindexFeed>,
+}
+
+/// The whole HTTP service: search and explore over the live index with DiscoRank priors from
+/// the rank store (any kept version per request), suggest built from the database and kept
+/// current by the index's change stream, and the admin API when a token is configured.
+pub async fn app(
+    globals: &Globals,
+    parts: Parts,
+    cancel: &CancellationToken,
+) -> anyhow::Result<axum::Router> {
+    let ranks = rank::RankStore::in_data_dir(&globals.data_dir)?;
+    let scores = ranks.load_active()?.map(|(_, scores)| Arc::new(scores));
+
+    let suggester = Arc::new(suggest::Suggester::new(suggest::SuggestIndex::build(
+        Vec::new(),
+        &Default::default(),
+    )));
+    if let Some(changes) = &parts.changes {
+        follow_changes(changes.subscribe(), suggester.clone(), cancel.clone());
+    }
+    let prior = move |key, popularity| {
+        scores
+            .as_ref()
+            .and_then(|s| s.relative(key))
+            .unwrap_or(popularity)
+    };
+    let report = suggest::rebuild(
+        &suggester,
+        &parts.db,
+        prior,
+        Some(&globals.data_dir.join("suggest")),
+    )
+    .await?;
+    tracing::info!("suggest: {report}");
+
+    let state = query_state(parts.catalog.clone())?
+        .with_priors(Arc::new(query::ranks::RankPriors::open(ranks)))
+        .with_suggester(suggester);
+    let mut app = query::router(state);
+    match globals.admin_token.as_deref() {
+        Some(token) if !token.is_empty() => {
+            let mut admin = query::admin::AdminState::new(token, parts.catalog, parts.db)
+                .with_ranks(rank::RankStore::in_data_dir(&globals.data_dir)?);
+            if let Some(feed) = parts.feed {
+                admin = admin.with_feed(feed);
+            }
+            app = app.merge(query::admin::router(admin));
+            tracing::info!("admin API on (DISCO_ADMIN_TOKEN is set)");
+        }
+        _ => tracing::info!("admin API off: set DISCO_ADMIN_TOKEN to enable it"),
+    }
+    Ok(app)
 }
 
 /// The indexer's configuration from its flags.
