@@ -23,7 +23,8 @@ pub fn postgres_admin_url() -> String {
 
 /// The RabbitMQ URL tests use.
 pub fn amqp_url() -> String {
-    std::env::var("DISCO_TEST_AMQP").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_string())
+    std::env::var("DISCO_TEST_AMQP")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_string())
 }
 
 /// A name no other test run uses: `<prefix>-<10 hex digits>`.
@@ -66,17 +67,22 @@ impl Drop for FreshPostgres {
     fn drop(&mut self) {
         let name = self.name.clone();
         let admin = postgres_admin_url();
-        let db = self.db.clone();
-        // Drop runs inside or outside a runtime; a short thread with its own runtime works in both.
+        // Drop runs inside or outside a runtime; a short thread with its own runtime works in
+        // both. The test's pool belongs to the test's runtime, which is blocked here, so it is
+        // not closed from this thread: `DROP … WITH (FORCE)` ends its connections instead.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {
-                db.close().await;
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
                     let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
                 }
             });
         })
@@ -107,6 +113,11 @@ impl FreshSqlite {
         let url = format!("sqlite://{}", dir.join("site.db").display());
         let db = Db::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
         db.migrate().await.unwrap_or_else(|e| panic!("{e}"));
-        FreshSqlite { dir: dir.clone(), url, db, _guard: TempDirGuard(dir) }
+        FreshSqlite {
+            dir: dir.clone(),
+            url,
+            db,
+            _guard: TempDirGuard(dir),
+        }
     }
 }
