@@ -1,8 +1,9 @@
 //! The suggester a service holds: the current build, swapped whole, plus the delta.
 //!
 //! A lookup reads tiers in order — exact prefixes (of the whole name or of any word in it),
-//! then names one typo away, then two — and within a tier the heaviest entities first, one
-//! suggestion per entity, until `limit`. The build and the delta are merged in every tier.
+//! then names one typo away, then two (only when nothing matched exactly) — and within a tier
+//! the heaviest entities first, one suggestion per entity, until `limit`. The build and the
+//! delta are merged in every tier.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
@@ -170,25 +171,26 @@ impl Suggester {
         }
         out.fill(&index, &overlay, exact, tier(&extra, 0));
 
-        if !out.full() && query.max_edits > 0 {
-            let hits = fuzzy::walk(
-                index.keys.as_fst(),
-                query.first,
-                &query.rest,
-                query.max_edits,
-            );
-            for distance in 1..=query.max_edits {
-                if out.full() {
-                    break;
-                }
-                let mut typos = TopK::new(&index.lanes);
-                for hit in hits.iter().filter(|h| h.distance == distance) {
-                    for &lane in &lanes {
-                        typos.add(lane, hit.keys.clone());
-                    }
-                }
-                out.fill(&index, &overlay, typos, tier(&extra, distance));
+        // Typo tiers, each walked only when the ones before left room. A query that matched
+        // exactly was most likely typed right: it is filled up with one-edit neighbours only,
+        // which keeps every keystroke of a correctly typed name cheap.
+        let reach = if out.out.is_empty() {
+            query.max_edits
+        } else {
+            query.max_edits.min(1)
+        };
+        for distance in 1..=reach {
+            if out.full() {
+                break;
             }
+            let hits = fuzzy::walk(index.keys.as_fst(), query.first, &query.rest, distance);
+            let mut typos = TopK::new(&index.lanes);
+            for hit in hits.iter().filter(|h| h.distance == distance) {
+                for &lane in &lanes {
+                    typos.add(lane, hit.keys.clone());
+                }
+            }
+            out.fill(&index, &overlay, typos, tier(&extra, distance));
         }
         out.out
     }
