@@ -19,6 +19,9 @@ struct Pair {
     ordinal: u32,
 }
 
+/// A folded name and the byte spans of its keys.
+type FoldedName = (String, Vec<(u16, u16)>);
+
 fn head(key: &[u8]) -> u64 {
     let mut b = [0u8; 8];
     let n = key.len().min(8);
@@ -48,7 +51,7 @@ impl SuggestIndex {
         records.reverse();
 
         // Fold and cut in parallel: each name with the spans of its keys.
-        let folded: Vec<Vec<(String, Vec<(u16, u16)>)>> = records
+        let folded: Vec<Vec<FoldedName>> = records
             .par_iter()
             .map(|r| {
                 let mut names: Vec<String> =
