@@ -7,14 +7,19 @@ use schemas::db::Db;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let tracks: i64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let tracks: i64 = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10);
     let rates: Vec<u64> = match args.get(2..) {
         Some(rest) if !rest.is_empty() => rest.iter().filter_map(|a| a.parse().ok()).collect(),
         _ => vec![1000, 2000, 5000],
     };
     let pg = testkit::FreshPostgres::create().await;
-    let Db::Postgres(pool) = &pg.db else { unreachable!("FreshPostgres is PostgreSQL") };
+    let Db::Postgres(pool) = &pg.db else {
+        unreachable!("FreshPostgres is PostgreSQL")
+    };
     let at = indexer::testing::now();
     indexer::testing::insert_user(&pg.db, 1, "bench", "Bench Uploader", at).await?;
     let started = std::time::Instant::now();
@@ -35,7 +40,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &testkit::unique_name("bench-models"),
         &testkit::unique_name("bench-indexer"),
     );
-    let report = indexer::bench::run(pg.db.clone(), Some(amqp), data.path(), &rates, seconds).await?;
+    let report =
+        indexer::bench::run(pg.db.clone(), Some(amqp), data.path(), &rates, seconds).await?;
     println!("{report}");
     pg.db.close().await;
     Ok(())

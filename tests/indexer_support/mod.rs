@@ -10,15 +10,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use indexer::source::{AmqpConfig, AmqpSource};
+use indexer::tantivy::collector::TopDocs;
+use indexer::tantivy::query::QueryParser;
+use indexer::tantivy::schema::Value;
 use indexer::{CancellationToken, Catalog, Indexer, IndexerConfig};
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use schemas::envelope::Action;
 use schemas::{EntityKey, EntityKind};
-use indexer::tantivy::collector::TopDocs;
-use indexer::tantivy::query::QueryParser;
-use indexer::tantivy::schema::Value;
 
 pub struct Env {
     pub pg: testkit::FreshPostgres,
