@@ -1,10 +1,14 @@
-//! The suggest benchmark at a chosen scale:
-//! `cargo run --release -p suggest --example suggest_bench -- 2000000`.
+//! The suggest benchmark at a chosen scale (distinct keys, then timed passes after one
+//! warm-up pass): `cargo run --release -p suggest --example suggest_bench -- 2000000 3`.
 
 fn main() {
-    let keys = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(2_000_000);
-    println!("{}", suggest::bench::run(keys));
+    let mut args = std::env::args().skip(1);
+    let mut options = suggest::bench::BenchOptions::default();
+    if let Some(keys) = args.next().and_then(|a| a.parse().ok()) {
+        options.keys = keys;
+    }
+    if let Some(passes) = args.next().and_then(|a| a.parse().ok()) {
+        options.passes = passes;
+    }
+    println!("{}", suggest::bench::run_with(&options));
 }

@@ -167,14 +167,17 @@ impl Walker<'_, '_> {
                 continue;
             };
             let (last, min) = self.rows.push(c);
-            if last <= self.max_edits && last > 0 {
-                self.hits.push(Hit {
-                    keys: subtree_range(self.fst, child, acc),
-                    distance: last,
-                });
-            }
-            // Go on while a continuation could match, and could match better than here.
-            if min <= self.max_edits && (last > self.max_edits || min < last) {
+            if last <= self.max_edits {
+                // Every key below matches: the range holds them all. Going further down
+                // would only find keys of this range again, nearer (a lower tier has them).
+                if last > 0 {
+                    self.hits.push(Hit {
+                        keys: subtree_range(self.fst, child, acc),
+                        distance: last,
+                    });
+                }
+            } else if min <= self.max_edits {
+                // No match yet, but a continuation could still come within reach.
                 self.down(child, acc, Utf8::default());
             }
             self.rows.pop();

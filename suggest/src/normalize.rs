@@ -17,20 +17,28 @@ pub const MAX_WORD_STARTS: usize = 16;
 
 /// The folded, space-normalised form of `text`, cut to [`MAX_NAME_BYTES`].
 pub fn key_text(text: &str) -> String {
+    let mut out = String::new();
+    push_key_text(text, &mut out);
+    out
+}
+
+/// Appends the [`key_text`] of `text` to `out` (the build writes every name into one arena).
+pub fn push_key_text(text: &str, out: &mut String) {
     // Bound the work before folding: a name is never looked at past a few hundred bytes.
     let text = cut(text, MAX_NAME_BYTES * 4);
     let folded = schemas::analyzer::fold(text);
-    let mut out = String::with_capacity(folded.len().min(MAX_KEY_BYTES));
+    let base = out.len();
     for word in folded.split_whitespace() {
-        if !out.is_empty() {
+        if out.len() > base {
             out.push(' ');
         }
         out.push_str(word);
-        if out.len() >= MAX_NAME_BYTES {
+        if out.len() - base >= MAX_NAME_BYTES {
             break;
         }
     }
-    cut(&out, MAX_NAME_BYTES).trim_end().to_string()
+    let kept = cut(&out[base..], MAX_NAME_BYTES).trim_end().len();
+    out.truncate(base + kept);
 }
 
 /// What a typed text is looked up as: its [`key_text`] cut to [`MAX_KEY_BYTES`].
@@ -59,38 +67,42 @@ pub fn key_at(name: &str, start: usize) -> &str {
 /// "roll" but "can't" does not at "t". In CJK text, where words are not separated, every
 /// character starts one. At most [`MAX_WORD_STARTS`].
 pub fn word_starts(key: &str) -> Vec<usize> {
-    let chars: Vec<(usize, char)> = key.char_indices().collect();
-    let mut starts = Vec::new();
-    for (n, &(i, c)) in chars.iter().enumerate() {
-        let start = if n == 0 {
-            true
-        } else if !c.is_alphanumeric() {
-            false
-        } else if is_cjk(c) {
-            true
-        } else {
-            let before = chars[n - 1].1;
-            if before == '\'' {
-                let elided = n >= 2 && chars[n - 2].1.is_alphanumeric();
+    let mut starts = Vec::with_capacity(8);
+    each_word_start(key, |start| starts.push(start));
+    starts
+}
+
+/// Calls `f` with each of [`word_starts`], without allocating.
+pub(crate) fn each_word_start(key: &str, mut f: impl FnMut(usize)) {
+    let (mut before, mut before2): (Option<char>, Option<char>) = (None, None);
+    let mut found = 0;
+    for (i, c) in key.char_indices() {
+        let start = match before {
+            None => true,
+            Some(_) if !c.is_alphanumeric() => false,
+            Some(_) if is_cjk(c) => true,
+            Some('\'') => {
+                let elided = before2.is_some_and(char::is_alphanumeric);
                 !elided
-                    || chars[n..]
-                        .iter()
+                    || key[i..]
+                        .chars()
                         .take(3)
-                        .filter(|(_, c)| c.is_alphanumeric())
+                        .filter(|c| c.is_alphanumeric())
                         .count()
                         == 3
-            } else {
-                !before.is_alphanumeric()
             }
+            Some(b) => !b.is_alphanumeric(),
         };
         if start {
-            starts.push(i);
-            if starts.len() == MAX_WORD_STARTS {
-                break;
+            f(i);
+            found += 1;
+            if found == MAX_WORD_STARTS {
+                return;
             }
         }
+        before2 = before;
+        before = Some(c);
     }
-    starts
 }
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.

@@ -185,10 +185,10 @@ impl Suggester {
             }
             let hits = fuzzy::walk(index.keys.as_fst(), query.first, &query.rest, distance);
             let mut typos = TopK::new(&index.lanes);
-            for hit in hits.iter().filter(|h| h.distance == distance) {
-                for &lane in &lanes {
-                    typos.add(lane, hit.keys.clone());
-                }
+            for &lane in &lanes {
+                // The walk yields ranges in key order, so each lane is read front to back.
+                let ranges = hits.iter().filter(|h| h.distance == distance);
+                typos.add_all(lane, ranges.map(|h| h.keys.clone()));
             }
             out.fill(&index, &overlay, typos, tier(&extra, distance));
         }

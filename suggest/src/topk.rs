@@ -48,8 +48,15 @@ impl Lane {
 
     /// The postings whose keys have ranks in `keys`.
     pub fn postings(&self, keys: Range<u32>) -> Range<u32> {
-        let lo = self.key_rank.partition_point(|&k| k < keys.start);
-        let hi = lo + self.key_rank[lo..].partition_point(|&k| k < keys.end);
+        self.postings_from(keys, 0)
+    }
+
+    /// [`Lane::postings`] for a `keys` range whose postings start at `from` or later: a
+    /// galloping search from `from`, so reading many ranges in key order (a typo walk's)
+    /// costs the log of the gaps between them rather than of the whole lane.
+    pub fn postings_from(&self, keys: Range<u32>, from: u32) -> Range<u32> {
+        let lo = gallop(&self.key_rank, from as usize, keys.start);
+        let hi = gallop(&self.key_rank, lo, keys.end);
         lo as u32..hi as u32
     }
 
@@ -65,6 +72,10 @@ impl Lane {
     /// The heaviest posting in the non-empty range `l..r`.
     pub fn heaviest(&self, l: u32, r: u32) -> u32 {
         debug_assert!(l < r && r as usize <= self.len());
+        if r - l <= 8 {
+            // A few neighbours: one cache line to scan beats a walk up the tree.
+            return (l + 1..r).fold(l, |best, i| self.heavier(best, i));
+        }
         let n = self.len();
         let (mut l, mut r) = (l as usize + n, r as usize + n);
         let mut best = self.tree[l];
@@ -90,6 +101,18 @@ impl Lane {
             + self.weight.len() * 4
             + self.tree.len() * 4
     }
+}
+
+/// The first index at or after `from` whose rank is at least `rank` (ranks ascending).
+fn gallop(ranks: &[u32], from: usize, rank: u32) -> usize {
+    let (mut lo, mut step) = (from.min(ranks.len()), 1);
+    // Double the stride until it passes `rank`, then search the last stride.
+    while lo + step <= ranks.len() && ranks[lo + step - 1] < rank {
+        lo += step;
+        step *= 2;
+    }
+    let hi = (lo + step).min(ranks.len());
+    lo + ranks[lo..hi].partition_point(|&k| k < rank)
 }
 
 /// A range of one lane's postings, with its heaviest posting.
@@ -144,6 +167,16 @@ impl<'a> TopK<'a> {
     pub fn add(&mut self, lane: usize, keys: Range<u32>) {
         let postings = self.lanes[lane].postings(keys);
         self.push(lane as u8, postings.start, postings.end);
+    }
+
+    /// Adds the postings of `lane` under each of `keys`, ranges in ascending key order.
+    pub fn add_all(&mut self, lane: usize, keys: impl Iterator<Item = Range<u32>>) {
+        let mut from = 0;
+        for range in keys {
+            let postings = self.lanes[lane].postings_from(range, from);
+            from = postings.end;
+            self.push(lane as u8, postings.start, postings.end);
+        }
     }
 
     fn push(&mut self, lane: u8, l: u32, r: u32) {
@@ -213,6 +246,21 @@ mod tests {
         top.add(1, 0..2); // 4, 8
         let weights: Vec<f32> = top.map(|(w, _)| w).collect();
         assert_eq!(weights, [8.0, 5.0, 4.0, 3.0, 1.0]);
+    }
+
+    #[test]
+    fn galloping_agrees_with_a_binary_search() {
+        let ranks: Vec<u32> = (0..300u32).map(|i| i / 3 + i / 50).collect();
+        for from in [0usize, 1, 7, 64, 299, 300] {
+            for rank in 0..=110u32 {
+                let expected = from.max(ranks.partition_point(|&k| k < rank));
+                assert_eq!(
+                    gallop(&ranks, from, rank),
+                    expected,
+                    "from {from} rank {rank}"
+                );
+            }
+        }
     }
 
     #[test]
