@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --release -p rank --example bench -- [--python /tmp/rankref/bin/python]
-//!     [--nodes 1000000] [--edges 10000000] [--tolerance 1e-6] [--no-networkx]
+//!     [--nodes 1000000] [--edges 10000000] [--tolerance 1e-6] [--churn 0.01]
+//!     [--graph activity|uniform] [--no-networkx]
 //! ```
 
 use std::process::ExitCode;
@@ -21,6 +22,17 @@ fn main() -> ExitCode {
             "--edges" => value().parse().map(|v| options.edges = v).is_ok(),
             "--tolerance" => value().parse().map(|v| options.tolerance = v).is_ok(),
             "--churn" => value().parse().map(|v| options.churn = v).is_ok(),
+            "--graph" => match value().as_str() {
+                "activity" => {
+                    options.graph = rank::bench::GraphShape::Activity;
+                    true
+                }
+                "uniform" => {
+                    options.graph = rank::bench::GraphShape::Uniform;
+                    true
+                }
+                _ => false,
+            },
             "--no-networkx" => {
                 options.networkx = false;
                 true

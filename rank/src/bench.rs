@@ -10,11 +10,16 @@
 //! println!("{report}"); // a Markdown table
 //! ```
 //!
-//! The graph: `nodes` nodes, every tenth one dangling, `edges` edges from uniform sources to
-//! skewed targets (a few nodes draw most of the activity, as on the site), integer weights
-//! 1–5, parallel edges summed. The churned graph replaces 1% of the edges (half removed, half
-//! added at random). "Cold" and "warm" both run on the churned graph; "warm" starts from the
-//! base graph's scores. The Python libraries run on the churned graph's merged edge list.
+//! The graph ([`GraphShape::Activity`], the default) is the site's activity graph as
+//! [`crate::synthetic`] generates it: tracks, users, playlists and groups with power-law
+//! in-degrees (preferential attachment), power-law activity per user, a quarter of users passive
+//! (dangling), the real edge kinds and weights, parallel activities summed, `edges` distinct
+//! edges. The churned graph changes 1% of the edges: half of that removed uniformly, as many new
+//! activities added by the same preferential process. [`GraphShape::Uniform`] is the earlier,
+//! easier graph (uniform sources, skewed targets, uniform churn), kept for comparison.
+//! "Cold" and "warm" both run on the churned graph with the same kernel and stopping rule;
+//! "warm" starts from the base graph's scores (computed to the same tolerance). The Python
+//! libraries run on the churned graph's merged edge list.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -26,15 +31,26 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::RankError;
 use crate::graph::{Graph, GraphBuilder};
-use crate::kernel::{PageRankOptions, l1_distance, pagerank};
+use crate::kernel::{Method, PageRankOptions, l1_distance, pagerank_with};
 use crate::nodes::NodeTable;
+use crate::synthetic::{ActivityGenerator, Edge};
 
 /// The Python half, shipped inside the crate.
 const PYTHON_SCRIPT: &str = include_str!("../reference/bench_python.py");
 
+/// Which generated graph to run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphShape {
+    /// The site's activity graph: power-law, preferential churn ([`crate::synthetic`]).
+    Activity,
+    /// Uniform sources, skewed targets, uniform churn: mixes unusually fast.
+    Uniform,
+}
+
 /// What to generate and whom to compare with.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
+    pub graph: GraphShape,
     pub nodes: u32,
     pub edges: usize,
     /// Fraction of edges replaced between the base and the churned graph.
@@ -51,6 +67,7 @@ pub struct BenchOptions {
 impl Default for BenchOptions {
     fn default() -> Self {
         BenchOptions {
+            graph: GraphShape::Activity,
             nodes: 1_000_000,
             edges: 10_000_000,
             churn: 0.01,
@@ -73,6 +90,8 @@ pub struct BenchRow {
     pub iterations: Option<u32>,
     /// L1 distance from igraph PRPACK's scores (the most exact solver here), when it ran.
     pub l1_vs_prpack: Option<f64>,
+    /// For a warm run: L1 distance from the cold run of the same kernel.
+    pub l1_vs_cold: Option<f64>,
 }
 
 /// Everything one run measured.
@@ -88,11 +107,12 @@ pub struct BenchReport {
     pub graph_megabytes: f64,
     pub tolerance: f64,
     pub rows: Vec<BenchRow>,
-    /// L1 distance between our warm and cold results.
-    pub warm_vs_cold_l1: f64,
     /// Why a comparison is missing, if one is.
     pub notes: Vec<String>,
 }
+
+/// Turns the base graph's edges into the churned graph's.
+type Churn = Box<dyn FnMut(&mut Vec<Edge>)>;
 
 /// Generates the graphs, runs every implementation and compares them.
 pub fn run(options: &BenchOptions) -> Result<BenchReport, RankError> {
@@ -103,10 +123,28 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, RankError> {
         ));
     }
     let started = Instant::now();
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let mut edges: Vec<(u32, u32, f32)> = (0..options.edges)
-        .map(|_| random_edge(&mut rng, n))
-        .collect();
+    let (mut edges, mut churn): (Vec<Edge>, Churn) = match options.graph {
+        GraphShape::Activity => {
+            let mut generator = ActivityGenerator::new(n, options.seed);
+            let edges = generator.edges(options.edges);
+            let fraction = options.churn;
+            (
+                edges,
+                Box::new(move |edges| generator.churn(edges, fraction)),
+            )
+        }
+        GraphShape::Uniform => {
+            let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+            let edges = (0..options.edges)
+                .map(|_| random_edge(&mut rng, n))
+                .collect();
+            let fraction = options.churn;
+            (
+                edges,
+                Box::new(move |edges| uniform_churn(&mut rng, edges, n, fraction)),
+            )
+        }
+    };
     let generate_seconds = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
@@ -117,26 +155,19 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, RankError> {
         max_iterations: 1000,
         ..PageRankOptions::default()
     };
-    let base_scores = pagerank(&base, &kernel, None)?.scores;
+    let methods = [
+        (Method::GaussSeidel, "disco kernel (Gauss-Seidel)"),
+        (Method::Power, "disco kernel (power iteration)"),
+    ];
+    let mut base_scores = Vec::new();
+    for (method, _) in methods {
+        base_scores.push(pagerank_with(&base, &kernel, None, method)?.scores);
+    }
     drop(base);
 
-    let churn = ((edges.len() as f64 * options.churn) as usize).max(2);
-    for _ in 0..churn / 2 {
-        let at = rng.random_range(0..edges.len());
-        edges.swap_remove(at);
-    }
-    for _ in 0..churn - churn / 2 {
-        edges.push(random_edge(&mut rng, n));
-    }
+    churn(&mut edges);
     let graph = build(n, &edges)?;
     drop(edges);
-
-    let started = Instant::now();
-    let cold = pagerank(&graph, &kernel, None)?;
-    let cold_seconds = started.elapsed().as_secs_f64();
-    let started = Instant::now();
-    let warm = pagerank(&graph, &kernel, Some(&base_scores))?;
-    let warm_seconds = started.elapsed().as_secs_f64();
 
     let mut report = BenchReport {
         nodes: graph.node_count(),
@@ -148,25 +179,44 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, RankError> {
         bytes_per_edge: graph.bytes_per_edge(),
         graph_megabytes: graph.heap_bytes() as f64 / 1e6,
         tolerance: options.tolerance,
-        warm_vs_cold_l1: l1_distance(&cold.scores, &warm.scores),
         rows: Vec::new(),
         notes: Vec::new(),
     };
-    let ours = |name: &str, seconds, iterations| BenchRow {
-        name: name.to_string(),
-        seconds,
-        build_seconds: Some(build_seconds),
-        iterations: Some(iterations),
-        l1_vs_prpack: None,
-    };
-    report
-        .rows
-        .push(ours("disco kernel, cold", cold_seconds, cold.iterations));
-    report.rows.push(ours(
-        "disco kernel, warm (1% churn)",
-        warm_seconds,
-        warm.iterations,
-    ));
+    let mut ours_scores = Vec::new();
+    for ((method, name), base) in methods.into_iter().zip(&base_scores) {
+        let started = Instant::now();
+        let cold = pagerank_with(&graph, &kernel, None, method)?;
+        let cold_seconds = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let warm = pagerank_with(&graph, &kernel, Some(base), method)?;
+        let warm_seconds = started.elapsed().as_secs_f64();
+        let warm_vs_cold = l1_distance(&cold.scores, &warm.scores);
+        let row = |what: &str, seconds, iterations, l1_vs_cold| BenchRow {
+            name: format!("{name}, {what}"),
+            seconds,
+            build_seconds: Some(build_seconds),
+            iterations: Some(iterations),
+            l1_vs_prpack: None,
+            l1_vs_cold,
+        };
+        report
+            .rows
+            .push(row("cold", cold_seconds, cold.iterations, None));
+        report.rows.push(row(
+            "warm (1% churn)",
+            warm_seconds,
+            warm.iterations,
+            Some(warm_vs_cold),
+        ));
+        if method == Method::GaussSeidel {
+            report.notes.push(format!(
+                "the churn moved the PageRank vector by L1 {:.2e} (base graph's scores vs churned graph's)",
+                l1_distance(base, &cold.scores)
+            ));
+        }
+        ours_scores.push(cold.scores);
+        ours_scores.push(warm.scores);
+    }
 
     match &options.python {
         None => report
@@ -178,9 +228,8 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, RankError> {
                 .iter()
                 .find(|(row, _)| row.name == "igraph prpack")
                 .map(|(_, s)| s.clone());
-            let ours_scores = [&cold.scores, &warm.scores];
             if let Some(prpack) = &prpack {
-                for (row, scores) in report.rows.iter_mut().zip(ours_scores) {
+                for (row, scores) in report.rows.iter_mut().zip(&ours_scores) {
                     row.l1_vs_prpack = Some(l1_distance(scores, prpack));
                 }
             }
@@ -254,7 +303,19 @@ fn random_edge(rng: &mut ChaCha8Rng, n: u32) -> (u32, u32, f32) {
     (src, dst, rng.random_range(1..=5) as f32)
 }
 
-fn build(n: u32, edges: &[(u32, u32, f32)]) -> Result<Graph, RankError> {
+/// Replaces `fraction` of the edges: half of that removed, as many added by [`random_edge`].
+fn uniform_churn(rng: &mut ChaCha8Rng, edges: &mut Vec<Edge>, n: u32, fraction: f64) {
+    let churn = ((edges.len() as f64 * fraction) as usize).max(2);
+    for _ in 0..churn / 2 {
+        let at = rng.random_range(0..edges.len());
+        edges.swap_remove(at);
+    }
+    for _ in 0..churn - churn / 2 {
+        edges.push(random_edge(rng, n));
+    }
+}
+
+fn build(n: u32, edges: &[Edge]) -> Result<Graph, RankError> {
     let mut builder = GraphBuilder::with_capacity(n, edges.len());
     for &(s, d, w) in edges {
         builder.push(s, d, w);
@@ -338,6 +399,7 @@ fn run_python(
                     build_seconds: field("build_seconds"),
                     iterations: None,
                     l1_vs_prpack: None,
+                    l1_vs_cold: None,
                 },
                 scores,
             ));
@@ -363,23 +425,23 @@ impl fmt::Display for BenchReport {
         writeln!(f)?;
         writeln!(
             f,
-            "| implementation | PageRank s | graph build s | iterations | L1 vs igraph PRPACK |"
+            "| implementation | PageRank s | graph build s | iterations | L1 vs igraph PRPACK | warm: L1 vs cold |"
         )?;
-        writeln!(f, "| --- | ---: | ---: | ---: | ---: |")?;
+        writeln!(f, "| --- | ---: | ---: | ---: | ---: | ---: |")?;
         for row in &self.rows {
             let opt = |v: Option<String>| v.unwrap_or_else(|| "—".to_string());
             writeln!(
                 f,
-                "| {} | {:.3} | {} | {} | {} |",
+                "| {} | {:.3} | {} | {} | {} | {} |",
                 row.name,
                 row.seconds,
                 opt(row.build_seconds.map(|s| format!("{s:.2}"))),
                 opt(row.iterations.map(|i| i.to_string())),
                 opt(row.l1_vs_prpack.map(|l| format!("{l:.2e}"))),
+                opt(row.l1_vs_cold.map(|l| format!("{l:.2e}"))),
             )?;
         }
         writeln!(f)?;
-        writeln!(f, "warm vs cold L1: {:.2e}", self.warm_vs_cold_l1)?;
         for note in &self.notes {
             writeln!(f, "note: {note}")?;
         }
@@ -403,8 +465,12 @@ mod tests {
         let report = run(&options).unwrap();
         let (cold, warm) = (&report.rows[0], &report.rows[1]);
         assert!(warm.iterations < cold.iterations, "{report}");
-        assert!(report.warm_vs_cold_l1 < 1e-6, "{report}");
+        assert!(warm.l1_vs_cold.is_some_and(|l1| l1 < 1e-6), "{report}");
         assert!(report.dangling >= 500);
-        assert!(report.to_string().contains("| disco kernel, cold |"));
+        assert!(
+            report
+                .to_string()
+                .contains("| disco kernel (Gauss-Seidel), cold |")
+        );
     }
 }

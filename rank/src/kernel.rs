@@ -1,20 +1,30 @@
 //! Weighted PageRank with the networkx conventions, as a parallel pull over in-edges.
 //!
 //! With `P(u,v) = w(u,v) / Σ w(u,·)`, personalization `p` (uniform unless given) and damping
-//! `α`, one iteration is
+//! `α`, PageRank is the fixed point `x = G(x)` with `Σ x = 1` of
 //!
 //! ```text
-//! x'[v] = α · Σ_{u→v} x[u] · P(u,v)  +  (α · Σ_{u dangling} x[u] + (1 − α)) · p[v]
+//! G(x)[v] = α · Σ_{u→v} x[u] · P(u,v)  +  (α · Σ_{u dangling} x[u] + (1 − α) · Σ x) · p[v]
 //! ```
 //!
 //! i.e. a dangling node's mass and the teleport both follow `p`, exactly as
-//! `networkx.pagerank` does. Iteration stops when the L1 change `Σ |x' − x|` falls below
-//! `tolerance` (networkx stops at `N · tol`, so its `tol = t / N` is our `tolerance = t`) or
-//! after `max_iterations`. All arithmetic is f64; edge weights are stored as f32.
+//! `networkx.pagerank` does. Two sweeps compute it ([`Method`]):
 //!
-//! Each iteration is a single pass: a node's new score, its share `x'[v] / Σ w(v,·)` for the
-//! next pass, the L1 change and the dangling mass are all produced in one rayon sweep over
-//! chunks of nodes, reading in-edges sequentially.
+//! - [`Method::Power`] is networkx's power iteration `x ← G(x)`: every node reads the previous
+//!   iteration's scores.
+//! - [`Method::GaussSeidel`] (the default) updates scores in place, so a node already reads the
+//!   new scores of the nodes swept before it; only the global dangling/teleport term lags one
+//!   sweep. It is power iteration on a splitting of `G` with the same fixed point, and on the
+//!   site's power-law graph takes about half the iterations. Because the rayon workers sweep
+//!   different node ranges at once, which neighbours are already updated depends on timing:
+//!   scores agree run to run to about the tolerance, not bit for bit.
+//!
+//! Both stop when the L1 change of one sweep (of the scores normalized to sum 1) falls below
+//! `tolerance` (networkx stops at `N · tol`, so its `tol = t / N` is our `tolerance = t`) or
+//! after `max_iterations`. All arithmetic is f64; edge weights are stored as f32. Each sweep is
+//! a single pass over the in-edges: a node's new score, its share `x[v] / Σ w(v,·)` that the
+//! next sweep gathers, the L1 change and the dangling mass come out of one rayon sweep over
+//! chunks of nodes, with no allocation per iteration.
 //!
 //! ```
 //! use rank::{GraphBuilder, NodeTable, PageRankOptions, pagerank};
@@ -28,6 +38,8 @@
 //! assert!((result.scores[0] - 1.0 / 3.0).abs() < 1e-9);
 //! ```
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -35,7 +47,7 @@ use crate::RankError;
 use crate::graph::Graph;
 
 /// Nodes per unit of parallel work: small enough to balance skewed in-degrees.
-const CHUNK: usize = 2048;
+const CHUNK: usize = 4096;
 
 /// Settings of one PageRank computation.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +74,16 @@ impl Default for PageRankOptions {
     }
 }
 
+/// How each iteration sweeps the nodes; both reach the same scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// In place: nodes read the scores already updated in this sweep.
+    #[default]
+    GaussSeidel,
+    /// networkx's power iteration: nodes read the previous iteration's scores.
+    Power,
+}
+
 /// Scores by node number, and how the iteration went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PageRankResult {
@@ -73,11 +95,23 @@ pub struct PageRankResult {
     pub converged: bool,
 }
 
-/// Runs PageRank on `graph`, starting from `start` (normalized here; `None` is uniform).
+/// Runs PageRank on `graph` with [`Method::GaussSeidel`], starting from `start` (normalized
+/// here; `None` is uniform).
 pub fn pagerank(
     graph: &Graph,
     options: &PageRankOptions,
     start: Option<&[f64]>,
+) -> Result<PageRankResult, RankError> {
+    pagerank_with(graph, options, start, Method::GaussSeidel)
+}
+
+/// Runs PageRank on `graph` with the given sweep, starting from `start` (normalized here;
+/// `None` is uniform).
+pub fn pagerank_with(
+    graph: &Graph,
+    options: &PageRankOptions,
+    start: Option<&[f64]>,
+    method: Method,
 ) -> Result<PageRankResult, RankError> {
     let n = graph.node_count();
     if !(0.0..1.0).contains(&options.alpha) {
@@ -98,80 +132,183 @@ pub fn pagerank(
         Some(p) => Some(normalized(p, n, "personalization")?),
         None => None,
     };
-    let uniform = 1.0 / n as f64;
-    let mut x = match start {
+    let x = match start {
         Some(s) => normalized(s, n, "start vector")?,
-        None => vec![uniform; n],
+        None => vec![1.0 / n as f64; n],
     };
-
-    let inv_out: Vec<f64> = graph
-        .out_weights()
+    let out_weight = graph.out_weights();
+    // share[u] = x[u] / Σ w(u,·), what u sends per unit of edge weight; a dangling node sends
+    // nothing (it is never a predecessor), so its slot holds x[u] itself.
+    let share: Vec<AtomicU64> = x
         .par_iter()
-        .map(|&w| if w > 0.0 { 1.0 / w } else { 0.0 })
+        .zip(out_weight)
+        .map(|(x, w)| AtomicU64::new((x / scale(*w)).to_bits()))
         .collect();
-    // share[u] = x[u] / Σ w(u,·): what u sends per unit of edge weight.
-    let mut share: Vec<f64> = x.par_iter().zip(&inv_out).map(|(x, inv)| x * inv).collect();
-    let mut dangling: f64 = x
-        .par_iter()
-        .zip(&inv_out)
-        .filter(|(_, inv)| **inv == 0.0)
-        .map(|(x, _)| *x)
-        .sum();
-    let mut next = vec![0f64; n];
-    let mut next_share = vec![0f64; n];
-    let (offsets, src, weight) = graph.in_arrays();
-    let alpha = options.alpha;
+    let mut mass = Mass {
+        total: 1.0,
+        dangling: x
+            .iter()
+            .zip(out_weight)
+            .filter(|(_, w)| **w == 0.0)
+            .map(|(x, _)| x)
+            .sum(),
+    };
+    drop(x);
+    let previous: Vec<AtomicU64> = match method {
+        Method::GaussSeidel => Vec::new(),
+        Method::Power => (0..n).map(|_| AtomicU64::new(0)).collect(),
+    };
+    let (mut read, mut write) = (&share, &share);
+    if method == Method::Power {
+        write = &previous;
+    }
+    let sweep = Sweep::new(graph, options.alpha, p.as_deref())?;
 
     let mut iterations = 0;
     let mut residual = f64::INFINITY;
     while iterations < options.max_iterations {
         iterations += 1;
-        let base = alpha * dangling + (1.0 - alpha);
-        let (change, new_dangling) = next
-            .par_chunks_mut(CHUNK)
-            .zip(next_share.par_chunks_mut(CHUNK))
-            .enumerate()
-            .map(|(chunk, (next, next_share))| {
-                let first = chunk * CHUNK;
-                let mut change = 0.0;
-                let mut dangling = 0.0;
-                for (i, (xv, sv)) in next.iter_mut().zip(next_share.iter_mut()).enumerate() {
-                    let v = first + i;
-                    let range = offsets[v] as usize..offsets[v + 1] as usize;
-                    let mut pulled = 0.0;
-                    for (&u, &w) in src[range.clone()].iter().zip(&weight[range]) {
-                        pulled += share[u as usize] * w as f64;
-                    }
-                    let teleport = match &p {
-                        Some(p) => p[v],
-                        None => uniform,
-                    };
-                    let value = alpha * pulled + base * teleport;
-                    change += (value - x[v]).abs();
-                    *xv = value;
-                    let inv = inv_out[v];
-                    *sv = value * inv;
-                    if inv == 0.0 {
-                        dangling += value;
-                    }
-                }
-                (change, dangling)
-            })
-            .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
-        std::mem::swap(&mut x, &mut next);
-        std::mem::swap(&mut share, &mut next_share);
-        dangling = new_dangling;
-        residual = change;
+        let (change, next) = sweep.run(read, write, &mass);
+        // The L1 change of the normalized scores is at most this (the sum of the stored scores
+        // may drift in a Gauss-Seidel sweep; it does not in a power sweep).
+        residual = (change + (next.total - mass.total).abs()) / mass.total;
+        mass = next;
+        tracing::debug!(iterations, residual, "pagerank sweep");
+        if method == Method::Power {
+            std::mem::swap(&mut read, &mut write);
+        }
         if residual < options.tolerance {
             break;
         }
     }
+    let total = mass.total;
+    let scores = read
+        .par_iter()
+        .zip(out_weight)
+        .map(|(s, w)| f64::from_bits(s.load(Relaxed)) * scale(*w) / total)
+        .collect();
     Ok(PageRankResult {
-        scores: x,
+        scores,
         iterations,
         residual,
         converged: residual < options.tolerance,
     })
+}
+
+/// What a node's share is divided by: its out-weight, or 1 for a dangling node.
+fn scale(out_weight: f64) -> f64 {
+    if out_weight > 0.0 { out_weight } else { 1.0 }
+}
+
+/// Sums over the stored (not normalized) scores.
+#[derive(Debug, Clone, Copy)]
+struct Mass {
+    total: f64,
+    dangling: f64,
+}
+
+/// The fixed parts of one iteration.
+struct Sweep<'a> {
+    graph: &'a Graph,
+    alpha: f64,
+    personalization: Option<&'a [f64]>,
+    uniform: f64,
+}
+
+impl<'a> Sweep<'a> {
+    /// Checks once that every predecessor number is a node, so that sweeps need not.
+    fn new(
+        graph: &'a Graph,
+        alpha: f64,
+        personalization: Option<&'a [f64]>,
+    ) -> Result<Sweep<'a>, RankError> {
+        let n = graph.node_count();
+        let (offsets, src, weight) = graph.in_arrays();
+        let shaped = offsets.len() == n + 1
+            && offsets.last().is_some_and(|&e| e as usize == src.len())
+            && weight.len() == src.len()
+            && graph.out_weights().len() == n;
+        if !shaped || src.par_iter().any(|&u| u as usize >= n) {
+            return Err(RankError::Input(
+                "graph arrays are inconsistent (a predecessor outside the node range)".to_string(),
+            ));
+        }
+        Ok(Sweep {
+            graph,
+            alpha,
+            personalization,
+            uniform: 1.0 / n as f64,
+        })
+    }
+
+    /// One sweep reading shares from `read` and storing new shares to `write` (the same array
+    /// for Gauss-Seidel). Returns the L1 change of the stored scores and their new sums.
+    fn run(&self, read: &[AtomicU64], write: &[AtomicU64], mass: &Mass) -> (f64, Mass) {
+        let (offsets, src, weight) = self.graph.in_arrays();
+        let out_weight = self.graph.out_weights();
+        let alpha = self.alpha;
+        // The dangling mass and the teleport, spread by p: G(x) is homogeneous, so the stored
+        // scores need not sum to 1.
+        let base = alpha * mass.dangling + (1.0 - alpha) * mass.total;
+        let n = out_weight.len();
+        assert!(
+            read.len() == n && write.len() == n,
+            "score arrays of the wrong length"
+        );
+        let chunks = n.div_ceil(CHUNK);
+        let (change, total, dangling) = (0..chunks)
+            .into_par_iter()
+            .map(|chunk| {
+                let nodes = chunk * CHUNK..((chunk + 1) * CHUNK).min(n);
+                let (mut change, mut total, mut dangling) = (0.0, 0.0, 0.0);
+                for v in nodes {
+                    let edges = offsets[v] as usize..offsets[v + 1] as usize;
+                    // SAFETY: `Sweep::new` checked every predecessor against the node count,
+                    // which is `read.len()`.
+                    let pulled = unsafe { gather(read, &src[edges.clone()], &weight[edges]) };
+                    let teleport = match self.personalization {
+                        Some(p) => p[v],
+                        None => self.uniform,
+                    };
+                    let value = alpha * pulled + base * teleport;
+                    let w = out_weight[v];
+                    let old = f64::from_bits(read[v].load(Relaxed)) * scale(w);
+                    write[v].store((value / scale(w)).to_bits(), Relaxed);
+                    change += (value - old).abs();
+                    total += value;
+                    if w == 0.0 {
+                        dangling += value;
+                    }
+                }
+                (change, total, dangling)
+            })
+            .reduce(|| (0.0, 0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+        (change, Mass { total, dangling })
+    }
+}
+
+/// Σ share[u] · w over one node's in-edges, in two independent sums so that consecutive
+/// additions do not wait on each other.
+///
+/// Safety: every `u` in `src` is below `share.len()` (checked once per run by [`Sweep::new`]).
+#[inline]
+unsafe fn gather(share: &[AtomicU64], src: &[u32], weight: &[f32]) -> f64 {
+    // SAFETY: the caller guarantees every predecessor number is in range.
+    let load = |u: u32| f64::from_bits(unsafe { share.get_unchecked(u as usize) }.load(Relaxed));
+    let (mut even, mut odd) = (0.0, 0.0);
+    let mut pairs_src = src.chunks_exact(2);
+    let mut pairs_weight = weight.chunks_exact(2);
+    for (s, w) in (&mut pairs_src).zip(&mut pairs_weight) {
+        even += load(s[0]) * w[0] as f64;
+        odd += load(s[1]) * w[1] as f64;
+    }
+    if let (Some(&s), Some(&w)) = (
+        pairs_src.remainder().first(),
+        pairs_weight.remainder().first(),
+    ) {
+        even += load(s) * w as f64;
+    }
+    even + odd
 }
 
 /// A copy of `values` scaled to sum 1; refuses wrong lengths, negatives and all-zero input.

@@ -19,7 +19,8 @@
 //!
 //! Modules: [`weights`] (activity → edge weight, `weights.json`), [`nodes`] (entity ↔ node
 //! number), [`graph`] (CSR), [`load`] (database → graph), [`kernel`] (PageRank), [`scores`]
-//! (one version's scores), [`versions`] (the version directory), [`job`] (one run), [`bench`].
+//! (one version's scores), [`versions`] (the version directory), [`job`] (one run), [`bench`]
+//! with [`synthetic`] (a generated activity graph).
 
 pub mod bench;
 pub mod graph;
@@ -29,6 +30,7 @@ pub mod load;
 pub mod nodes;
 mod progress;
 pub mod scores;
+pub mod synthetic;
 pub mod versions;
 pub mod weights;
 
@@ -36,7 +38,7 @@ use std::path::{Path, PathBuf};
 
 pub use graph::{Graph, GraphBuilder};
 pub use job::{JobOptions, run_job, warm_start_vector};
-pub use kernel::{PageRankOptions, PageRankResult, l1_distance, pagerank};
+pub use kernel::{Method, PageRankOptions, PageRankResult, l1_distance, pagerank, pagerank_with};
 pub use load::{LoadedGraph, load_graph};
 pub use nodes::NodeTable;
 pub use progress::Progress;
