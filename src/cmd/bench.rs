@@ -51,6 +51,11 @@ pub enum Bench {
         #[arg(long, default_value_t = 30)]
         seconds: u64,
     },
+    /// Open-loop HTTP load: request paths from a file at a fixed rate; latency from due time.
+    Http {
+        #[command(flatten)]
+        args: super::loadgen::HttpArgs,
+    },
 }
 
 pub async fn run(globals: Globals, args: BenchArgs) -> anyhow::Result<()> {
@@ -106,6 +111,10 @@ pub async fn run(globals: Globals, args: BenchArgs) -> anyhow::Result<()> {
             });
             let dir = globals.data_dir.join("bench-index");
             let report = indexer::bench::run(db, amqp, &dir, &rates, seconds).await?;
+            println!("{report}");
+        }
+        Bench::Http { args } => {
+            let report = super::loadgen::run(args.options()?).await?;
             println!("{report}");
         }
     }

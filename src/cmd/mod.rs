@@ -4,6 +4,7 @@ pub mod bench;
 pub mod common;
 pub mod demo;
 pub mod index;
+pub mod loadgen;
 pub mod ops;
 pub mod rank;
 pub mod seed;
