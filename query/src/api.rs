@@ -332,7 +332,7 @@ pub async fn page() -> Html<&'static str> {
 }
 
 /// Runs blocking index work off the async threads, bounded by the request timeout.
-async fn run<T, F>(state: &QueryState, work: F) -> Result<T, ApiError>
+pub(crate) async fn run<T, F>(state: &QueryState, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&Snapshot, &Layout) -> tantivy::Result<T> + Send + 'static,

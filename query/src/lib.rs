@@ -21,6 +21,7 @@ pub mod bench;
 pub mod blend;
 pub mod collect;
 pub mod compile;
+pub mod entity;
 pub mod error;
 pub mod explore;
 pub mod highlight;

@@ -6,15 +6,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
+use schemas::EntityKind;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::api;
 use crate::blend::Recency;
+use crate::entity;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::prior::{PopularitySource, PriorSource};
@@ -116,7 +118,7 @@ impl QueryState {
 }
 
 /// The query service's routes: `/`, `/search`, `/explore`, `/suggest`, `/healthz`, `/readyz`, `/metrics`,
-/// `/openapi.json`. Merge admin routes onto it in the binary.
+/// `/openapi.json` and the entity pages (`/tracks/{id}`, `/users/{id}`, `/playlists/{id}`, `/groups/{id}`). Merge admin routes onto it in the binary.
 pub fn router(state: QueryState) -> Router {
     let timeout = state.inner.config.request_timeout;
     Router::new()
@@ -128,6 +130,22 @@ pub fn router(state: QueryState) -> Router {
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(api::metrics))
         .route("/openapi.json", get(api::openapi))
+        .route(
+            "/tracks/{id}",
+            get(|s: State<QueryState>, id: Path<String>| entity::page(EntityKind::Track, s, id)),
+        )
+        .route(
+            "/users/{id}",
+            get(|s: State<QueryState>, id: Path<String>| entity::page(EntityKind::User, s, id)),
+        )
+        .route(
+            "/playlists/{id}",
+            get(|s: State<QueryState>, id: Path<String>| entity::page(EntityKind::Playlist, s, id)),
+        )
+        .route(
+            "/groups/{id}",
+            get(|s: State<QueryState>, id: Path<String>| entity::page(EntityKind::Group, s, id)),
+        )
         .fallback(not_found)
         // A backstop for anything that is not bounded in its handler already.
         .layer(TimeoutLayer::with_status_code(

@@ -594,3 +594,52 @@ async fn a_search_over_its_time_budget_is_a_json_503() {
         );
     }
 }
+
+#[tokio::test]
+async fn result_urls_lead_to_entity_pages_and_hidden_entities_are_gone() {
+    let router = chinook().router();
+    let (_, search) = get(&router, "/search?q=love&limit=30").await;
+    let results = search["results"].as_array().expect("results");
+    assert!(!results.is_empty());
+    for result in results {
+        let url = result["url"].as_str().expect("url");
+        let (status, html, content_type) = get_raw(&router, url).await;
+        assert_eq!(status, StatusCode::OK, "{url}");
+        assert!(content_type.starts_with("text/html"), "{url}");
+        let title = result["title"].as_str().expect("title");
+        let escaped = title
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;");
+        assert!(
+            html.contains(&format!("<h1>{escaped}</h1>")),
+            "{url}: {html}"
+        );
+    }
+
+    let hidden = EntityKey::new(EntityKind::Track, 3);
+    let catalog = Catalog::build(
+        vec![track(1, "Visible Song", "Someone", 5.0, 2)],
+        vec![hidden],
+    );
+    let router = catalog.router();
+    let (status, html, _) = get_raw(&router, "/tracks/1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Visible Song") && html.contains("Someone"),
+        "{html}"
+    );
+    for gone in [
+        "/tracks/3",
+        "/tracks/999",
+        "/users/1",
+        "/tracks/abc",
+        "/groups/-1",
+    ] {
+        let (status, html, _) = get_raw(&router, gone).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{gone}");
+        assert!(html.contains("There is no public"), "{gone}: {html}");
+    }
+}
