@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::{self, BatchConfig, Pending};
-use crate::generations::{Catalog, Generation, GenerationHandle};
+use crate::generations::{Catalog, Generation, GenerationHandle, Phase};
 use crate::hydrate::{self, Hydrated};
 use crate::metrics::{self, Outcome};
 use crate::reindex::{ReindexFeed, Synthesized};
@@ -115,6 +115,20 @@ struct Target {
     handle: Arc<GenerationHandle>,
     writer: Arc<Mutex<IndexWriter>>,
     versions: VersionMap,
+    /// Holds reindex writes that are not committed yet (see [`Indexer::apply_current`]).
+    dirty: bool,
+}
+
+/// When a batch's writes are committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// Every generation commits now: the batch's deliveries are acknowledged after this.
+    Now,
+    /// A generation that is still being built keeps the writes uncommitted until the next
+    /// commit that has to happen anyway (a live batch, or the reindex's final flush). Nothing
+    /// is acknowledged on the strength of them, and a building generation whose process dies
+    /// is marked failed and rebuilt from the start, so an uncommitted tail can never be served.
+    DeferWhileBuilding,
 }
 
 /// The running indexer: the database, the catalog's writable generations and their writers.
@@ -274,8 +288,17 @@ impl Indexer {
     /// events whose floor (the epoch) any row satisfies: the same hydration, rendering and
     /// versioned writes as live events. A row that vanished since it was listed is skipped (its
     /// destroy event settles it).
+    ///
+    /// Writes to a generation that is being built are not committed per page (a commit per
+    /// thousand documents was most of a full reindex's time): they become durable with the next
+    /// live batch's commit or with [`Indexer::flush`], which a reindex calls before it reports
+    /// the generation built. An empty `keys` is such a flush.
     pub async fn apply_current(&mut self, keys: &[EntityKey]) -> Result<BatchReport, IndexerError> {
         let mut report = BatchReport::default();
+        if keys.is_empty() {
+            self.flush().await?;
+            return Ok(report);
+        }
         self.sync_targets()?;
         let pending = keys
             .iter()
@@ -289,7 +312,8 @@ impl Indexer {
             .collect();
         let mut items = self.resolve(pending).await?;
         let operations = self.versioned_writes(&mut items);
-        self.commit(operations).await?;
+        self.commit(operations, Durability::DeferWhileBuilding)
+            .await?;
         for item in &items {
             if !matches!(item.resolution, Resolution::Lagging) {
                 report.add(item.outcome, 1);
@@ -309,24 +333,44 @@ impl Indexer {
         self.sync_targets()?;
         let events = read_envelopes(source, deliveries, &mut report).await?;
         let mut items = self.resolve(batch::coalesce(&events)).await?;
+        let hydrated = started.elapsed();
         let operations = self.versioned_writes(&mut items);
-        self.commit(operations).await?;
+        self.commit(operations, Durability::Now).await?;
+        let committed = started.elapsed();
         self.announce(&items, &mut report);
         self.park(source, deliveries, &items, &mut report).await?;
         source.ack(deliveries).await?;
         for (outcome, n) in &report.outcomes {
             metrics::count(*outcome, *n);
         }
-        metrics::batch(deliveries.len(), started.elapsed());
+        let elapsed = started.elapsed();
+        metrics::batch(deliveries.len(), elapsed);
+        tracing::debug!(
+            deliveries = deliveries.len(),
+            hydrate_ms = hydrated.as_secs_f64() * 1e3,
+            write_commit_ms = (committed - hydrated).as_secs_f64() * 1e3,
+            ack_ms = (elapsed - committed).as_secs_f64() * 1e3,
+            "batch"
+        );
         Ok(report)
     }
 
-    /// Opens writers for generations that became writable, drops those that no longer are.
+    /// Opens writers for generations that became writable, drops those that no longer are
+    /// (committing what they were already given first).
     fn sync_targets(&mut self) -> Result<(), IndexerError> {
         let only = self.only;
         let writable: Vec<_> = (self.catalog.writable().into_iter())
             .filter(|h| only.is_none_or(|g| g == h.generation))
             .collect();
+        let leaving: Vec<Generation> = (self.targets.iter())
+            .filter(|(g, t)| t.dirty && !writable.iter().any(|h| h.generation == **g))
+            .map(|(g, _)| *g)
+            .collect();
+        for generation in leaving {
+            if let Some(target) = self.targets.get_mut(&generation) {
+                commit_target(generation, target, Vec::new())?;
+            }
+        }
         self.targets
             .retain(|g, _| writable.iter().any(|h| h.generation == *g));
         for handle in writable {
@@ -346,6 +390,7 @@ impl Indexer {
                     handle,
                     writer: Arc::new(Mutex::new(writer)),
                     versions,
+                    dirty: false,
                 },
             );
         }
@@ -499,41 +544,40 @@ impl Indexer {
     }
 
     /// Commit stage: each generation commits its operations and reloads its reader; only then
-    /// does its version map learn the new versions.
+    /// does its version map learn the new versions. With [`Durability::DeferWhileBuilding`] a
+    /// building generation only queues them (its map learns them at once: the writer applies
+    /// operations in order, so later writes are decided against what it will hold).
     async fn commit(
         &mut self,
         operations: BTreeMap<Generation, Writes>,
+        durability: Durability,
     ) -> Result<(), IndexerError> {
-        for (
-            generation,
-            Writes {
-                operations: ops,
-                stored,
-            },
-        ) in operations
-        {
+        for (generation, writes) in operations {
             let Some(target) = self.targets.get_mut(&generation) else {
                 continue;
             };
-            let writer = target.writer.clone();
-            let path = target.handle.path().to_path_buf();
-            let committed = tokio::task::spawn_blocking(move || {
-                let mut writer = writer
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                writer.run(ops)?;
-                writer.commit()
-            })
-            .await
-            .map_err(|e| IndexerError::Corrupt {
-                path: path.clone(),
-                reason: format!("commit task: {e}"),
-            })?;
-            committed.map_err(|e| IndexerError::index(&path, e))?;
-            target.handle.reload()?;
+            let Writes { operations, stored } = writes;
+            let building = target.handle.meta().phase == Phase::Building;
+            if durability == Durability::DeferWhileBuilding && building {
+                queue(target, operations).await?;
+            } else {
+                commit_now(target, operations).await?;
+            }
             for (key, version) in stored {
                 target.versions.set(key, version);
             }
+        }
+        Ok(())
+    }
+
+    /// Commits every generation holding uncommitted reindex writes and makes them searchable.
+    pub async fn flush(&mut self) -> Result<(), IndexerError> {
+        for (generation, target) in &mut self.targets {
+            if !target.dirty {
+                continue;
+            }
+            commit_now(target, Vec::new()).await?;
+            tracing::debug!(%generation, "flushed reindex writes");
         }
         Ok(())
     }
@@ -665,4 +709,65 @@ fn render(
     let mut row = row.clone();
     row.fields.retain(|name, _| kind.field(name).is_some());
     definitions.render(&row).map_err(|e| e.to_string())
+}
+
+/// Hands `operations` to the writer without a commit (off the async threads).
+async fn queue(target: &mut Target, operations: Vec<UserOperation>) -> Result<(), IndexerError> {
+    let writer = target.writer.clone();
+    let path = target.handle.path().to_path_buf();
+    let queued = tokio::task::spawn_blocking(move || lock_writer(&writer).run(operations))
+        .await
+        .map_err(|e| IndexerError::Corrupt {
+            path: path.clone(),
+            reason: format!("write task: {e}"),
+        })?;
+    queued.map_err(|e| IndexerError::index(&path, e))?;
+    target.dirty = true;
+    Ok(())
+}
+
+/// Runs `operations` and commits, off the async threads, then makes the commit searchable.
+async fn commit_now(
+    target: &mut Target,
+    operations: Vec<UserOperation>,
+) -> Result<(), IndexerError> {
+    let writer = target.writer.clone();
+    let path = target.handle.path().to_path_buf();
+    let committed = tokio::task::spawn_blocking(move || {
+        let mut writer = lock_writer(&writer);
+        writer.run(operations)?;
+        writer.commit()
+    })
+    .await
+    .map_err(|e| IndexerError::Corrupt {
+        path: path.clone(),
+        reason: format!("commit task: {e}"),
+    })?;
+    committed.map_err(|e| IndexerError::index(&path, e))?;
+    target.dirty = false;
+    target.handle.reload()
+}
+
+fn lock_writer(writer: &Mutex<IndexWriter>) -> std::sync::MutexGuard<'_, IndexWriter> {
+    writer
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Commits `target` with `operations` first (blocking; for the rare paths outside a batch).
+fn commit_target(
+    generation: Generation,
+    target: &mut Target,
+    operations: Vec<UserOperation>,
+) -> Result<(), IndexerError> {
+    let path = target.handle.path().to_path_buf();
+    let mut writer = lock_writer(&target.writer);
+    writer
+        .run(operations)
+        .and_then(|_| writer.commit())
+        .map_err(|e| IndexerError::index(&path, e))?;
+    drop(writer);
+    target.dirty = false;
+    tracing::debug!(%generation, "committed a generation that stops being written");
+    Ok(())
 }

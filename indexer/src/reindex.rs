@@ -87,7 +87,9 @@ impl ReindexFeed {
         ReindexFeed { sender }
     }
 
-    /// Applies the current rows of `keys` through the running indexer; waits until committed.
+    /// Applies the current rows of `keys` through the running indexer; waits until written
+    /// (committed in every generation but the one being built, which [`ReindexFeed::flush`]
+    /// commits).
     pub async fn apply(&self, keys: Vec<EntityKey>) -> Result<BatchReport, IndexerError> {
         let (done, answer) = oneshot::channel();
         self.sender
@@ -95,6 +97,12 @@ impl ReindexFeed {
             .await
             .map_err(|_| IndexerError::Cancelled)?;
         answer.await.map_err(|_| IndexerError::Cancelled)?
+    }
+
+    /// Commits what earlier [`ReindexFeed::apply`] calls left uncommitted in the generation
+    /// being built (see [`Indexer::apply_current`]); waits until it is durable and searchable.
+    pub async fn flush(&self) -> Result<(), IndexerError> {
+        self.apply(Vec::new()).await.map(|_| ())
     }
 }
 
@@ -402,6 +410,16 @@ async fn build(
             *report.rows.entry(kind).or_default() += rows;
             progress.add(kind, rows);
         }
+    }
+    // Only now is the generation durable: until this commit a crash leaves it `building`,
+    // which recovery marks failed.
+    match (&mut own, &feed) {
+        (Some(indexer), _) => indexer.flush().await?,
+        (None, Some(feed)) => tokio::select! {
+            _ = cancel.cancelled() => return Err(IndexerError::Cancelled),
+            flushed = feed.flush() => flushed?,
+        },
+        (None, None) => unreachable!("one sink is always set"),
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
