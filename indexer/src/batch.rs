@@ -32,21 +32,33 @@ impl Default for BatchConfig {
 }
 
 /// Waits for a first delivery (or cancellation), then gathers more until the batch is full or
-/// `max_wait` has passed since the first. Returns an empty batch only when cancelled.
+/// the batching window has passed. Returns an empty batch only when cancelled.
+///
+/// The window is `max_wait` when the indexer was idle and had to wait for the first delivery.
+/// When deliveries were already waiting (they arrived while the previous batch was being
+/// committed), their window has passed during that commit: the batch takes what is there plus
+/// what arrives within a tenth of `max_wait`, so a busy indexer does not add a full window of
+/// latency to every cycle.
 pub async fn gather<S: EventSource>(
     source: &mut S,
     config: BatchConfig,
     cancel: &CancellationToken,
 ) -> Result<Vec<Delivery>, SourceError> {
-    let first = tokio::select! {
-        biased;
-        _ = cancel.cancelled() => return Ok(Vec::new()),
-        first = source.recv(None) => first?,
+    let (first, window) = match source.recv(Some(Instant::now())).await? {
+        Some(waiting) => (waiting, config.max_wait / 10),
+        None => {
+            let first = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(Vec::new()),
+                first = source.recv(None) => first?,
+            };
+            let Some(first) = first else {
+                return Ok(Vec::new());
+            };
+            (first, config.max_wait)
+        }
     };
-    let Some(first) = first else {
-        return Ok(Vec::new());
-    };
-    let deadline = Instant::now() + config.max_wait;
+    let deadline = Instant::now() + window;
     let mut batch = vec![first];
     while batch.len() < config.max_events {
         match source.recv(Some(deadline)).await? {
@@ -166,5 +178,53 @@ mod tests {
                 .ok(),
             Some(0)
         );
+    }
+
+    /// Virtual time: the windows are checked exactly, with no real waiting.
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_indexer_waits_the_full_window_a_busy_one_only_a_tenth() {
+        let bus = crate::source::MemoryBus::new();
+        let mut source = bus.source();
+        let cancel = CancellationToken::new();
+        let config = BatchConfig {
+            max_events: 100,
+            max_wait: Duration::from_millis(1000),
+        };
+        // Idle: the first delivery arrives later; the batch stays open for max_wait after it.
+        let publisher = bus.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            publisher.publish("create.track", b"{}".to_vec());
+            tokio::time::sleep(Duration::from_millis(900)).await;
+            publisher.publish("create.track", b"{}".to_vec());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            publisher.publish("create.track", b"{}".to_vec());
+        });
+        let started = Instant::now();
+        let batch = gather(&mut source, config, &cancel)
+            .await
+            .ok()
+            .map(|b| b.len());
+        assert_eq!(batch, Some(2), "the third came after the window");
+        assert_eq!(started.elapsed(), Duration::from_millis(1300));
+        // Busy: deliveries were already waiting; one more within a tenth of the window joins.
+        let _ = gather(&mut source, config, &cancel).await;
+        for _ in 0..4 {
+            bus.publish("create.track", b"{}".to_vec());
+        }
+        let publisher = bus.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            publisher.publish("create.track", b"{}".to_vec());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            publisher.publish("create.track", b"{}".to_vec());
+        });
+        let started = Instant::now();
+        let batch = gather(&mut source, config, &cancel)
+            .await
+            .ok()
+            .map(|b| b.len());
+        assert_eq!(batch, Some(5));
+        assert_eq!(started.elapsed(), Duration::from_millis(100));
     }
 }
