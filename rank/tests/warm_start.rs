@@ -1,12 +1,16 @@
 //! Warm start: after 1% of the edges change, starting from the old scores reaches the same
 //! answer as a cold start, in fewer iterations.
+//!
+//! The iteration count is asserted for power iteration, which is deterministic. Gauss-Seidel
+//! sweeps (the default) read scores other threads are updating, so their iteration count can
+//! differ by one or two between runs; for them the test checks the answer, not the count.
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rank::{
-    Graph, GraphBuilder, NodeTable, PageRankOptions, RankScores, l1_distance, pagerank,
-    warm_start_vector,
+    Graph, GraphBuilder, Method, NodeTable, PageRankOptions, RankScores, l1_distance,
+    pagerank_with, warm_start_vector,
 };
 
 const WIKI_VOTE: &str = concat!(
@@ -42,34 +46,41 @@ fn one_percent_churn_converges_to_the_cold_answer_in_fewer_iterations() {
         ..PageRankOptions::default()
     };
     let before = build(n, &edges);
-    let old = pagerank(&before, &options, None).unwrap();
-    let old_scores = RankScores::new(before.nodes().clone(), old.scores).unwrap();
-
-    // 1% churn: half removed, half added between random nodes.
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let churn = edges.len() / 100;
+    // 1% churn: half removed, half added between random nodes.
     edges.shuffle(&mut rng);
     edges.truncate(edges.len() - churn / 2);
     for _ in 0..churn - churn / 2 {
         edges.push((rng.random_range(0..n), rng.random_range(0..n)));
     }
     let after = build(n, &edges);
-    let cold = pagerank(&after, &options, None).unwrap();
-    let (start, carried) = warm_start_vector(&after, &old_scores);
-    assert_eq!(carried, n as u64);
-    let warm = pagerank(&after, &options, Some(&start)).unwrap();
 
-    let l1 = l1_distance(&cold.scores, &warm.scores);
-    println!(
-        "cold {} iterations, warm {} iterations, L1 {l1:.3e}",
-        cold.iterations, warm.iterations
-    );
-    assert!(cold.converged && warm.converged);
-    assert!(l1 <= 1e-6, "warm start landed {l1} away from cold");
-    assert!(
-        warm.iterations < cold.iterations,
-        "warm {} vs cold {}",
-        warm.iterations,
-        cold.iterations
-    );
+    for method in [Method::Power, Method::GaussSeidel] {
+        let old = pagerank_with(&before, &options, None, method).unwrap();
+        let old_scores = RankScores::new(before.nodes().clone(), old.scores).unwrap();
+        let cold = pagerank_with(&after, &options, None, method).unwrap();
+        let (start, carried) = warm_start_vector(&after, &old_scores);
+        assert_eq!(carried, n as u64);
+        let warm = pagerank_with(&after, &options, Some(&start), method).unwrap();
+
+        let l1 = l1_distance(&cold.scores, &warm.scores);
+        println!(
+            "{method:?}: cold {} iterations, warm {} iterations, L1 {l1:.3e}",
+            cold.iterations, warm.iterations
+        );
+        assert!(cold.converged && warm.converged);
+        assert!(
+            l1 <= 1e-6,
+            "{method:?}: warm start landed {l1} away from cold"
+        );
+        if method == Method::Power {
+            assert!(
+                warm.iterations < cold.iterations,
+                "warm {} vs cold {}",
+                warm.iterations,
+                cold.iterations
+            );
+        }
+    }
 }
