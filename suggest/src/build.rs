@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use crate::index::{Entities, SuggestIndex, lane_of};
-use crate::normalize::{MAX_KEY_BYTES, each_word_start, key_at, push_key_text};
+use crate::normalize::{MAX_KEY_BYTES, each_word_start, joined, key_at, push_key_text};
 use crate::record::{KindFactors, Record};
 use crate::topk::Lane;
 
@@ -42,6 +42,16 @@ struct Cut {
     pairs: Vec<Pair>,
 }
 
+fn pair(key: &str, start: usize, ordinal: u32, weight: &[f32]) -> Pair {
+    Pair {
+        head: head(key.as_bytes()),
+        start: start as u32,
+        ordinal,
+        weight: weight[ordinal as usize],
+        len: key.len() as u8,
+    }
+}
+
 fn head(key: &[u8]) -> u64 {
     let mut b = [0u8; 8];
     let n = key.len().min(8);
@@ -60,7 +70,12 @@ fn cut_keys(records: &[Record], first: usize, weight: &[f32]) -> Cut {
         for name in record.names() {
             let base = arena.len();
             push_key_text(name, &mut arena);
-            let folded = &arena[base..];
+            let end = arena.len();
+            let joined = joined(&arena[base..end]);
+            if let Some(joined) = &joined {
+                arena.push_str(joined);
+            }
+            let folded = &arena[base..end];
             starts.clear();
             each_word_start(folded, |s| starts.push(s));
             for &s in &starts {
@@ -69,13 +84,21 @@ fn cut_keys(records: &[Record], first: usize, weight: &[f32]) -> Cut {
                 if key.is_empty() {
                     continue;
                 }
-                pairs.push(Pair {
-                    head: head(key.as_bytes()),
-                    start: (base + s) as u32,
-                    ordinal,
-                    weight: weight[ordinal as usize],
-                    len: key.len() as u8,
-                });
+                pairs.push(pair(key, base + s, ordinal, weight));
+            }
+            if joined.is_none() {
+                continue;
+            }
+            // The joined form's keys that the folded form does not already have.
+            let variant = &arena[end..];
+            let mut extra = Vec::with_capacity(4);
+            each_word_start(variant, |s| extra.push(s));
+            for s in extra {
+                let key = key_at(variant, s);
+                if key.is_empty() || starts.iter().any(|&f| key_at(folded, f) == key) {
+                    continue;
+                }
+                pairs.push(pair(key, end + s, ordinal, weight));
             }
         }
     }

@@ -82,6 +82,9 @@ impl Overlay {
                 for name in record.names() {
                     let folded = key_text(name);
                     keys.extend(crate::normalize::keys(&folded).map(str::to_string));
+                    if let Some(joined) = crate::normalize::joined(&folded) {
+                        keys.extend(crate::normalize::keys(&joined).map(str::to_string));
+                    }
                 }
                 keys.sort();
                 keys.dedup();

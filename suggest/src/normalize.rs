@@ -49,6 +49,35 @@ pub fn query_text(text: &str) -> String {
     key
 }
 
+/// A [`key_text`] with the symbols inside words taken out ("ac/dc" → "acdc", "p!nk" → "pnk"),
+/// or `None` when it has none: names like these are also keyed by their joined form, so
+/// typing "acd" finds AC/DC as search does. Apostrophes stay (word starts handle them).
+pub fn joined(key: &str) -> Option<String> {
+    let chars: Vec<char> = key.chars().collect();
+    let inside = |i: usize| {
+        let c = chars[i];
+        !c.is_alphanumeric()
+            && !c.is_whitespace()
+            && c != '\''
+            && i > 0
+            && chars[i - 1].is_alphanumeric()
+            && chars[i + 1..]
+                .iter()
+                .find(|c| c.is_alphanumeric() || c.is_whitespace())
+                .is_some_and(|c| c.is_alphanumeric())
+    };
+    let cut: Vec<usize> = (0..chars.len()).filter(|&i| inside(i)).collect();
+    if cut.is_empty() {
+        return None;
+    }
+    Some(
+        (chars.iter().enumerate())
+            .filter(|(i, _)| cut.binary_search(i).is_err())
+            .map(|(_, c)| *c)
+            .collect(),
+    )
+}
+
 /// The keys of a [`key_text`]: from each word start, at most [`MAX_KEY_BYTES`] long.
 pub fn keys(name: &str) -> impl Iterator<Item = &str> {
     word_starts(name)
@@ -126,6 +155,21 @@ fn is_cjk(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn joined_drops_symbols_inside_words_only() {
+        assert_eq!(joined("ac/dc").as_deref(), Some("acdc"));
+        assert_eq!(joined("p!nk").as_deref(), Some("pnk"));
+        assert_eq!(
+            joined("best of ac/dc live").as_deref(),
+            Some("best of acdc live")
+        );
+        assert_eq!(joined("rock'n'roll"), None);
+        assert_eq!(joined("hello!"), None);
+        assert_eq!(joined("a - b"), None);
+        assert_eq!(joined("-5 degrees"), None);
+        assert_eq!(joined("around the world"), None);
+    }
 
     #[test]
     fn names_fold_like_search_and_collapse_spaces() {

@@ -507,3 +507,34 @@ fn chinook_names_with_diacritics_are_found_plain() {
     let got = sg.suggest("ac/dc", Some(EntityKind::User), 10);
     assert_eq!(texts(&got), ["AC/DC"]);
 }
+
+#[test]
+fn symbols_inside_names_can_be_typed_or_left_out() {
+    let sg = Suggester::with_factors(
+        SuggestIndex::build(
+            vec![
+                Record::user(1, "acdc", "AC/DC", 9.0),
+                track(2, "Best of AC/DC", 3.0),
+                Record::user(3, "pink", "P!nk", 5.0),
+                track(4, "Academy", 1.0),
+            ],
+            &flat(),
+        ),
+        flat(),
+    );
+    for q in ["ac/", "ac/d", "acd", "acdc", "AC/DC"] {
+        assert!(
+            texts(&sg.suggest(q, None, 10)).contains(&"AC/DC"),
+            "{q}: {:?}",
+            texts(&sg.suggest(q, None, 10))
+        );
+    }
+    assert_eq!(
+        texts(&sg.suggest("acd", None, 10)),
+        ["AC/DC", "Best of AC/DC"]
+    );
+    assert_eq!(texts(&sg.suggest("p!n", None, 10)), ["P!nk"]);
+    // Through the delta too: a new name with a symbol is found without it at once.
+    sg.apply(Change::Upsert(track(5, "AC/DC Live", 20.0)));
+    assert_eq!(texts(&sg.suggest("acdc l", None, 10)), ["AC/DC Live"]);
+}
