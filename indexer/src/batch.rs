@@ -180,6 +180,17 @@ mod tests {
         );
     }
 
+    /// Publishes one event after each pause (milliseconds), in the background.
+    fn publish_after(bus: &crate::source::MemoryBus, pauses: &[u64]) {
+        let (bus, pauses) = (bus.clone(), pauses.to_vec());
+        tokio::spawn(async move {
+            for pause in pauses {
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                bus.publish("create.track", b"{}".to_vec());
+            }
+        });
+    }
+
     /// Virtual time: the windows are checked exactly, with no real waiting.
     #[tokio::test(start_paused = true)]
     async fn an_idle_indexer_waits_the_full_window_a_busy_one_only_a_tenth() {
@@ -191,15 +202,7 @@ mod tests {
             max_wait: Duration::from_millis(1000),
         };
         // Idle: the first delivery arrives later; the batch stays open for max_wait after it.
-        let publisher = bus.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            publisher.publish("create.track", b"{}".to_vec());
-            tokio::time::sleep(Duration::from_millis(900)).await;
-            publisher.publish("create.track", b"{}".to_vec());
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            publisher.publish("create.track", b"{}".to_vec());
-        });
+        publish_after(&bus, &[300, 900, 200]);
         let started = Instant::now();
         let batch = gather(&mut source, config, &cancel)
             .await
@@ -212,13 +215,7 @@ mod tests {
         for _ in 0..4 {
             bus.publish("create.track", b"{}".to_vec());
         }
-        let publisher = bus.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            publisher.publish("create.track", b"{}".to_vec());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            publisher.publish("create.track", b"{}".to_vec());
-        });
+        publish_after(&bus, &[50, 100]);
         let started = Instant::now();
         let batch = gather(&mut source, config, &cancel)
             .await

@@ -362,13 +362,9 @@ impl Indexer {
         let writable: Vec<_> = (self.catalog.writable().into_iter())
             .filter(|h| only.is_none_or(|g| g == h.generation))
             .collect();
-        let leaving: Vec<Generation> = (self.targets.iter())
-            .filter(|(g, t)| t.dirty && !writable.iter().any(|h| h.generation == **g))
-            .map(|(g, _)| *g)
-            .collect();
-        for generation in leaving {
-            if let Some(target) = self.targets.get_mut(&generation) {
-                commit_target(generation, target, Vec::new())?;
+        for (generation, target) in &mut self.targets {
+            if target.dirty && !writable.iter().any(|h| h.generation == *generation) {
+                commit_blocking(target)?;
             }
         }
         self.targets
@@ -557,12 +553,9 @@ impl Indexer {
                 continue;
             };
             let Writes { operations, stored } = writes;
-            let building = target.handle.meta().phase == Phase::Building;
-            if durability == Durability::DeferWhileBuilding && building {
-                queue(target, operations).await?;
-            } else {
-                commit_now(target, operations).await?;
-            }
+            let defer = durability == Durability::DeferWhileBuilding
+                && target.handle.meta().phase == Phase::Building;
+            write(target, operations, !defer).await?;
             for (key, version) in stored {
                 target.versions.set(key, version);
             }
@@ -576,7 +569,7 @@ impl Indexer {
             if !target.dirty {
                 continue;
             }
-            commit_now(target, Vec::new()).await?;
+            write(target, Vec::new(), true).await?;
             tracing::debug!(%generation, "flushed reindex writes");
         }
         Ok(())
@@ -711,41 +704,34 @@ fn render(
     definitions.render(&row).map_err(|e| e.to_string())
 }
 
-/// Hands `operations` to the writer without a commit (off the async threads).
-async fn queue(target: &mut Target, operations: Vec<UserOperation>) -> Result<(), IndexerError> {
-    let writer = target.writer.clone();
-    let path = target.handle.path().to_path_buf();
-    let queued = tokio::task::spawn_blocking(move || lock_writer(&writer).run(operations))
-        .await
-        .map_err(|e| IndexerError::Corrupt {
-            path: path.clone(),
-            reason: format!("write task: {e}"),
-        })?;
-    queued.map_err(|e| IndexerError::index(&path, e))?;
-    target.dirty = true;
-    Ok(())
-}
-
-/// Runs `operations` and commits, off the async threads, then makes the commit searchable.
-async fn commit_now(
+/// Hands `operations` to the writer, off the async threads. With `commit`, commits them and
+/// makes the commit searchable; without, leaves them (and the target) uncommitted.
+async fn write(
     target: &mut Target,
     operations: Vec<UserOperation>,
+    commit: bool,
 ) -> Result<(), IndexerError> {
     let writer = target.writer.clone();
     let path = target.handle.path().to_path_buf();
-    let committed = tokio::task::spawn_blocking(move || {
+    let written = tokio::task::spawn_blocking(move || {
         let mut writer = lock_writer(&writer);
         writer.run(operations)?;
-        writer.commit()
+        if commit {
+            writer.commit()?;
+        }
+        Ok::<_, tantivy::TantivyError>(())
     })
     .await
     .map_err(|e| IndexerError::Corrupt {
         path: path.clone(),
-        reason: format!("commit task: {e}"),
+        reason: format!("write task: {e}"),
     })?;
-    committed.map_err(|e| IndexerError::index(&path, e))?;
-    target.dirty = false;
-    target.handle.reload()
+    written.map_err(|e| IndexerError::index(&path, e))?;
+    target.dirty = !commit;
+    if commit {
+        target.handle.reload()?;
+    }
+    Ok(())
 }
 
 fn lock_writer(writer: &Mutex<IndexWriter>) -> std::sync::MutexGuard<'_, IndexWriter> {
@@ -754,20 +740,12 @@ fn lock_writer(writer: &Mutex<IndexWriter>) -> std::sync::MutexGuard<'_, IndexWr
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Commits `target` with `operations` first (blocking; for the rare paths outside a batch).
-fn commit_target(
-    generation: Generation,
-    target: &mut Target,
-    operations: Vec<UserOperation>,
-) -> Result<(), IndexerError> {
-    let path = target.handle.path().to_path_buf();
-    let mut writer = lock_writer(&target.writer);
-    writer
-        .run(operations)
-        .and_then(|_| writer.commit())
-        .map_err(|e| IndexerError::index(&path, e))?;
-    drop(writer);
+/// Commits what `target` holds uncommitted, blocking: for a generation that stops being
+/// written (read-only, retired) between batches.
+fn commit_blocking(target: &mut Target) -> Result<(), IndexerError> {
+    lock_writer(&target.writer)
+        .commit()
+        .map_err(|e| IndexerError::index(target.handle.path(), e))?;
     target.dirty = false;
-    tracing::debug!(%generation, "committed a generation that stops being written");
     Ok(())
 }
