@@ -32,10 +32,20 @@ pub enum Bench {
     },
     /// Time to load the rank graph from the database (e.g. the 1M-track synthetic catalog).
     RankLoad,
-    /// Suggest build and keystroke-by-keystroke lookup latency at this many keys.
+    /// Suggest build and keystroke-by-keystroke lookup latency at this many keys; with
+    /// `--paths`, a recorded `/suggest` mix replayed in process against a saved build instead.
     Suggest {
         #[arg(long, default_value_t = 2_000_000)]
         keys: usize,
+        /// A `/suggest?q=…` paths file (as for `bench http`) to replay against a saved build.
+        #[arg(long)]
+        paths: Option<PathBuf>,
+        /// The saved build to replay against (default: `<data-dir>/suggest`).
+        #[arg(long)]
+        build: Option<PathBuf>,
+        /// Timed passes of the replay, after one warm-up pass.
+        #[arg(long, default_value_t = 3)]
+        passes: usize,
     },
     /// Raw tantivy search time of a query mix drawn from the live generation's own names.
     Search {
@@ -83,8 +93,22 @@ pub async fn run(globals: Globals, args: BenchArgs) -> anyhow::Result<()> {
             let report = rank::bench::graph_load(&db, &rank::Weights::builtin()).await?;
             println!("{report}");
         }
-        Bench::Suggest { keys } => {
+        Bench::Suggest {
+            keys, paths: None, ..
+        } => {
             let report = tokio::task::spawn_blocking(move || suggest::bench::run(keys)).await?;
+            println!("{report}");
+        }
+        Bench::Suggest {
+            paths: Some(paths),
+            build,
+            passes,
+            ..
+        } => {
+            let dir = build.unwrap_or_else(|| globals.data_dir.join("suggest"));
+            let report =
+                tokio::task::spawn_blocking(move || super::suggest::replay(&dir, &paths, passes))
+                    .await??;
             println!("{report}");
         }
         Bench::Search { queries, rounds } => {

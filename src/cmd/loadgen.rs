@@ -1,23 +1,35 @@
 //! `disco bench http`: an open-loop HTTP load generator.
 //!
 //! Requests are due at fixed intervals (`i / rate` seconds after the start), whatever the
-//! server does: a scheduler thread dispatches each one when it is due, and its latency is
+//! server does: a scheduler thread hands each one out when it is due, and its latency is
 //! counted from when it was *due*, not from when a connection became free. A server that
 //! stalls for 100 ms is therefore charged for every request that should have gone out during
 //! the stall (coordinated omission corrected, as in wrk2). At most `connections` requests
-//! are in flight, over a keep-alive HTTP/1.1 pool; the rest wait their turn, and the wait is
-//! in their latency.
+//! are in flight, one per keep-alive HTTP/1.1 connection; the rest wait their turn, and the
+//! wait is in their latency.
+//!
+//! The generator is built to disturb the server it measures as little as it can, since both
+//! usually share a machine: every request's bytes are built before the run, all connections
+//! are served by one thread (a current-thread runtime and a minimal HTTP/1.1 client,
+//! [`http1`]), and the only other thread sleeps to each due time. Its own lag is reported
+//! apart — how late the scheduler woke, and how long after its due time each request was on
+//! the wire — so a reader can tell the generator's delay from the server's.
 //!
 //! ```text
 //! disco bench http --base-url http://127.0.0.1:8090 --paths suggest.paths --rate 1000 --seconds 60
 //! ```
 
+mod http1;
+
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Mutex, mpsc};
+
+use http1::{Connection, Target};
 
 /// What to send, how fast and for how long.
 #[derive(Debug, Clone)]
@@ -98,8 +110,11 @@ pub struct Outcome {
     pub status: Status,
     /// From when the request was due to when its whole answer was read.
     pub latency: Duration,
-    /// How late the scheduler dispatched it (the generator's own lag, part of `latency`).
+    /// How late the scheduler thread woke for it (part of `latency`).
     pub late: Duration,
+    /// From when it was due to when its bytes were on the wire: the scheduler's lag, the hand
+    /// over to the I/O thread and any wait for a free connection (part of `latency`).
+    pub sent: Duration,
     /// When its answer was read, from the start of the run.
     pub done: Duration,
 }
@@ -130,6 +145,14 @@ pub struct LoadReport {
     pub max: Duration,
     pub late_p99: Duration,
     pub late_max: Duration,
+    pub sent_p50: Duration,
+    pub sent_p99: Duration,
+    pub sent_max: Duration,
+    /// On the wire to the whole answer read: the server's time plus the network's and the
+    /// generator's reading.
+    pub answer_p50: Duration,
+    pub answer_p99: Duration,
+    pub answer_p999: Duration,
 }
 
 impl LoadReport {
@@ -164,21 +187,29 @@ impl LoadReport {
         } else {
             0.0
         };
-        let mut latency: Vec<Duration> = outcomes
-            .iter()
-            .filter(|o| o.status != Status::Error)
-            .map(|o| o.latency)
-            .collect();
-        latency.sort_unstable();
+        let answered = || outcomes.iter().filter(|o| o.status != Status::Error);
+        let sorted = |it: &mut dyn Iterator<Item = Duration>| {
+            let mut v: Vec<Duration> = it.collect();
+            v.sort_unstable();
+            v
+        };
+        let latency = sorted(&mut answered().map(|o| o.latency));
         report.p50 = percentile(&latency, 0.50);
         report.p90 = percentile(&latency, 0.90);
         report.p99 = percentile(&latency, 0.99);
         report.p999 = percentile(&latency, 0.999);
         report.max = latency.last().copied().unwrap_or_default();
-        let mut late: Vec<Duration> = outcomes.iter().map(|o| o.late).collect();
-        late.sort_unstable();
+        let late = sorted(&mut outcomes.iter().map(|o| o.late));
         report.late_p99 = percentile(&late, 0.99);
         report.late_max = late.last().copied().unwrap_or_default();
+        let sent = sorted(&mut answered().map(|o| o.sent));
+        report.sent_p50 = percentile(&sent, 0.50);
+        report.sent_p99 = percentile(&sent, 0.99);
+        report.sent_max = sent.last().copied().unwrap_or_default();
+        let answer = sorted(&mut answered().map(|o| o.latency.saturating_sub(o.sent)));
+        report.answer_p50 = percentile(&answer, 0.50);
+        report.answer_p99 = percentile(&answer, 0.99);
+        report.answer_p999 = percentile(&answer, 0.999);
         report
     }
 }
@@ -212,17 +243,32 @@ impl std::fmt::Display for LoadReport {
             ms(self.p999),
             ms(self.max)
         )?;
+        writeln!(
+            f,
+            "  generator's own lag (included above): scheduler woke late by p99 {:.3} ms, \
+             max {:.3} ms; due → on the wire p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            ms(self.late_p99),
+            ms(self.late_max),
+            ms(self.sent_p50),
+            ms(self.sent_p99),
+            ms(self.sent_max)
+        )?;
         write!(
             f,
-            "  generator lag (included above): p99 {:.3} ms, max {:.3} ms",
-            ms(self.late_p99),
-            ms(self.late_max)
+            "  on the wire → answer read: p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms",
+            ms(self.answer_p50),
+            ms(self.answer_p99),
+            ms(self.answer_p999)
         )
     }
 }
 
 /// Runs the load: `warmup` seconds, then `seconds` measured, then waits for what is in
-/// flight (at most the timeout).
+/// flight (each request at most the timeout after its due time).
+///
+/// The generator runs on a thread of its own with a current-thread runtime (one thread for
+/// every connection's I/O) plus a scheduler thread that sleeps to each due time, so on a
+/// machine it shares with the server it takes as little CPU as it can.
 pub async fn run(options: LoadOptions) -> anyhow::Result<LoadReport> {
     anyhow::ensure!(
         options.rate.is_finite() && options.rate > 0.0,
@@ -231,32 +277,87 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadReport> {
     anyhow::ensure!(options.seconds > 0.0, "--seconds must be above 0");
     anyhow::ensure!(options.warmup >= 0.0, "--warmup must not be negative");
     anyhow::ensure!(options.connections > 0, "--connections must be at least 1");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(options.connections)
-        .pool_idle_timeout(None)
-        .tcp_nodelay(true)
-        .timeout(options.timeout)
+    tokio::task::spawn_blocking(move || generate(options))
+        .await
+        .context("the load generator stopped unexpectedly")?
+}
+
+/// A request the scheduler found due.
+#[derive(Debug, Clone, Copy)]
+struct Job {
+    i: u64,
+    /// How late the scheduler thread woke for it.
+    late: Duration,
+}
+
+/// What every connection's task shares.
+struct Plan {
+    addr: SocketAddr,
+    /// Each path's whole request, built before the run.
+    requests: Vec<Box<[u8]>>,
+    start: Instant,
+    rate: f64,
+    timeout: Duration,
+    /// Requests before this one are warm-up: sent, not counted.
+    measured_from: u64,
+}
+
+fn generate(options: LoadOptions) -> anyhow::Result<LoadReport> {
+    let target = Target::parse(&options.base_url)?;
+    let addr = target
+        .authority
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {}", target.authority))?
+        .next()
+        .with_context(|| format!("{} resolves to no address", target.authority))?;
+    let requests = options.paths.iter().map(|p| target.get(p)).collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
-        .context("building the HTTP client")?;
-    let base = options.base_url.trim_end_matches('/').to_string();
-    let urls: Arc<Vec<String>> =
-        Arc::new(options.paths.iter().map(|p| format!("{base}{p}")).collect());
+        .context("starting the load generator's runtime")?;
+    runtime.block_on(drive(options, addr, requests))
+}
+
+async fn drive(
+    options: LoadOptions,
+    addr: SocketAddr,
+    requests: Vec<Box<[u8]>>,
+) -> anyhow::Result<LoadReport> {
+    // Every connection is opened before the clock starts: connecting is not what is measured.
+    let mut connections = Vec::with_capacity(options.connections);
+    for _ in 0..options.connections {
+        let connection = Connection::open(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+        connections.push(connection);
+    }
     let warmup_requests = requests_in(options.warmup, options.rate);
     let total = requests_in(options.warmup + options.seconds, options.rate);
-    let measured_start = due(warmup_requests, options.rate);
-
-    let slots = Arc::new(Semaphore::new(options.connections));
-    let (tx, mut rx) = mpsc::unbounded_channel::<Outcome>();
-    let runtime = tokio::runtime::Handle::current();
     let rate = options.rate;
+    let plan = Arc::new(Plan {
+        addr,
+        requests,
+        start: Instant::now(),
+        rate,
+        timeout: options.timeout,
+        measured_from: warmup_requests,
+    });
     tracing::info!(
         total,
         warmup_requests,
         rate,
+        connections = options.connections,
         "sending; latency counted from each request's due time"
     );
-    let start = Instant::now();
-    // A thread of its own: tokio's timer ticks in milliseconds, far too coarse at 1,000/s.
+    let (tx, rx) = mpsc::unbounded_channel::<Job>();
+    // Idle connections queue on the lock; the one holding it takes the next due request.
+    let queue = Arc::new(Mutex::new(rx));
+    let workers: Vec<_> = connections
+        .into_iter()
+        .map(|c| tokio::spawn(work(c, queue.clone(), plan.clone())))
+        .collect();
+    let start = plan.start;
+    // tokio's timer ticks in milliseconds, far too coarse at 1,000/s: a thread sleeps instead.
     let scheduler = std::thread::spawn(move || {
         for i in 0..total {
             let due_at = start + due(i, rate);
@@ -265,63 +366,89 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<LoadReport> {
                 std::thread::sleep(due_at - now);
             }
             let late = Instant::now().saturating_duration_since(due_at);
-            let url = urls[(i % urls.len() as u64) as usize].clone();
-            let (client, slots) = (client.clone(), slots.clone());
-            let tx = (i >= warmup_requests).then(|| tx.clone());
-            runtime.spawn(async move {
-                let status = match slots.acquire().await {
-                    Ok(_permit) => send(&client, &url).await,
-                    Err(_) => Status::Error,
-                };
-                if let Some(tx) = tx {
-                    let now = Instant::now();
-                    // The receiver only goes away once the run has stopped counting.
-                    let _ = tx.send(Outcome {
-                        status,
-                        latency: now.saturating_duration_since(due_at),
-                        late,
-                        done: now.saturating_duration_since(start),
-                    });
-                }
-            });
+            if tx.send(Job { i, late }).is_err() {
+                break;
+            }
         }
     });
-
-    let due_measured = total - warmup_requests;
-    let mut outcomes = Vec::with_capacity(due_measured as usize);
-    let give_up = start + due(total, rate) + options.timeout + Duration::from_secs(1);
-    while (outcomes.len() as u64) < due_measured {
-        match tokio::time::timeout_at(give_up.into(), rx.recv()).await {
-            Ok(Some(outcome)) => outcomes.push(outcome),
-            Ok(None) | Err(_) => break,
-        }
+    let mut outcomes = Vec::with_capacity((total - warmup_requests) as usize);
+    for worker in workers {
+        outcomes.extend(worker.await.context("a connection's task failed")?);
     }
     if scheduler.join().is_err() {
         anyhow::bail!("the request scheduler stopped unexpectedly");
     }
     Ok(LoadReport::of(
         &outcomes,
-        measured_start,
-        due_measured,
+        due(warmup_requests, rate),
+        total - warmup_requests,
         &options,
     ))
 }
 
-/// One GET, its whole body read so the connection goes back to the pool.
-async fn send(client: &reqwest::Client, url: &str) -> Status {
-    match client.get(url).send().await {
-        Ok(response) => {
-            let code = response.status().as_u16();
-            match response.bytes().await {
-                Ok(_) => Status::Http(code),
-                Err(_) => Status::Error,
+/// One connection's loop: take the next due request, send it, read the answer, until the
+/// scheduler has sent everything. Returns the outcomes of the measured requests it carried.
+async fn work(
+    connection: Connection,
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    plan: Arc<Plan>,
+) -> Vec<Outcome> {
+    let mut connection = Some(connection);
+    let mut outcomes = Vec::new();
+    loop {
+        let job = queue.lock().await.recv().await;
+        let Some(job) = job else {
+            return outcomes;
+        };
+        let due_at = plan.start + due(job.i, plan.rate);
+        let deadline = due_at + plan.timeout;
+        let request = &plan.requests[(job.i % plan.requests.len() as u64) as usize];
+        let (status, sent) = if Instant::now() >= deadline {
+            // It waited past its timeout for a free connection: failed without being sent.
+            (Status::Error, Instant::now())
+        } else {
+            let exchange = exchange(&mut connection, plan.addr, request);
+            match tokio::time::timeout_at(deadline.into(), exchange).await {
+                Ok(Ok((code, sent))) => (Status::Http(code), sent),
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "request failed; reconnecting");
+                    connection = None;
+                    (Status::Error, Instant::now())
+                }
+                Err(_) => {
+                    connection = None;
+                    (Status::Error, Instant::now())
+                }
             }
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, url, "request failed");
-            Status::Error
+        };
+        if job.i >= plan.measured_from {
+            let done = Instant::now();
+            outcomes.push(Outcome {
+                status,
+                latency: done.saturating_duration_since(due_at),
+                late: job.late,
+                sent: sent.saturating_duration_since(due_at),
+                done: done.saturating_duration_since(plan.start),
+            });
         }
     }
+}
+
+/// Sends `request` on the connection (a new one if it is gone or was closed) and reads the
+/// answer: its status and when the request was on the wire.
+async fn exchange(
+    connection: &mut Option<Connection>,
+    addr: SocketAddr,
+    request: &[u8],
+) -> std::io::Result<(u16, Instant)> {
+    let conn = match connection {
+        Some(c) if c.reusable() => c,
+        _ => connection.insert(Connection::open(addr).await?),
+    };
+    conn.send(request).await?;
+    let sent = Instant::now();
+    let status = conn.receive().await?;
+    Ok((status, sent))
 }
 
 /// The flags of `disco bench http`.
@@ -428,6 +555,7 @@ mod tests {
             status,
             latency: ms(latency),
             late: ms(0),
+            sent: ms(1),
             done: ms(done),
         };
         let outcomes = [
@@ -449,6 +577,68 @@ mod tests {
         );
         // Errors are counted, not timed; the window stretches to the last answer.
         assert_eq!((report.p50, report.max), (ms(3), ms(4)));
+        assert_eq!((report.sent_p99, report.answer_p50), (ms(1), ms(2)));
         assert!((report.achieved - 4.0 / 1.75).abs() < 1e-9);
+    }
+
+    fn options(addr: SocketAddr, paths: &[&str], timeout: Duration) -> LoadOptions {
+        LoadOptions {
+            base_url: format!("http://{addr}"),
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            rate: 200.0,
+            seconds: 0.5,
+            warmup: 0.1,
+            connections: 4,
+            timeout,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_sends_every_due_request_and_counts_its_answer() {
+        use axum::http::StatusCode;
+        use axum::routing::get;
+        let app = axum::Router::new()
+            .route("/ok", get(|| async { "ok" }))
+            .route("/gone", get(|| async { (StatusCode::NOT_FOUND, "no") }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let report = run(options(addr, &["/ok", "/gone"], Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert_eq!(report.due, 100, "{report}");
+        // Warm-up was 20 requests (an even number), so the measured ones alternate evenly.
+        assert_eq!(
+            (
+                report.ok,
+                report.client_errors,
+                report.errors,
+                report.unfinished
+            ),
+            (50, 50, 0, 0),
+            "{report}"
+        );
+        assert!(report.sent_p50 <= report.p50, "{report}");
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_costs_each_request_its_timeout_and_the_run_ends() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Accepts and never answers.
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let report = run(options(addr, &["/x"], Duration::from_millis(200)))
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.due, report.errors, report.ok),
+            (100, 100, 0),
+            "{report}"
+        );
     }
 }

@@ -32,7 +32,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(mut samples: Vec<Duration>) -> Latency {
+    pub(crate) fn of(mut samples: Vec<Duration>) -> Latency {
         samples.sort_unstable();
         let at = |q: f64| {
             samples
@@ -96,6 +96,30 @@ pub struct Class {
     pub best: Latency,
     /// The slowest queries by their fastest pass, slowest first: (text, µs).
     pub slowest: Vec<(String, f64)>,
+}
+
+impl Class {
+    /// The figures of some queries, each with its time in every timed pass.
+    pub(crate) fn of<'q>(queries: impl Iterator<Item = (&'q str, &'q [Duration])>) -> Class {
+        let mut all = Vec::new();
+        let mut best: Vec<(Duration, &str)> = Vec::new();
+        for (text, times) in queries {
+            all.extend_from_slice(times);
+            if let Some(&fastest) = times.iter().min() {
+                best.push((fastest, text));
+            }
+        }
+        best.sort_unstable_by(|a, b| b.cmp(a));
+        Class {
+            all: Latency::of(all),
+            best: Latency::of(best.iter().map(|(t, _)| *t).collect()),
+            slowest: best
+                .iter()
+                .take(5)
+                .map(|(t, q)| (q.to_string(), t.as_secs_f64() * 1e6))
+                .collect(),
+        }
+    }
 }
 
 impl fmt::Display for Class {
@@ -230,36 +254,19 @@ pub fn run_with(options: &BenchOptions) -> BenchReport {
         found += usize::from(q.typo && answers.iter().any(|s| s.key() == q.target));
     }
     let passes = options.passes.max(1);
-    let mut all: [Vec<Duration>; 2] = [Vec::with_capacity(mix.len() * passes), Vec::new()];
-    let mut best = vec![Duration::MAX; mix.len()];
+    let mut every = vec![Vec::with_capacity(passes); mix.len()];
     for _ in 0..passes {
         for (i, q) in mix.iter().enumerate() {
             let t = Instant::now();
             let answers = suggester.suggest(&q.text, q.kind, 10);
-            let took = t.elapsed();
+            every[i].push(t.elapsed());
             std::hint::black_box(answers);
-            best[i] = best[i].min(took);
-            all[usize::from(q.typo)].push(took);
         }
     }
     let load_after = load_average();
     let class = |typo: bool| {
-        let mut best: Vec<(Duration, &str)> = mix
-            .iter()
-            .zip(&best)
-            .filter(|(q, _)| q.typo == typo)
-            .map(|(q, &t)| (t, q.text.as_str()))
-            .collect();
-        best.sort_unstable_by(|a, b| b.cmp(a));
-        Class {
-            all: Latency::of(all[usize::from(typo)].clone()),
-            best: Latency::of(best.iter().map(|(t, _)| *t).collect()),
-            slowest: best
-                .iter()
-                .take(5)
-                .map(|(t, q)| (q.to_string(), t.as_secs_f64() * 1e6))
-                .collect(),
-        }
+        let picked = mix.iter().zip(&every).filter(|(q, _)| q.typo == typo);
+        Class::of(picked.map(|(q, times)| (q.text.as_str(), times.as_slice())))
     };
     let typos = mix.iter().filter(|q| q.typo).count();
     BenchReport {

@@ -28,7 +28,7 @@
 //! Modules: [`normalize`] (names → keys), `build` and `index` (the FST and the lanes), `topk`
 //! (heaviest postings of key ranges), `fuzzy` (typo walk), [`delta`] (changes since the
 //! build), [`store`] (builds on disk), [`source`] (the database), [`rebuild`] (background
-//! builds), [`bench`] (figures at scale).
+//! builds), [`bench`] (figures at scale), [`replay`] (a recorded keystroke mix, timed).
 
 pub mod bench;
 mod build;
@@ -39,6 +39,7 @@ pub mod normalize;
 mod query;
 pub mod rebuild;
 mod record;
+pub mod replay;
 pub mod source;
 pub mod store;
 mod suggester;
