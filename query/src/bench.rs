@@ -21,7 +21,7 @@ use tantivy::schema::Value;
 use tantivy::{DocAddress, TantivyDocument};
 
 use crate::layout::{Layout, LayoutError};
-use crate::prior::{PopularityPrior, Prior};
+use crate::prior::{Memoized, PopularityPrior, Prior};
 use crate::search::{self, SearchRequest, SearchSettings};
 use crate::source::Snapshot;
 
@@ -160,7 +160,7 @@ pub fn run(
 ) -> Result<BenchReport, BenchError> {
     let layout = Layout::from_definitions(&snapshot.definitions)?;
     let settings = SearchSettings::default();
-    let prior: Arc<dyn Prior> = Arc::new(PopularityPrior::default());
+    let prior: Arc<dyn Prior> = Arc::new(Memoized::new(PopularityPrior::default()));
     let request = |text: &str| SearchRequest {
         text: text.to_string(),
         limit: 20,

@@ -93,18 +93,22 @@ impl SegmentCollector for SegmentCountByKind {
     }
 }
 
-/// What scoring a document needs besides its text score: who it is and its interim prior.
+/// What scoring a document needs besides its text score: who it is and its prior.
 pub(crate) struct SegmentFacts {
     kinds: Option<(Column<u64>, Vec<Option<usize>>)>,
     ids: Option<Column<i64>>,
     popularity: Option<Column<f64>>,
     created_at: Option<Column<tantivy::DateTime>>,
+    /// Every document's strength under the search's prior, when the prior memoizes them.
+    strengths: Option<Arc<[f32]>>,
 }
 
 impl SegmentFacts {
-    pub(crate) fn open(segment: &SegmentReader) -> SegmentFacts {
+    /// The segment's facts; with a memoizing `prior`, its strengths too (computed once per
+    /// segment and prior, see [`crate::prior::SegmentMemo`]).
+    pub(crate) fn open(segment: &SegmentReader, prior: Option<&dyn Prior>) -> SegmentFacts {
         let fast = segment.fast_fields();
-        SegmentFacts {
+        let mut facts = SegmentFacts {
             kinds: fast.str(layout::KIND).ok().flatten().map(|c| {
                 let ords = ord_kinds(&c);
                 (c.ords().clone(), ords)
@@ -112,7 +116,19 @@ impl SegmentFacts {
             ids: fast.i64(layout::ID).ok(),
             popularity: fast.f64(layout::POPULARITY).ok(),
             created_at: fast.date(layout::CREATED_AT).ok(),
+            strengths: None,
+        };
+        if let Some(prior) = prior
+            && let Some(memo) = prior.memo()
+        {
+            let strengths = memo.get_or_compute(segment.segment_id(), || {
+                (0..segment.max_doc())
+                    .map(|doc| facts.lookup(prior, doc))
+                    .collect()
+            });
+            facts.strengths = Some(strengths);
         }
+        facts
     }
 
     pub(crate) fn key(&self, doc: DocId) -> Option<EntityKey> {
@@ -128,12 +144,19 @@ impl SegmentFacts {
             .unwrap_or(0.0)
     }
 
-    /// The prior strength of `doc` under `prior` (0 without one).
+    /// The prior strength of `doc` under `prior` (0 without one): the segment's memo when
+    /// [`SegmentFacts::open`] was given the same prior, else looked up.
     pub(crate) fn strength(&self, prior: Option<&dyn Prior>, doc: DocId) -> f32 {
-        match (prior, self.key(doc)) {
-            (Some(prior), Some(key)) => prior.strength(key, self.popularity(doc)),
-            _ => 0.0,
+        match (prior, &self.strengths) {
+            (Some(_), Some(strengths)) => strengths.get(doc as usize).copied().unwrap_or(0.0),
+            (Some(prior), None) => self.lookup(prior, doc),
+            (None, _) => 0.0,
         }
+    }
+
+    fn lookup(&self, prior: &dyn Prior, doc: DocId) -> f32 {
+        self.key(doc)
+            .map_or(0.0, |key| prior.strength(key, self.popularity(doc)))
     }
 
     /// Creation time in µs since the epoch.
@@ -148,14 +171,18 @@ impl SegmentFacts {
 }
 
 /// A collector of the best `n` (at least one) documents, scored by
-/// `score(facts, doc, text_score)`.
-pub(crate) fn ranking<F>(n: usize, score: F) -> impl Collector<Fruit = Vec<(Score, DocAddress)>>
+/// `score(facts, doc, text_score)`; the facts carry `prior`'s memoized strengths.
+pub(crate) fn ranking<F>(
+    n: usize,
+    prior: Option<Arc<dyn Prior>>,
+    score: F,
+) -> impl Collector<Fruit = Vec<(Score, DocAddress)>>
 where
     F: Fn(&SegmentFacts, DocId, Score) -> Score + Send + Sync + 'static,
 {
     let score = Arc::new(score);
     TopDocs::with_limit(n.max(1)).tweak_score(move |segment: &SegmentReader| {
-        let facts = SegmentFacts::open(segment);
+        let facts = SegmentFacts::open(segment, prior.as_deref());
         let score = score.clone();
         move |doc: DocId, text: Score| score(&facts, doc, text)
     })
@@ -166,12 +193,13 @@ pub(crate) fn top<F>(
     searcher: &Searcher,
     query: &dyn Query,
     n: usize,
+    prior: Option<Arc<dyn Prior>>,
     score: F,
 ) -> tantivy::Result<Vec<(Score, DocAddress)>>
 where
     F: Fn(&SegmentFacts, DocId, Score) -> Score + Send + Sync + 'static,
 {
-    let mut top = searcher.search(query, &ranking(n, score))?;
+    let mut top = searcher.search(query, &ranking(n, prior, score))?;
     top.truncate(n);
     Ok(top)
 }

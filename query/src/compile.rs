@@ -1,9 +1,12 @@
 //! From what a person typed to a tantivy query, built by hand (no query parser, so nothing
 //! typed can be a syntax error).
 //!
-//! For each kind asked for, one clause: the kind's term (scoring nothing) AND every word AND
-//! every phrase, each matched in any of the kind's searchable fields with that field's boost,
-//! and NOT any excluded word; the clauses are OR-ed and tombstones are cut out.
+//! The kinds asked for are split into groups whose shared fields carry one boost; for each
+//! group, one clause: every word AND every phrase, each matched in any of the group's searchable
+//! fields with that field's boost, NOT any excluded word, kept to the group's kinds when other
+//! kinds share its fields; the clauses are OR-ed. A document carries only its own kind's fields,
+//! so this scores exactly as one clause per kind would, with each postings list walked once per
+//! group rather than once per kind.
 //!
 //! A word is analyzed with each field's own analyzer. The analyzers emit variants of one word at
 //! one position (`P!nk` → `p!nk`, `pink`) and the parts of a word at the following positions
@@ -11,7 +14,7 @@
 //! its variants does. In [`Matching::Fuzzy`] the typed form at each position may be 1 edit away
 //! (2 for words of 8+ characters; words under 4 characters stay exact).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use tantivy::Term;
 use tantivy::query::{
@@ -33,7 +36,21 @@ pub const MAX_TERMS: usize = 32;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Matching {
     Exact,
+    /// Typed words may be off by [`fuzzy_distance`] edits, except those [`Settled`].
     Fuzzy,
+}
+
+/// Whether the index has a term in so many documents that a person typing it meant it: fuzzy
+/// matching leaves such words as typed, as Lucene's spell checker does for words above its
+/// `maxQueryFrequency`. Correcting "cover" or "remix" only adds look-alike words ("clover"),
+/// and walking every name field's term dictionary for each common word of a long title is what
+/// made typo tolerance the slowest part of a search.
+pub type Settled<'a> = &'a dyn Fn(&Term) -> bool;
+
+/// The documents (the larger of 1% of the index and 100) a word must appear in, in some field,
+/// to be [`Settled`].
+pub fn settled_above(num_docs: u64) -> u64 {
+    (num_docs / 100).max(100)
 }
 
 /// The edit distance a word of `chars` characters may be off by in fuzzy matching.
@@ -57,8 +74,9 @@ pub struct Filters<'a> {
 /// The query for `user` over `layout`, or `None` when it can match nothing (nothing positive
 /// survives analysis, or the genre filter names no term).
 ///
-/// Exact matching builds one clause per kind, with that kind's own boosts. Fuzzy matching
-/// builds one clause over the union of the kinds' fields (each at its highest boost): fuzzy
+/// Exact matching builds one clause per group of kinds that agree on their shared fields'
+/// boosts (each kind's own boosts). Fuzzy matching builds one clause over the union of the
+/// kinds' name-like fields (each at its highest boost, see [`fuzzy_fields`]): fuzzy
 /// terms score a constant anyway, and walking each field's term dictionary once rather than
 /// once per kind is what keeps typo tolerance cheap.
 pub fn compile(
@@ -66,6 +84,7 @@ pub fn compile(
     layout: &Layout,
     filters: Filters<'_>,
     matching: Matching,
+    settled: Settled<'_>,
 ) -> Option<Box<dyn Query>> {
     let genre = match filters.genre {
         Some(genre) => Some(genre_clause(layout, genre)?),
@@ -76,33 +95,92 @@ pub fn compile(
         .iter()
         .filter(|k| filters.kind.is_none_or(|only| only == k.kind))
         .collect();
-    let groups: Vec<(Box<dyn Query>, Vec<SearchField>)> = match matching {
-        Matching::Exact => kinds
-            .iter()
-            .map(|k| (kind_filter(layout, &[k.kind]), k.fields.clone()))
-            .collect(),
+    let typos;
+    let (groups, form) = match matching {
+        Matching::Exact => (agreeing_groups(&kinds), Form::Word(None)),
         Matching::Fuzzy => {
-            let all: Vec<EntityKind> = kinds.iter().map(|k| k.kind).collect();
-            vec![(kind_filter(layout, &all), merged_fields(&kinds))]
+            let fields = fuzzy_fields(&kinds);
+            typos = typo_candidates(user, &fields, settled);
+            if typos.is_empty() {
+                // Every word is settled: the typo-tolerant query would find what exact did.
+                return None;
+            }
+            (vec![(kinds.clone(), fields)], Form::Word(Some(&typos)))
         }
     };
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    for (kind, fields) in groups {
-        if let Some(text) = text_clause(user, &fields, matching) {
-            let mut parts = vec![(Occur::Must, text), (Occur::Must, kind)];
+    for (members, fields) in groups {
+        if let Some(text) = text_clause(user, &fields, form) {
+            let mut parts = vec![(Occur::Must, text)];
+            parts.extend(kind_restriction(layout, &members));
             if let Some(genre) = &genre {
                 parts.push((Occur::Must, genre.box_clone()));
             }
-            clauses.push((Occur::Should, Box::new(BooleanQuery::new(parts))));
+            clauses.push((Occur::Should, one_or_all(parts)));
         }
     }
-    if clauses.is_empty() {
-        return None;
+    // No tombstone exclusion: a tombstone carries only identity and version (see
+    // `schemas::document`), never a searchable field or a genre, so text cannot match one.
+    (!clauses.is_empty()).then(|| one_or_all(clauses))
+}
+
+/// The kinds partitioned so that, within a group, every field has one boost: one clause per
+/// group scores exactly as one clause per kind would (a document carries only its own kind's
+/// fields), while walking each field's postings once per group instead of once per kind.
+/// With the shipped definitions that is two groups (groups weigh `description` differently).
+fn agreeing_groups<'k>(kinds: &[&'k KindFields]) -> Vec<(Vec<&'k KindFields>, Vec<SearchField>)> {
+    let mut groups: Vec<(Vec<&'k KindFields>, Vec<SearchField>)> = Vec::new();
+    for kind in kinds {
+        let agrees = |fields: &[SearchField]| {
+            kind.fields.iter().all(|f| {
+                fields
+                    .iter()
+                    .all(|g| g.field != f.field || g.boost == f.boost)
+            })
+        };
+        match groups.iter_mut().find(|(_, fields)| agrees(fields)) {
+            Some((members, fields)) => {
+                members.push(kind);
+                for f in &kind.fields {
+                    if !fields.iter().any(|g| g.field == f.field) {
+                        fields.push(f.clone());
+                    }
+                }
+            }
+            None => groups.push((vec![kind], kind.fields.clone())),
+        }
     }
-    Some(Box::new(BooleanQuery::new(vec![
-        (Occur::Must, one_or_all(clauses)),
-        (Occur::MustNot, tombstones(layout)),
-    ])))
+    groups
+}
+
+/// What keeps a group's clause to its own kinds' documents: nothing when the group is every
+/// kind of the index, the kind's term for a single kind, else the other kinds excluded (a
+/// short exclusion list is cheaper to check than a long union of kinds).
+fn kind_restriction(layout: &Layout, members: &[&KindFields]) -> Vec<(Occur, Box<dyn Query>)> {
+    let others: Vec<EntityKind> = layout
+        .kinds
+        .iter()
+        .map(|k| k.kind)
+        .filter(|k| !members.iter().any(|m| m.kind == *k))
+        .collect();
+    match members {
+        _ if others.is_empty() => Vec::new(),
+        [only] => vec![(Occur::Must, kind_filter(layout, &[only.kind]))],
+        _ => others
+            .iter()
+            .map(|k| (Occur::MustNot, kind_term(layout, *k)))
+            .collect(),
+    }
+}
+
+/// The fields typos are forgiven in: names, titles, tags and places, each once at the highest
+/// boost any kind gives it. Not prose (`description`): its vocabulary is the largest to walk
+/// with a Levenshtein automaton, and a near-miss of a word somewhere in a description is noise
+/// rather than what the person meant.
+fn fuzzy_fields(kinds: &[&KindFields]) -> Vec<SearchField> {
+    let mut fields = merged_fields(kinds);
+    fields.retain(|f| analyzer_of(&f.analyzer) != Analyzer::Text);
+    fields
 }
 
 /// Every field of `kinds` once, at the highest boost any of them gives it.
@@ -148,13 +226,14 @@ fn tombstones(layout: &Layout) -> Box<dyn Query> {
 fn kind_filter(layout: &Layout, kinds: &[EntityKind]) -> Box<dyn Query> {
     let any: Vec<(Occur, Box<dyn Query>)> = kinds
         .iter()
-        .map(|kind| {
-            let term = Term::from_field_text(layout.kind, kind.as_str());
-            let query: Box<dyn Query> = Box::new(TermQuery::new(term, IndexRecordOption::Basic));
-            (Occur::Should, query)
-        })
+        .map(|kind| (Occur::Should, kind_term(layout, *kind)))
         .collect();
     Box::new(ConstScoreQuery::new(one_or_all(any), 0.0))
+}
+
+fn kind_term(layout: &Layout, kind: EntityKind) -> Box<dyn Query> {
+    let term = Term::from_field_text(layout.kind, kind.as_str());
+    Box::new(TermQuery::new(term, IndexRecordOption::Basic))
 }
 
 fn genre_clause(layout: &Layout, genre: &str) -> Option<Box<dyn Query>> {
@@ -167,16 +246,40 @@ fn genre_clause(layout: &Layout, genre: &str) -> Option<Box<dyn Query>> {
     Some(Box::new(ConstScoreQuery::new(Box::new(term), 0.0)))
 }
 
-/// Every word and phrase in some field of `fields`, no exclusion in any.
-fn text_clause(
+/// The typed forms (first variant at each position) of `user`'s words, as analyzed for
+/// `fields`, that are long enough to carry a typo and not [`Settled`] in any of `fields`.
+fn typo_candidates(
     user: &UserQuery,
     fields: &[SearchField],
-    matching: Matching,
-) -> Option<Box<dyn Query>> {
+    settled: Settled<'_>,
+) -> HashSet<String> {
+    let mut candidates = HashSet::new();
+    for word in user.words.iter().take(MAX_TERMS) {
+        for field in fields {
+            for variants in positions(&analyzer_of(&field.analyzer), word) {
+                let Some(typed) = variants.into_iter().next() else {
+                    continue;
+                };
+                if fuzzy_distance(typed.chars().count()) > 0
+                    && !candidates.contains(&typed)
+                    && !fields
+                        .iter()
+                        .any(|f| settled(&Term::from_field_text(f.field, &typed)))
+                {
+                    candidates.insert(typed);
+                }
+            }
+        }
+    }
+    candidates
+}
+
+/// Every word and phrase in some field of `fields`, no exclusion in any.
+fn text_clause(user: &UserQuery, fields: &[SearchField], form: Form<'_>) -> Option<Box<dyn Query>> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut budget = MAX_TERMS;
     for word in user.words.iter().take(budget) {
-        if let Some(q) = any_field(fields, word, Form::Word(matching)) {
+        if let Some(q) = any_field(fields, word, form) {
             clauses.push((Occur::Must, q));
         }
     }
@@ -195,22 +298,24 @@ fn text_clause(
             clauses.push((Occur::MustNot, q));
         }
     }
-    Some(Box::new(BooleanQuery::new(clauses)))
+    Some(one_or_all(clauses))
 }
 
+/// How a piece of the query matches: a word (with the typed forms to forgive typos in), or a
+/// phrase (always exact).
 #[derive(Clone, Copy)]
-enum Form {
-    Word(Matching),
+enum Form<'a> {
+    Word(Option<&'a HashSet<String>>),
     Phrase,
 }
 
 /// `text` in any of `fields`, each with its boost; `None` if it analyzes to nothing everywhere.
-fn any_field(fields: &[SearchField], text: &str, form: Form) -> Option<Box<dyn Query>> {
+fn any_field(fields: &[SearchField], text: &str, form: Form<'_>) -> Option<Box<dyn Query>> {
     let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for field in fields {
         let positions = positions(&analyzer_of(&field.analyzer), text);
         let query = match form {
-            Form::Word(matching) => word_query(field, &positions, matching),
+            Form::Word(typos) => word_query(field, &positions, typos),
             Form::Phrase => phrase_query(field, &positions),
         };
         if let Some(query) = query {
@@ -232,10 +337,12 @@ fn positions(analyzer: &Analyzer, text: &str) -> Vec<Vec<String>> {
     by_position.into_values().collect()
 }
 
+/// Every position of a word, each by any of its variants; a typed form in `typos` may be off
+/// by [`fuzzy_distance`] edits.
 fn word_query(
     field: &SearchField,
     positions: &[Vec<String>],
-    matching: Matching,
+    typos: Option<&HashSet<String>>,
 ) -> Option<Box<dyn Query>> {
     let mut all: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for variants in positions {
@@ -243,7 +350,8 @@ fn word_query(
         for (i, variant) in variants.iter().enumerate() {
             let term = Term::from_field_text(field.field, variant);
             let distance = fuzzy_distance(variant.chars().count());
-            let query: Box<dyn Query> = if matching == Matching::Fuzzy && i == 0 && distance > 0 {
+            let typo = i == 0 && distance > 0 && typos.is_some_and(|t| t.contains(variant));
+            let query: Box<dyn Query> = if typo {
                 Box::new(FuzzyTermQuery::new(term, distance, true))
             } else {
                 Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
@@ -270,10 +378,10 @@ fn phrase_query(field: &SearchField, positions: &[Vec<String>]) -> Option<Box<dy
         .collect();
     match typed.len() {
         0 => None,
-        1 => word_query(field, &positions[..1], Matching::Exact),
+        1 => word_query(field, &positions[..1], None),
         _ if field.positions => Some(Box::new(PhraseQuery::new_with_offset(typed))),
         // Without positions a phrase can only mean "all of these words".
-        _ => word_query(field, positions, Matching::Exact),
+        _ => word_query(field, positions, None),
     }
 }
 

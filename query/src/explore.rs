@@ -40,7 +40,8 @@ pub fn explore(
         .zip(counts)
         .map(|(k, n)| (*k, n))
         .collect();
-    let top = collect::top(searcher, &*query, limit, move |facts, doc, _| {
+    let memo = prior.clone();
+    let top = collect::top(searcher, &*query, limit, memo, move |facts, doc, _| {
         let age_micros = facts
             .created_micros(doc)
             .map_or(i64::MAX, |t| now_micros.saturating_sub(t));

@@ -3,11 +3,13 @@
 //! a kept version). Until DiscoRank is wired, [`PopularityPrior`] reads the index's
 //! `popularity` fast field, so the blend is real and tested now.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use schemas::EntityKey;
+use tantivy::index::SegmentId;
 
 use crate::blend::saturate;
 
@@ -59,6 +61,76 @@ pub trait Prior: Send + Sync {
     /// The entity's strength. `popularity` is the index's interim prior for the document, for
     /// priors that use it; others look the key up.
     fn strength(&self, key: EntityKey, popularity: f64) -> f32;
+
+    /// Where this prior keeps every segment's strengths once computed, if it does. A prior
+    /// that is shared across requests should: the lookup per matching document then becomes
+    /// one array read.
+    fn memo(&self) -> Option<&SegmentMemo> {
+        None
+    }
+}
+
+/// Segments remembered before the memo forgets them all (segments come and go with merges;
+/// a forgotten one is recomputed on its next search).
+const MEMO_SEGMENTS: usize = 256;
+
+/// One prior's strength for every document of a segment, computed on the first search that
+/// reads the segment. Segments never change (deletes only hide documents), so an entry is
+/// valid as long as its segment exists.
+#[derive(Default)]
+pub struct SegmentMemo {
+    by_segment: Mutex<HashMap<SegmentId, Arc<[f32]>>>,
+}
+
+impl SegmentMemo {
+    /// The segment's strengths, computing them with `compute` the first time.
+    pub(crate) fn get_or_compute(
+        &self,
+        segment: SegmentId,
+        compute: impl FnOnce() -> Arc<[f32]>,
+    ) -> Arc<[f32]> {
+        if let Some(found) = self.lock().get(&segment) {
+            return found.clone();
+        }
+        // Computed outside the lock: a large segment takes a while, other segments need not wait.
+        let computed = compute();
+        let mut memo = self.lock();
+        if memo.len() >= MEMO_SEGMENTS {
+            memo.clear();
+        }
+        memo.entry(segment).or_insert(computed).clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<[f32]>>> {
+        self.by_segment
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A prior with a [`SegmentMemo`]: what a service hands out for every request.
+pub struct Memoized<P> {
+    pub prior: P,
+    memo: SegmentMemo,
+}
+
+impl<P: Prior> Memoized<P> {
+    pub fn new(prior: P) -> Memoized<P> {
+        Memoized {
+            prior,
+            memo: SegmentMemo::default(),
+        }
+    }
+}
+
+impl<P: Prior> Prior for Memoized<P> {
+    fn strength(&self, key: EntityKey, popularity: f64) -> f32 {
+        self.prior.strength(key, popularity)
+    }
+
+    fn memo(&self) -> Option<&SegmentMemo> {
+        Some(&self.memo)
+    }
 }
 
 /// The asked-for rank version is not kept (answered as a 400 to the caller).
@@ -98,15 +170,21 @@ impl Prior for PopularityPrior {
 }
 
 /// A [`PriorSource`] with only the popularity prior: no rank versions exist.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct PopularitySource {
-    prior: Arc<PopularityPrior>,
+    prior: Arc<Memoized<PopularityPrior>>,
+}
+
+impl Default for PopularitySource {
+    fn default() -> Self {
+        PopularitySource::new(PopularityPrior::default())
+    }
 }
 
 impl PopularitySource {
     pub fn new(prior: PopularityPrior) -> Self {
         PopularitySource {
-            prior: Arc::new(prior),
+            prior: Arc::new(Memoized::new(prior)),
         }
     }
 }

@@ -20,7 +20,9 @@ use rank::{RankError, RankScores, RankStore, RankVersion};
 use schemas::EntityKey;
 
 use crate::blend::saturate;
-use crate::prior::{PopularityPrior, Prior, PriorSource, RankChoice, UnknownRank};
+use crate::prior::{
+    Memoized, PopularityPrior, Prior, PriorSource, RankChoice, SegmentMemo, UnknownRank,
+};
 
 /// How many versions stay loaded (the active one plus a few asked for by `rank=<v>`).
 const LOADED_VERSIONS: usize = 4;
@@ -36,6 +38,7 @@ pub struct RankPrior {
     /// The relative score that gets half the maximum strength.
     pub k: f64,
     fallback: PopularityPrior,
+    memo: SegmentMemo,
 }
 
 impl RankPrior {
@@ -45,6 +48,7 @@ impl RankPrior {
             scores,
             k: 2.0,
             fallback: PopularityPrior::default(),
+            memo: SegmentMemo::default(),
         }
     }
 }
@@ -55,6 +59,10 @@ impl Prior for RankPrior {
             Some(relative) => saturate(relative, self.k),
             None => self.fallback.strength(key, popularity),
         }
+    }
+
+    fn memo(&self) -> Option<&SegmentMemo> {
+        Some(&self.memo)
     }
 }
 
@@ -68,7 +76,7 @@ pub struct RankPriors {
     store: RankStore,
     loaded: Mutex<BTreeMap<RankVersion, Arc<RankPrior>>>,
     active: Mutex<Active>,
-    popularity: Arc<PopularityPrior>,
+    popularity: Arc<Memoized<PopularityPrior>>,
 }
 
 impl RankPriors {
@@ -81,7 +89,7 @@ impl RankPriors {
                 checked: None,
                 version: None,
             }),
-            popularity: Arc::new(PopularityPrior::default()),
+            popularity: Arc::new(Memoized::new(PopularityPrior::default())),
         };
         if let Some(version) = priors.active_version()
             && let Err(e) = priors.load(version)

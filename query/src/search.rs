@@ -93,26 +93,38 @@ pub fn search(
         kind: request.kind,
         ..everywhere
     };
-    let Some(exact_all) = compile::compile(&user, layout, everywhere, Matching::Exact) else {
+    let settled_above = compile::settled_above(searcher.num_docs());
+    let settled = |term: &tantivy::Term| {
+        searcher
+            .doc_freq(term)
+            .is_ok_and(|docs| docs > settled_above)
+    };
+    let Some(exact_all) = compile::compile(&user, layout, everywhere, Matching::Exact, &settled)
+    else {
         return Ok(outcome);
     };
     let wanted = request.offset + request.limit;
     let blend = settings.blend;
-    let scorer = move |facts: &collect::SegmentFacts, doc, text| {
-        blend.score(text, facts.strength(prior.as_deref(), doc))
+    let ranker = Ranker {
+        prior: prior.clone(),
+        score: move |facts: &collect::SegmentFacts, doc, text| {
+            blend.score(text, facts.strength(prior.as_deref(), doc))
+        },
     };
 
-    let exact_scoped = Scope::of(&user, layout, scoped, Matching::Exact);
+    let exact_scoped = Scope::of(&user, layout, scoped, Matching::Exact, &settled);
     let (mut counts, top) =
-        count_and_rank(searcher, &*exact_all, &exact_scoped, wanted, scorer.clone())?;
+        count_and_rank(searcher, &*exact_all, &exact_scoped, wanted, ranker.clone())?;
     let mut ranked: Vec<(f32, tantivy::DocAddress, bool)> =
         top.into_iter().map(|(s, a)| (s, a, false)).collect();
 
     if scope_total(&counts, request.kind) < settings.fuzzy_below as u64 {
         outcome.fuzzy = true;
-        if let Some(fuzzy_all) = compile::compile(&user, layout, everywhere, Matching::Fuzzy) {
+        if let Some(fuzzy_all) =
+            compile::compile(&user, layout, everywhere, Matching::Fuzzy, &settled)
+        {
             let fill_all = compile::minus(fuzzy_all, exact_all.box_clone());
-            let fill_scoped = match Scope::of(&user, layout, scoped, Matching::Fuzzy) {
+            let fill_scoped = match Scope::of(&user, layout, scoped, Matching::Fuzzy, &settled) {
                 Scope::Other(fuzzy) => match exact_scoped {
                     Scope::Other(exact) => Scope::Other(compile::minus(fuzzy, exact)),
                     _ => Scope::Other(fuzzy),
@@ -121,7 +133,7 @@ pub fn search(
             };
             let still_wanted = wanted.saturating_sub(ranked.len());
             let (fill_counts, top) =
-                count_and_rank(searcher, &*fill_all, &fill_scoped, still_wanted, scorer)?;
+                count_and_rank(searcher, &*fill_all, &fill_scoped, still_wanted, ranker)?;
             add(&mut counts, &fill_counts);
             ranked.extend(top.into_iter().map(|(s, a)| (s, a, true)));
         }
@@ -160,12 +172,27 @@ enum Scope {
 }
 
 impl Scope {
-    fn of(user: &UserQuery, layout: &Layout, filters: Filters<'_>, matching: Matching) -> Scope {
+    fn of(
+        user: &UserQuery,
+        layout: &Layout,
+        filters: Filters<'_>,
+        matching: Matching,
+        settled: compile::Settled<'_>,
+    ) -> Scope {
         if filters.kind.is_none() {
             return Scope::Same;
         }
-        compile::compile(user, layout, filters, matching).map_or(Scope::Nothing, Scope::Other)
+        compile::compile(user, layout, filters, matching, settled)
+            .map_or(Scope::Nothing, Scope::Other)
     }
+}
+
+/// How ranked results are scored: the prior (whose memo the collector opens per segment) and
+/// the blend of a document's text score with it.
+#[derive(Clone)]
+struct Ranker<F> {
+    prior: Option<Arc<dyn Prior>>,
+    score: F,
 }
 
 /// Counts per kind of `all` and the best `n` of the scope: one pass over the index when the
@@ -175,16 +202,17 @@ fn count_and_rank<F>(
     all: &dyn tantivy::query::Query,
     scope: &Scope,
     n: usize,
-    score: F,
+    ranker: Ranker<F>,
 ) -> tantivy::Result<(KindCounts, Vec<(f32, tantivy::DocAddress)>)>
 where
     F: Fn(&collect::SegmentFacts, tantivy::DocId, f32) -> f32 + Send + Sync + 'static,
 {
+    let ranking = |n| collect::ranking(n, ranker.prior, ranker.score);
     let (counts, mut top) = match scope {
-        Scope::Same if n > 0 => searcher.search(all, &(CountByKind, collect::ranking(n, score)))?,
+        Scope::Same if n > 0 => searcher.search(all, &(CountByKind, ranking(n)))?,
         Scope::Other(query) if n > 0 => (
             searcher.search(all, &CountByKind)?,
-            searcher.search(&**query, &collect::ranking(n, score))?,
+            searcher.search(&**query, &ranking(n))?,
         ),
         _ => (searcher.search(all, &CountByKind)?, Vec::new()),
     };

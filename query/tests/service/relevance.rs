@@ -184,3 +184,55 @@ fn bench_chinook() {
     let report = query::bench::run(&snapshot, &queries, 2).expect("bench");
     println!("chinook: {report}");
 }
+
+/// Searching every kind at once (one clause per group of kinds that agree on boosts) scores each
+/// document exactly as searching its kind alone (one clause for that kind) does.
+#[tokio::test]
+async fn all_kinds_scores_equal_per_kind_scores() {
+    for q in [
+        "love",
+        "rock",
+        "the",
+        "metallica",
+        "iron maiden",
+        "heaven -stairway",
+        "\"black sabbath\"",
+        "music",
+    ] {
+        let all = search(q, "&limit=50&rank=none").await;
+        let results = all["results"].as_array().cloned().unwrap_or_default();
+        assert!(!results.is_empty(), "{q}: nothing found");
+        for hit in results {
+            let kind = hit["kind"].as_str().unwrap_or_default();
+            let alone = search(q, &format!("&kind={kind}&limit=50&rank=none")).await;
+            let same = alone["results"]
+                .as_array()
+                .and_then(|rs| rs.iter().find(|r| r["id"] == hit["id"]));
+            let same = same.unwrap_or_else(|| panic!("{q}: {hit} missing from kind={kind}"));
+            let (a, b) = (hit["score"].as_f64(), same["score"].as_f64());
+            assert!(
+                matches!((a, b), (Some(a), Some(b)) if (a - b).abs() <= 1e-6 * a.abs().max(1.0)),
+                "{q}: {kind} {}: {a:?} vs {b:?}",
+                hit["id"]
+            );
+        }
+    }
+}
+
+/// A word in more than 1% (and 100) of the documents is taken as typed: the fill-in forgives
+/// the rare word its typo but does not turn "cover" into "clover".
+#[tokio::test]
+async fn fuzzy_fill_ins_leave_common_words_as_typed() {
+    let mut rows: Vec<_> = (1..=150)
+        .map(|i| track(i, &format!("Cover {i}"), "Band", 1.0, 1))
+        .collect();
+    rows.push(track(201, "Cover Storm", "Band", 1.0, 1));
+    rows.push(track(202, "Cover Stork", "Band", 1.0, 1));
+    rows.push(track(203, "Clover Storm", "Band", 1.0, 1));
+    let catalog = Catalog::build(rows, vec![]);
+    let (_, body) = get(&catalog.router(), "/search?q=cover%20storm").await;
+    let mut ids: Vec<i64> = keys(&body).into_iter().map(|k| k.1).collect();
+    assert_eq!(ids.first(), Some(&201), "the exact match first: {body}");
+    ids.sort_unstable();
+    assert_eq!(ids, [201, 202], "{body}");
+}
