@@ -136,13 +136,13 @@ fn residual(out: &OutEdges, x: &[f64]) -> Vec<f64> {
     let n = x.len();
     let mut y = vec![0f64; n];
     let mut dangling = 0.0;
-    for u in 0..n {
+    for (u, &xu) in x.iter().enumerate() {
         let (dst, p) = out.of(u);
         if dst.is_empty() {
-            dangling += x[u];
+            dangling += xu;
         }
         for (&v, &q) in dst.iter().zip(p) {
-            y[v as usize] += ALPHA * x[u] * q;
+            y[v as usize] += ALPHA * xu * q;
         }
     }
     let teleport = (ALPHA * dangling + 1.0 - ALPHA) / n as f64;
