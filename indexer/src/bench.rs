@@ -18,10 +18,14 @@ use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use schemas::db::Db;
 use schemas::envelope::Action;
 use schemas::{EntityKey, EntityKind};
+
+mod reindex;
+
+pub use reindex::{Latency, ReindexBenchOptions, ReindexBenchReport, reindex};
 
 use crate::source::{AmqpConfig, AmqpSource, MemoryBus};
 use crate::{CancellationToken, Catalog, Indexer, IndexerConfig, IndexerError};
@@ -106,31 +110,7 @@ pub async fn run(
     let indexer = Indexer::open(db.clone(), catalog, IndexerConfig::default())?;
     let mut changes = indexer.subscribe();
     let cancel = CancellationToken::new();
-    let bus = MemoryBus::new();
-    let publisher = match &amqp {
-        Some(config) => {
-            AmqpSource::declare(config)
-                .await
-                .map_err(IndexerError::from)?;
-            let source = AmqpSource::connect(config.clone())
-                .await
-                .map_err(IndexerError::from)?;
-            tokio::spawn(indexer.run(source, cancel.clone()));
-            let connection =
-                lapin::Connection::connect(&config.url, lapin::ConnectionProperties::default())
-                    .await?;
-            let channel = connection.create_channel().await?;
-            Publisher::Amqp(Box::new(AmqpPublisher {
-                _connection: connection,
-                channel,
-                exchange: config.exchange.clone(),
-            }))
-        }
-        None => {
-            tokio::spawn(indexer.run(bus.source(), cancel.clone()));
-            Publisher::Memory(bus.clone())
-        }
-    };
+    let (publisher, _indexer) = start(indexer, amqp.as_ref(), &cancel).await?;
     let mut reports = Vec::new();
     let mut cursor = 0usize;
     for &rate in rates {
@@ -148,12 +128,7 @@ pub async fn run(
                         Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
                         _ => break,
                     };
-                let visible = Utc::now();
-                let ms = (visible - change.version.to_datetime())
-                    .num_microseconds()
-                    .unwrap_or(0) as f64
-                    / 1000.0;
-                latencies.push(ms.max(0.0));
+                latencies.push(searchable_ms(&change));
                 last = Instant::now();
             }
             (latencies, last, changes)
@@ -161,18 +136,7 @@ pub async fn run(
         let mut interval = tokio::time::interval(Duration::from_millis(10));
         for _ in 0..ticks {
             interval.tick().await;
-            let slice: Vec<i64> = (0..per_tick)
-                .map(|i| ids[(cursor + i) % ids.len()])
-                .collect();
-            cursor += per_tick;
-            let at = crate::testing::now();
-            touch_tracks(&db, &slice, at).await?;
-            for id in &slice {
-                let (routing_key, body) =
-                    crate::testing::event(Action::Save, EntityKey::new(EntityKind::Track, *id), at);
-                publisher.publish(&routing_key, body).await?;
-            }
-            published += slice.len() as u64;
+            published += publisher.tick(&db, &ids, &mut cursor, per_tick).await?.1;
         }
         let (mut latencies, last, rest) = match collector.await {
             Ok(parts) => parts,
@@ -180,13 +144,7 @@ pub async fn run(
         };
         changes = rest;
         latencies.sort_by(|a, b| a.total_cmp(b));
-        let quantile = |q: f64| {
-            if latencies.is_empty() {
-                0.0
-            } else {
-                latencies[((latencies.len() - 1) as f64 * q).round() as usize]
-            }
-        };
+        let quantile = |q: f64| quantile(&latencies, q);
         let elapsed = last.duration_since(started).as_secs_f64().max(1e-3);
         reports.push(RateReport {
             target_rate: rate,
@@ -218,6 +176,62 @@ pub async fn run(
     })
 }
 
+/// Starts `indexer` on the broker of `amqp` (declaring its exchange and queues) or on an
+/// in-process bus, and returns the publisher that plays the site on the same path.
+async fn start(
+    indexer: Indexer,
+    amqp: Option<&AmqpConfig>,
+    cancel: &CancellationToken,
+) -> Result<(Publisher, IndexerTask), BenchError> {
+    Ok(match amqp {
+        Some(config) => {
+            AmqpSource::declare(config)
+                .await
+                .map_err(IndexerError::from)?;
+            let source = AmqpSource::connect(config.clone())
+                .await
+                .map_err(IndexerError::from)?;
+            let task = tokio::spawn(indexer.run(source, cancel.clone()));
+            let connection =
+                lapin::Connection::connect(&config.url, lapin::ConnectionProperties::default())
+                    .await?;
+            let channel = connection.create_channel().await?;
+            let publisher = Publisher::Amqp(Box::new(AmqpPublisher {
+                _connection: connection,
+                channel,
+                exchange: config.exchange.clone(),
+            }));
+            (publisher, task)
+        }
+        None => {
+            let bus = MemoryBus::new();
+            let task = tokio::spawn(indexer.run(bus.source(), cancel.clone()));
+            (Publisher::Memory(bus), task)
+        }
+    })
+}
+
+type IndexerTask = tokio::task::JoinHandle<Result<(), IndexerError>>;
+
+/// The `q` quantile of sorted `values` (0 when empty).
+fn quantile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        0.0
+    } else {
+        values[((values.len() - 1) as f64 * q).round() as usize]
+    }
+}
+
+/// Milliseconds from a change's version (its row's `updated_at`, which is also its event's
+/// time here) to now, when the commit that made it visible was announced.
+fn searchable_ms(change: &crate::IndexChange) -> f64 {
+    let ms = (Utc::now() - change.version.to_datetime())
+        .num_microseconds()
+        .unwrap_or(0) as f64
+        / 1000.0;
+    ms.max(0.0)
+}
+
 struct AmqpPublisher {
     _connection: lapin::Connection,
     channel: lapin::Channel,
@@ -230,6 +244,27 @@ enum Publisher {
 }
 
 impl Publisher {
+    /// One 10 ms tick of the site: moves `updated_at` of the next `n` tracks forward and
+    /// publishes their `save.track` events. Returns their event time and how many there were.
+    async fn tick(
+        &self,
+        db: &Db,
+        ids: &[i64],
+        cursor: &mut usize,
+        n: usize,
+    ) -> Result<(DateTime<Utc>, u64), BenchError> {
+        let slice: Vec<i64> = (0..n).map(|i| ids[(*cursor + i) % ids.len()]).collect();
+        *cursor += n;
+        let at = crate::testing::now();
+        touch_tracks(db, &slice, at).await?;
+        for id in &slice {
+            let (routing_key, body) =
+                crate::testing::event(Action::Save, EntityKey::new(EntityKind::Track, *id), at);
+            self.publish(&routing_key, body).await?;
+        }
+        Ok((at, slice.len() as u64))
+    }
+
     async fn publish(&self, routing_key: &str, body: Vec<u8>) -> Result<(), lapin::Error> {
         match self {
             Publisher::Memory(bus) => bus.publish(routing_key, body),
@@ -264,7 +299,7 @@ async fn all_track_ids(db: &Db) -> Result<Vec<i64>, sqlx::Error> {
     Ok(ids)
 }
 
-async fn touch_tracks(db: &Db, ids: &[i64], at: chrono::DateTime<Utc>) -> Result<(), sqlx::Error> {
+async fn touch_tracks(db: &Db, ids: &[i64], at: DateTime<Utc>) -> Result<(), sqlx::Error> {
     match db {
         Db::Postgres(pool) => {
             sqlx::query("UPDATE tracks SET updated_at = $1 WHERE id = ANY($2)")

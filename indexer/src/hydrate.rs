@@ -87,6 +87,176 @@ const GROUPS: (&str, &str) = select!(
     sqlite: "WHERE g.id IN (SELECT value FROM json_each(?1))"
 );
 
+// The same columns for a page of a full scan: the next `$2` ids after `$1`, read in one
+// statement (one snapshot), with each count aggregated once over the page's id range instead
+// of probed per row. `bound` is the page's last id; every range condition is on a leading
+// index column (primary keys and the indexes of migrations 0001 and 0002). The owner's names
+// are looked up per row: PostgreSQL, not knowing the page's size when it plans, would
+// otherwise merge-join the owners by scanning the users table from its start, so there the
+// lookup is a LATERAL subquery it cannot flatten (OFFSET 0); SQLite always probes per row.
+macro_rules! page_bound {
+    ($table:literal, $after:literal, $limit:literal) => {
+        concat!(
+            "WITH bound AS (SELECT max(id) AS hi FROM (SELECT id FROM ",
+            $table,
+            " WHERE id > ",
+            $after,
+            " ORDER BY id LIMIT ",
+            $limit,
+            ") ids) "
+        )
+    };
+}
+
+/// The page's rows of the table aliased `$alias`, in id order.
+macro_rules! in_page {
+    ($alias:literal, $after:literal) => {
+        concat!(
+            " WHERE ",
+            $alias,
+            ".id > ",
+            $after,
+            " AND ",
+            $alias,
+            ".id <= (SELECT hi FROM bound)",
+            " ORDER BY ",
+            $alias,
+            ".id"
+        )
+    };
+}
+
+macro_rules! owner {
+    (pg, $owner:literal) => {
+        concat!(
+            "LEFT JOIN LATERAL (SELECT username, full_name FROM users WHERE id = ",
+            $owner,
+            " OFFSET 0) u ON TRUE"
+        )
+    };
+    (sqlite, $owner:literal) => {
+        concat!("LEFT JOIN users u ON u.id = ", $owner)
+    };
+}
+
+/// `LEFT JOIN (<aggregate> per <column> over the page's range) <alias> ON <alias>.<column> = <id>`.
+macro_rules! counted {
+    ($aggregate:literal, $table:literal, $filter:literal, $column:literal, $after:literal,
+     $alias:literal, $id:literal) => {
+        concat!(
+            " LEFT JOIN (SELECT ",
+            $column,
+            ", ",
+            $aggregate,
+            " AS n FROM ",
+            $table,
+            " WHERE ",
+            $filter,
+            $column,
+            " > ",
+            $after,
+            " AND ",
+            $column,
+            " <= (SELECT hi FROM bound)",
+            " GROUP BY ",
+            $column,
+            ") ",
+            $alias,
+            " ON ",
+            $alias,
+            ".",
+            $column,
+            " = ",
+            $id
+        )
+    };
+}
+
+macro_rules! tracks_page {
+    ($a:literal, $l:literal, $dialect:ident) => {
+        concat!(
+            page_bound!("tracks", $a, $l),
+            "SELECT t.id, t.title, t.description, t.genre, t.tags, t.duration_ms, t.sharing,
+                    t.created_at, t.updated_at, (t.deleted_at IS NOT NULL) AS deleted, t.taken_down,
+                    u.username AS owner_username, u.full_name AS owner_full_name,
+                    COALESCE(l.n, 0) AS likes, COALESCE(r.n, 0) AS reposts,
+                    CAST(COALESCE(p.n, 0) AS BIGINT) AS plays, COALESCE(c.n, 0) AS comments
+             FROM tracks t ",
+            owner!($dialect, "t.user_id"),
+            counted!("count(*)", "likes", "target_kind = 'track' AND ", "target_id", $a, "l", "t.id"),
+            counted!("count(*)", "reposts", "target_kind = 'track' AND ", "target_id", $a, "r", "t.id"),
+            counted!("sum(count)", "plays", "", "track_id", $a, "p", "t.id"),
+            counted!("count(*)", "comments", "", "track_id", $a, "c", "t.id"),
+            in_page!("t", $a)
+        )
+    };
+}
+
+macro_rules! users_page {
+    ($a:literal, $l:literal) => {
+        concat!(
+            page_bound!("users", $a, $l),
+            "SELECT u.id, u.username, u.full_name, u.description, u.city, u.country,
+                    u.created_at, u.updated_at, (u.deleted_at IS NOT NULL) AS deleted, u.taken_down,
+                    COALESCE(f.n, 0) AS followers, COALESCE(t.n, 0) AS track_count
+             FROM users u",
+            counted!("count(*)", "follows", "", "followee_id", $a, "f", "u.id"),
+            counted!("count(*)", "tracks",
+                "deleted_at IS NULL AND taken_down = FALSE AND sharing = 'public' AND ",
+                "user_id", $a, "t", "u.id"),
+            in_page!("u", $a)
+        )
+    };
+}
+
+macro_rules! playlists_page {
+    ($a:literal, $l:literal, $dialect:ident) => {
+        concat!(
+            page_bound!("playlists", $a, $l),
+            "SELECT p.id, p.title, p.description, p.sharing,
+                    p.created_at, p.updated_at, (p.deleted_at IS NOT NULL) AS deleted, p.taken_down,
+                    u.username AS owner_username, u.full_name AS owner_full_name,
+                    COALESCE(pt.n, 0) AS track_count, COALESCE(l.n, 0) AS likes
+             FROM playlists p ",
+            owner!($dialect, "p.user_id"),
+            counted!("count(*)", "playlist_tracks", "", "playlist_id", $a, "pt", "p.id"),
+            counted!("count(*)", "likes", "target_kind = 'playlist' AND ", "target_id", $a, "l", "p.id"),
+            in_page!("p", $a)
+        )
+    };
+}
+
+macro_rules! groups_page {
+    ($a:literal, $l:literal, $dialect:ident) => {
+        concat!(
+            page_bound!("groups", $a, $l),
+            "SELECT g.id, g.name, g.description,
+                    g.created_at, g.updated_at, (g.deleted_at IS NOT NULL) AS deleted, g.taken_down,
+                    u.username AS creator_username, u.full_name AS creator_full_name,
+                    COALESCE(m.n, 0) AS member_count, COALESCE(gt.n, 0) AS track_count
+             FROM groups g ",
+            owner!($dialect, "g.creator_id"),
+            counted!("count(*)", "group_members", "", "group_id", $a, "m", "g.id"),
+            counted!("count(*)", "group_tracks", "", "group_id", $a, "gt", "g.id"),
+            in_page!("g", $a)
+        )
+    };
+}
+
+const TRACKS_PAGE: (&str, &str) = (
+    tracks_page!("$1", "$2", pg),
+    tracks_page!("?1", "?2", sqlite),
+);
+const USERS_PAGE: (&str, &str) = (users_page!("$1", "$2"), users_page!("?1", "?2"));
+const PLAYLISTS_PAGE: (&str, &str) = (
+    playlists_page!("$1", "$2", pg),
+    playlists_page!("?1", "?2", sqlite),
+);
+const GROUPS_PAGE: (&str, &str) = (
+    groups_page!("$1", "$2", pg),
+    groups_page!("?1", "?2", sqlite),
+);
+
 #[derive(sqlx::FromRow)]
 struct TrackRow {
     id: i64,
@@ -161,23 +331,64 @@ pub async fn hydrate(db: &Db, kind: EntityKind, ids: &[i64]) -> Result<Vec<Hydra
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    let by_ids = match kind {
+        EntityKind::Track => TRACKS,
+        EntityKind::User => USERS,
+        EntityKind::Playlist => PLAYLISTS,
+        EntityKind::Group => GROUPS,
+    };
+    read(db, kind, by_ids, Binds::Ids(ids)).await
+}
+
+/// The next page of a full scan (reindex): the rows of the first `limit` ids of `kind` greater
+/// than `after`, in id order, hydrated to exactly what [`hydrate`] reads for those ids — in one
+/// statement that pages and hydrates, its counts aggregated over the page's id range. Empty
+/// when no id is greater than `after`; the next page starts after the last row's id.
+pub async fn hydrate_page(
+    db: &Db,
+    kind: EntityKind,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Hydrated>, sqlx::Error> {
+    let page = match kind {
+        EntityKind::Track => TRACKS_PAGE,
+        EntityKind::User => USERS_PAGE,
+        EntityKind::Playlist => PLAYLISTS_PAGE,
+        EntityKind::Group => GROUPS_PAGE,
+    };
+    read(db, kind, page, Binds::Page { after, limit }).await
+}
+
+/// What a hydration statement is given: a list of ids, or a page cursor.
+#[derive(Clone, Copy)]
+enum Binds<'a> {
+    Ids(&'a [i64]),
+    Page { after: i64, limit: i64 },
+}
+
+async fn read(
+    db: &Db,
+    kind: EntityKind,
+    sql: (&'static str, &'static str),
+    binds: Binds<'_>,
+) -> Result<Vec<Hydrated>, sqlx::Error> {
     Ok(match kind {
-        EntityKind::Track => fetch::<TrackRow>(db, TRACKS, ids)
+        EntityKind::Track => fetch::<TrackRow>(db, sql, binds)
             .await?
             .into_iter()
             .map(track)
             .collect(),
-        EntityKind::User => fetch::<UserRow>(db, USERS, ids)
+        EntityKind::User => fetch::<UserRow>(db, sql, binds)
             .await?
             .into_iter()
             .map(user)
             .collect(),
-        EntityKind::Playlist => fetch::<PlaylistRow>(db, PLAYLISTS, ids)
+        EntityKind::Playlist => fetch::<PlaylistRow>(db, sql, binds)
             .await?
             .into_iter()
             .map(playlist)
             .collect(),
-        EntityKind::Group => fetch::<GroupRow>(db, GROUPS, ids)
+        EntityKind::Group => fetch::<GroupRow>(db, sql, binds)
             .await?
             .into_iter()
             .map(group)
@@ -188,7 +399,7 @@ pub async fn hydrate(db: &Db, kind: EntityKind, ids: &[i64]) -> Result<Vec<Hydra
 async fn fetch<T>(
     db: &Db,
     (pg, sqlite): (&'static str, &'static str),
-    ids: &[i64],
+    binds: Binds<'_>,
 ) -> Result<Vec<T>, sqlx::Error>
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
@@ -196,12 +407,28 @@ where
         + Send
         + Unpin,
 {
-    match db {
-        Db::Postgres(pool) => sqlx::query_as::<_, T>(pg).bind(ids).fetch_all(pool).await,
-        Db::Sqlite(pool) => {
+    match (db, binds) {
+        (Db::Postgres(pool), Binds::Ids(ids)) => {
+            sqlx::query_as::<_, T>(pg).bind(ids).fetch_all(pool).await
+        }
+        (Db::Postgres(pool), Binds::Page { after, limit }) => {
+            sqlx::query_as::<_, T>(pg)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        }
+        (Db::Sqlite(pool), Binds::Ids(ids)) => {
             let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_string());
             sqlx::query_as::<_, T>(sqlite)
                 .bind(list)
+                .fetch_all(pool)
+                .await
+        }
+        (Db::Sqlite(pool), Binds::Page { after, limit }) => {
+            sqlx::query_as::<_, T>(sqlite)
+                .bind(after)
+                .bind(limit)
                 .fetch_all(pool)
                 .await
         }
@@ -459,6 +686,129 @@ mod tests {
             vec![5]
         );
         assert_eq!(count_rows(&site.db, EntityKind::User).await.unwrap(), 4);
+    }
+
+    /// A catalog with gaps in every id sequence, rows of every searchability, and activity
+    /// rows on both sides of page boundaries and on ids that have no row.
+    async fn seed_with_activity(db: &Db) {
+        let at = testing::now();
+        for u in 1..=30i64 {
+            testing::insert_user(db, u * 2, &format!("user{u}"), &format!("User {u}"), at)
+                .await
+                .unwrap();
+        }
+        for t in 1..=80i64 {
+            let id = t * 3;
+            testing::insert_track(db, id, 2 * (1 + t % 30), &format!("Track {t}"), at)
+                .await
+                .unwrap();
+            let key = EntityKey::new(EntityKind::Track, id);
+            match t % 9 {
+                1 => testing::set_sharing(db, key, "private", at).await.unwrap(),
+                2 => testing::soft_delete(db, key, at).await.unwrap(),
+                3 => testing::take_down(db, key, true, at).await.unwrap(),
+                _ => {}
+            }
+        }
+        for p in 1..=15i64 {
+            testing::insert_playlist(db, p * 5, 2 * (1 + p % 30), &format!("List {p}"), at)
+                .await
+                .unwrap();
+        }
+        for g in 1..=8i64 {
+            testing::insert_group(db, g * 7, 2 * g, &format!("Group {g}"), at)
+                .await
+                .unwrap();
+        }
+        let sql = [
+            "INSERT INTO likes (user_id, target_kind, target_id, created_at) VALUES ($1, 'track', $2, $3)",
+            "INSERT INTO reposts (user_id, target_kind, target_id, created_at) VALUES ($1, 'track', $2, $3)",
+            "INSERT INTO likes (user_id, target_kind, target_id, created_at) VALUES ($1, 'playlist', $2, $3)",
+            "INSERT INTO follows (follower_id, followee_id, created_at) VALUES ($1, $2, $3)",
+            "INSERT INTO group_members (user_id, group_id, created_at) VALUES ($1, $2, $3)",
+            "INSERT INTO group_tracks (track_id, group_id, created_at) VALUES ($1, $2, $3)",
+        ];
+        for user in 1..=40i64 {
+            // Targets spread over (and past) every table's id range, gaps included.
+            for step in 0..(user % 7) {
+                let target = (user * 13 + step * 29) % 250;
+                for (n, statement) in sql.iter().enumerate() {
+                    let target = target / (n as i64 + 1);
+                    testing::execute_with(db, statement, &[user, target], at)
+                        .await
+                        .unwrap();
+                }
+                testing::execute_with(
+                    db,
+                    "INSERT INTO plays (user_id, track_id, count, last_played_at) VALUES ($1, $2, $3, $4)",
+                    &[user, target, 1 + step * 5],
+                    at,
+                )
+                .await
+                .unwrap();
+                testing::execute_with(
+                    db,
+                    "INSERT INTO comments (id, user_id, track_id, body, created_at) VALUES ($1, $2, $3, 'nice', $4)",
+                    &[user * 100 + step, user, target],
+                    at,
+                )
+                .await
+                .unwrap();
+                testing::execute_with(
+                    db,
+                    "INSERT INTO playlist_tracks (playlist_id, track_id, position)
+                     SELECT $1, $2, $3 WHERE $4 IS NOT NULL",
+                    &[target % 80, target, user * 100 + step],
+                    at,
+                )
+                .await
+                .unwrap();
+            }
+        }
+    }
+
+    /// Every page size walks every kind to exactly what per-id hydration reads.
+    async fn pages_equal_per_id_hydration(db: &Db) {
+        seed_with_activity(db).await;
+        for kind in EntityKind::ALL {
+            let ids = crate::reindex::all_ids(db, kind).await.unwrap();
+            assert!(!ids.is_empty(), "{kind}");
+            let expected = hydrate(db, kind, &ids).await.unwrap();
+            assert!(
+                expected.iter().any(|h| h
+                    .row
+                    .fields
+                    .values()
+                    .any(|v| matches!(v, schemas::row::FieldValue::Int(n) if *n > 0))),
+                "{kind}: the seed gives some counts"
+            );
+            for limit in [1, 7, 1000] {
+                let mut after = i64::MIN;
+                let mut paged = Vec::new();
+                loop {
+                    let page = hydrate_page(db, kind, after, limit).await.unwrap();
+                    let Some(last) = page.last() else { break };
+                    assert!(page.len() as i64 <= limit);
+                    after = last.key().id;
+                    paged.extend(page);
+                }
+                let mut by_id = expected.clone();
+                by_id.sort_by_key(|h| h.key().id);
+                assert_eq!(paged, by_id, "{kind}, pages of {limit}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_hydrate_like_ids_on_sqlite() {
+        let site = testkit::FreshSqlite::create().await;
+        pages_equal_per_id_hydration(&site.db).await;
+    }
+
+    #[tokio::test]
+    async fn pages_hydrate_like_ids_on_postgres() {
+        let site = testkit::FreshPostgres::create().await;
+        pages_equal_per_id_hydration(&site.db).await;
     }
 
     #[test]

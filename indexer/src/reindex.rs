@@ -1,11 +1,13 @@
 //! Full reindex into a new generation while live events keep flowing (DESIGN.md, "Index
 //! generations and ops").
 //!
-//! A reindex walks every table in id order (keyset pagination, [`ReindexOptions::batch_size`]
-//! ids at a time) and hands each page of keys to the indexer as synthesized create events
-//! whose floor is the epoch ([`Indexer::apply_current`]): the same hydration, rendering and
-//! versioned writes as live events. Meanwhile live events go to every writable generation —
-//! live, previous and the one being built — and versions settle every race between the two.
+//! A reindex walks every table in id order, [`ReindexOptions::batch_size`] rows at a time: one
+//! statement per page both pages and hydrates ([`hydrate::hydrate_page`], the same values as
+//! the live path's per-id hydration). A reader task stays [`ReindexOptions::read_ahead`] pages
+//! ahead of the writer, which hands each page's rows to the indexer as synthesized create
+//! events whose floor is the epoch ([`Indexer::apply_rows`]): the same resolution, rendering
+//! and versioned writes as live events. Meanwhile live events go to every writable generation
+//! — live, previous and the one being built — and versions settle every race between the two.
 //!
 //! ```no_run
 //! # async fn run(db: schemas::db::Db, catalog: std::sync::Arc<indexer::Catalog>,
@@ -31,23 +33,25 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use schemas::EntityKind;
 use schemas::db::Db;
-use schemas::{EntityKey, EntityKind};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::IndexerError;
 use crate::generations::{Catalog, Generation, Phase};
-use crate::hydrate;
+use crate::hydrate::{self, Hydrated};
 use crate::metrics::Outcome;
 use crate::pipeline::{BatchReport, Indexer, IndexerConfig};
 
 /// How a reindex walks the tables and how many old generations survive it.
 #[derive(Debug, Clone)]
 pub struct ReindexOptions {
-    /// Ids per page (one hydration query per kind per page).
+    /// Rows per page (one statement pages and hydrates them).
     pub batch_size: usize,
+    /// Pages read ahead of the writer (hydrated while earlier pages render and index).
+    pub read_ahead: usize,
     /// Generations kept on disk after a swap (live and previous always are).
     pub keep: usize,
     /// The writer's configuration when the reindex runs its own indexer ([`Sink::Own`]).
@@ -58,15 +62,24 @@ impl Default for ReindexOptions {
     fn default() -> Self {
         ReindexOptions {
             batch_size: 1000,
+            read_ahead: 2,
             keep: 3,
             indexer: IndexerConfig::default(),
         }
     }
 }
 
-/// A page of keys handed to the running indexer, and where it reports back.
+/// What a reindex hands the running indexer.
+pub(crate) enum Work {
+    /// A page of hydrated rows to write ([`Indexer::apply_rows`]).
+    Rows(Vec<Hydrated>),
+    /// Commit the generation and mark it built ([`Indexer::finish_build`]).
+    Finish(Generation),
+}
+
+/// Work handed to the running indexer, and where it reports back.
 pub(crate) struct Synthesized {
-    pub(crate) keys: Vec<EntityKey>,
+    pub(crate) work: Work,
     pub(crate) done: oneshot::Sender<Result<BatchReport, IndexerError>>,
 }
 
@@ -87,22 +100,25 @@ impl ReindexFeed {
         ReindexFeed { sender }
     }
 
-    /// Applies the current rows of `keys` through the running indexer; waits until written
-    /// (committed in every generation but the one being built, which [`ReindexFeed::flush`]
-    /// commits).
-    pub async fn apply(&self, keys: Vec<EntityKey>) -> Result<BatchReport, IndexerError> {
+    /// Writes `rows` through the running indexer ([`Indexer::apply_rows`]); waits until they
+    /// are written (committed in every generation but the one being built).
+    pub async fn apply_rows(&self, rows: Vec<Hydrated>) -> Result<BatchReport, IndexerError> {
+        self.send(Work::Rows(rows)).await
+    }
+
+    /// Commits everything `generation` was given and marks it built, in the indexer's own
+    /// loop ([`Indexer::finish_build`]); waits until it is durable, searchable and built.
+    pub async fn finish(&self, generation: Generation) -> Result<(), IndexerError> {
+        self.send(Work::Finish(generation)).await.map(|_| ())
+    }
+
+    async fn send(&self, work: Work) -> Result<BatchReport, IndexerError> {
         let (done, answer) = oneshot::channel();
         self.sender
-            .send(Synthesized { keys, done })
+            .send(Synthesized { work, done })
             .await
             .map_err(|_| IndexerError::Cancelled)?;
         answer.await.map_err(|_| IndexerError::Cancelled)?
-    }
-
-    /// Commits what earlier [`ReindexFeed::apply`] calls left uncommitted in the generation
-    /// being built (see [`Indexer::apply_current`]); waits until it is durable and searchable.
-    pub async fn flush(&self) -> Result<(), IndexerError> {
-        self.apply(Vec::new()).await.map(|_| ())
     }
 }
 
@@ -326,7 +342,6 @@ pub async fn run(
     guard.armed = false;
     match outcome {
         Ok(report) => {
-            catalog.set_phase(generation, Phase::Built)?;
             remove_owner(catalog, generation);
             progress.finish(ReindexState::Built, None);
             tracing::info!(%generation, rows = report.total_rows(), seconds = report.seconds,
@@ -361,18 +376,14 @@ async fn build(
 ) -> Result<ReindexReport, IndexerError> {
     let started = Instant::now();
     write_owner(catalog, generation)?;
-    let mut own = match sink {
-        Sink::Own => Some(Indexer::open_for(
+    let mut sink = match sink {
+        Sink::Own => Writer::Own(Box::new(Indexer::open_for(
             db.clone(),
             catalog.clone(),
             options.indexer.clone(),
             generation,
-        )?),
-        Sink::Feed(_) => None,
-    };
-    let feed = match sink {
-        Sink::Feed(feed) => Some(feed),
-        Sink::Own => None,
+        )?)),
+        Sink::Feed(feed) => Writer::Feed(feed),
     };
     for kind in EntityKind::ALL {
         let total = hydrate::count_rows(db, kind).await?;
@@ -386,43 +397,113 @@ async fn build(
         seconds: 0.0,
     };
     let limit = i64::try_from(options.batch_size.max(1)).unwrap_or(i64::MAX);
-    for kind in EntityKind::ALL {
-        let mut after = i64::MIN;
-        loop {
-            if cancel.is_cancelled() {
-                return Err(IndexerError::Cancelled);
-            }
-            let ids = hydrate::ids_after(db, kind, after, limit).await?;
-            let Some(&last) = ids.last() else { break };
-            after = last;
-            let rows = ids.len() as u64;
-            let keys: Vec<EntityKey> = ids.into_iter().map(|id| EntityKey::new(kind, id)).collect();
-            let batch = match (&mut own, &feed) {
-                (Some(indexer), _) => indexer.apply_current(&keys).await?,
-                (None, Some(feed)) => tokio::select! {
-                    _ = cancel.cancelled() => return Err(IndexerError::Cancelled),
-                    batch = feed.apply(keys) => batch?,
-                },
-                (None, None) => unreachable!("one sink is always set"),
-            };
-            report.indexed += batch.count(Outcome::Indexed);
-            report.tombstones += batch.count(Outcome::Deleted);
-            *report.rows.entry(kind).or_default() += rows;
-            progress.add(kind, rows);
+    let (pages, mut next) = mpsc::channel(options.read_ahead.max(1));
+    let mut reader = AbortOnDrop(tokio::spawn(read_pages(db.clone(), limit, pages)));
+    while let Some(Page { kind, rows }) = next.recv().await {
+        if cancel.is_cancelled() {
+            return Err(IndexerError::Cancelled);
         }
+        let n = rows.len() as u64;
+        let batch = sink.apply_rows(rows, cancel).await?;
+        report.indexed += batch.count(Outcome::Indexed);
+        report.tombstones += batch.count(Outcome::Deleted);
+        *report.rows.entry(kind).or_default() += n;
+        progress.add(kind, n);
+    }
+    // The reader closed the channel: it is done, or it failed.
+    match (&mut reader.0).await {
+        Ok(read) => read?,
+        Err(e) => {
+            return Err(IndexerError::Corrupt {
+                path: catalog.root().to_path_buf(),
+                reason: format!("reindex reader task: {e}"),
+            });
+        }
+    }
+    if cancel.is_cancelled() {
+        return Err(IndexerError::Cancelled);
     }
     // Only now is the generation durable: until this commit a crash leaves it `building`,
     // which recovery marks failed.
-    match (&mut own, &feed) {
-        (Some(indexer), _) => indexer.flush().await?,
-        (None, Some(feed)) => tokio::select! {
-            _ = cancel.cancelled() => return Err(IndexerError::Cancelled),
-            flushed = feed.flush() => flushed?,
-        },
-        (None, None) => unreachable!("one sink is always set"),
-    }
+    sink.finish(generation, cancel).await?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// One page of a kind's rows, read ahead of the writer.
+struct Page {
+    kind: EntityKind,
+    rows: Vec<Hydrated>,
+}
+
+/// Reads every kind's pages in id order into `pages` until done, or until the writer hangs up.
+async fn read_pages(db: Db, limit: i64, pages: mpsc::Sender<Page>) -> Result<(), IndexerError> {
+    for kind in EntityKind::ALL {
+        let mut after = i64::MIN;
+        loop {
+            let read = Instant::now();
+            let rows = hydrate::hydrate_page(&db, kind, after, limit).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.key().id;
+            tracing::debug!(%kind, rows = rows.len(), read_ms = read.elapsed().as_secs_f64() * 1e3,
+                "reindex page read");
+            if pages.send(Page { kind, rows }).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stops the reader when the build ends early (an error, a cancellation, a dropped future).
+struct AbortOnDrop(tokio::task::JoinHandle<Result<(), IndexerError>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Where a build's pages go: its own indexer, or the running one's feed.
+enum Writer {
+    Own(Box<Indexer>),
+    Feed(ReindexFeed),
+}
+
+impl Writer {
+    async fn apply_rows(
+        &mut self,
+        rows: Vec<Hydrated>,
+        cancel: &CancellationToken,
+    ) -> Result<BatchReport, IndexerError> {
+        let written = Instant::now();
+        let batch = match self {
+            Writer::Own(indexer) => indexer.apply_rows(rows).await?,
+            Writer::Feed(feed) => tokio::select! {
+                _ = cancel.cancelled() => return Err(IndexerError::Cancelled),
+                batch = feed.apply_rows(rows) => batch?,
+            },
+        };
+        tracing::debug!(
+            write_ms = written.elapsed().as_secs_f64() * 1e3,
+            "reindex page written"
+        );
+        Ok(batch)
+    }
+
+    async fn finish(
+        &mut self,
+        generation: Generation,
+        cancel: &CancellationToken,
+    ) -> Result<(), IndexerError> {
+        match self {
+            Writer::Own(indexer) => indexer.finish_build(generation).await,
+            Writer::Feed(feed) => tokio::select! {
+                _ = cancel.cancelled() => Err(IndexerError::Cancelled),
+                finished = feed.finish(generation) => finished,
+            },
+        }
+    }
 }
 
 struct FailOnDrop {
@@ -556,6 +637,7 @@ pub async fn all_ids(db: &Db, kind: EntityKind) -> Result<Vec<i64>, IndexerError
 mod tests {
     use std::time::Duration;
 
+    use schemas::EntityKey;
     use schemas::envelope::Action;
 
     use super::*;
@@ -576,6 +658,7 @@ mod tests {
     fn options() -> ReindexOptions {
         ReindexOptions {
             batch_size: 40,
+            read_ahead: 2,
             keep: 3,
             indexer: config(),
         }

@@ -196,3 +196,16 @@ pub async fn remove(db: &Db, key: EntityKey) -> Result<(), sqlx::Error> {
     let sql = format!("DELETE FROM {} WHERE id = $1", key.kind.table());
     execute(db, &sql, vec![Bind::Int(key.id)]).await
 }
+
+/// Runs one statement of the site's (PostgreSQL `$n` placeholders, rewritten for SQLite) with
+/// `ints` bound first and `at` last: for activity rows (likes, plays, follows, …) in tests.
+pub async fn execute_with(
+    db: &Db,
+    sql: &str,
+    ints: &[i64],
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut binds: Vec<Bind> = ints.iter().map(|&n| Bind::Int(n)).collect();
+    binds.push(Bind::Time(at));
+    execute(db, sql, binds).await
+}

@@ -61,6 +61,21 @@ pub enum Bench {
         #[arg(long, default_value_t = 30)]
         seconds: u64,
     },
+    /// Full reindex through the running indexer while live events arrive: the build's
+    /// entities/s and the live events' time to searchable before and during the build.
+    /// Runs in `<data-dir>/bench-reindex` (copy a live generation there to measure at scale);
+    /// the generation it builds is deleted after it is measured.
+    Reindex {
+        /// Live `save.track` events per second (0: the build alone, still through the feed).
+        #[arg(long, default_value_t = 1000)]
+        live_rate: u64,
+        /// Seconds of live events before the build (the baseline time to searchable).
+        #[arg(long, default_value_t = 5)]
+        warmup_seconds: u64,
+        /// Rows per reindex page.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: usize,
+    },
     /// Open-loop HTTP load: request paths from a file at a fixed rate; latency from due time.
     Http {
         #[command(flatten)]
@@ -126,16 +141,46 @@ pub async fn run(globals: Globals, args: BenchArgs) -> anyhow::Result<()> {
         }
         Bench::Index { rates, seconds } => {
             let db = globals.database().await?;
-            let amqp = globals.amqp_url.as_deref().map(|url| {
-                indexer::source::AmqpConfig::new(
-                    url,
-                    &format!("{}-bench", globals.exchange),
-                    &format!("{}-bench", globals.queue),
-                )
-            });
+            let amqp = bench_amqp(&globals);
             let dir = globals.data_dir.join("bench-index");
             let report = indexer::bench::run(db, amqp, &dir, &rates, seconds).await?;
             println!("{report}");
+        }
+        Bench::Reindex {
+            live_rate,
+            warmup_seconds,
+            batch_size,
+        } => {
+            let db = globals.database().await?;
+            let amqp = bench_amqp(&globals);
+            let options = indexer::bench::ReindexBenchOptions {
+                live_rate,
+                warmup: std::time::Duration::from_secs(warmup_seconds),
+                reindex: indexer::reindex::ReindexOptions {
+                    batch_size: batch_size.max(1),
+                    ..Default::default()
+                },
+            };
+            let progress = indexer::reindex::Progress::default();
+            let reporter = {
+                let progress = progress.clone();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                        let p = progress.report();
+                        if p.state == indexer::reindex::ReindexState::Building {
+                            eprintln!(
+                                "reindex: {}/{} rows, {:.0} rows/s",
+                                p.rows_done, p.rows_total, p.rate
+                            );
+                        }
+                    }
+                })
+            };
+            let dir = globals.data_dir.join("bench-reindex");
+            let report = indexer::bench::reindex(db, amqp, &dir, &options, &progress).await;
+            reporter.abort();
+            println!("{}", report?);
         }
         Bench::Http { args } => {
             let report = super::loadgen::run(args.options()?).await?;
@@ -143,4 +188,16 @@ pub async fn run(globals: Globals, args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The broker names the indexer benchmarks use (`<exchange>-bench`, `<queue>-bench`), so they
+/// never meet a running indexer's queue; `None` without `--amqp-url` (in-process bus).
+fn bench_amqp(globals: &Globals) -> Option<indexer::source::AmqpConfig> {
+    globals.amqp_url.as_deref().map(|url| {
+        indexer::source::AmqpConfig::new(
+            url,
+            &format!("{}-bench", globals.exchange),
+            &format!("{}-bench", globals.queue),
+        )
+    })
 }
