@@ -9,8 +9,9 @@ kept in every later keystroke as it would be; one in ten filters by kind, as the
 Names come on stdin, one a line, optionally "kind<TAB>name" (kind: track, user, playlist, group):
   sqlite3 -separator $'\\t' data/disco.db "SELECT 'track', title FROM tracks" \\
       | bench/make_suggest_mix.py 2000 > suggest.paths
-  psql "$DATABASE_URL" -AtF $'\\t' -c "SELECT 'track', title FROM tracks ORDER BY random() LIMIT 20000" \\
+  psql "$DATABASE_URL" -AtF $'\\t' -c "SELECT 'track', title FROM tracks ORDER BY md5(id::text) LIMIT 20000" \\
       | bench/make_suggest_mix.py 2000 > suggest.paths
+(ordering by md5(id) rather than random() makes the sample, and so the mix, the same every run.)
 Usage: make_suggest_mix.py [sessions] [limit] < names > paths"""
 import random
 import sys
