@@ -423,6 +423,11 @@ async fn build(
     if cancel.is_cancelled() {
         return Err(IndexerError::Cancelled);
     }
+    // Rows removed or added while building moved the counts taken at the start; a finished
+    // build reports what it walked, so done equals total.
+    for kind in EntityKind::ALL {
+        progress.set_total(kind, report.rows.get(&kind).copied().unwrap_or(0));
+    }
     // Only now is the generation durable: until this commit a crash leaves it `building`,
     // which recovery marks failed.
     sink.finish(generation, cancel).await?;
