@@ -18,7 +18,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use tantivy::Term;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery,
+    Query, TermQuery,
 };
 use tantivy::schema::IndexRecordOption;
 
@@ -27,6 +28,7 @@ use schemas::analyzer::Analyzer;
 
 use crate::language::UserQuery;
 use crate::layout::{KindFields, Layout, SearchField};
+use crate::union::SeekingUnion;
 
 /// How many words, phrases and exclusions of one query are used; the rest are ignored (a query
 /// is at most 256 characters, and nobody means 100 words).
@@ -108,20 +110,24 @@ pub fn compile(
             (vec![(kinds.clone(), fields)], Form::Word(Some(&typos)))
         }
     };
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut clauses: Vec<Box<dyn Query>> = Vec::new();
     for (members, fields) in groups {
-        if let Some(text) = text_clause(user, &fields, form) {
+        let mut filters = kind_restriction(layout, &members);
+        if let Some(genre) = &genre {
+            filters.push((Occur::Must, genre.box_clone()));
+        }
+        let filtered = filters.iter().any(|(occur, _)| *occur == Occur::Must);
+        if let Some(text) = text_clause(user, &fields, form, filtered) {
             let mut parts = vec![(Occur::Must, text)];
-            parts.extend(kind_restriction(layout, &members));
-            if let Some(genre) = &genre {
-                parts.push((Occur::Must, genre.box_clone()));
-            }
-            clauses.push((Occur::Should, one_or_all(parts)));
+            parts.extend(filters);
+            clauses.push(one_or_all(parts));
         }
     }
     // No tombstone exclusion: a tombstone carries only identity and version (see
     // `schemas::document`), never a searchable field or a genre, so text cannot match one.
-    (!clauses.is_empty()).then(|| one_or_all(clauses))
+    // The groups' union is seeked into when the query is an exclusion (fuzzy fill-ins
+    // exclude what exact matching found) or intersected.
+    (!clauses.is_empty()).then(|| union(clauses, true))
 }
 
 /// The kinds partitioned so that, within a group, every field has one boost: one clause per
@@ -274,31 +280,55 @@ fn typo_candidates(
     candidates
 }
 
-/// Every word and phrase in some field of `fields`, no exclusion in any.
-fn text_clause(user: &UserQuery, fields: &[SearchField], form: Form<'_>) -> Option<Box<dyn Query>> {
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+/// Every word and phrase in some field of `fields`, no exclusion in any. `filtered`: the
+/// clause is intersected with a filter too.
+///
+/// When a word is one of several required parts, its any-field union is a [`SeekingUnion`]:
+/// the intersection seeks into it, and tantivy's buffered union pays for a 4,096-document
+/// window on every seek. A lone word is read whole, which the buffered union does best.
+fn text_clause(
+    user: &UserQuery,
+    fields: &[SearchField],
+    form: Form<'_>,
+    filtered: bool,
+) -> Option<Box<dyn Query>> {
+    let mut required: Vec<Vec<Box<dyn Query>>> = Vec::new();
     let mut budget = MAX_TERMS;
     for word in user.words.iter().take(budget) {
-        if let Some(q) = any_field(fields, word, form) {
-            clauses.push((Occur::Must, q));
-        }
+        required.push(any_field(fields, word, form));
     }
     budget = budget.saturating_sub(user.words.len());
     for phrase in user.phrases.iter().take(budget) {
-        if let Some(q) = any_field(fields, phrase, Form::Phrase) {
-            clauses.push((Occur::Must, q));
-        }
+        required.push(any_field(fields, phrase, Form::Phrase));
     }
-    if clauses.is_empty() {
+    required.retain(|per_field| !per_field.is_empty());
+    if required.is_empty() {
         return None;
     }
+    let seeking = filtered || required.len() > 1;
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = required
+        .into_iter()
+        .map(|per_field| (Occur::Must, union(per_field, seeking)))
+        .collect();
     budget = budget.saturating_sub(user.phrases.len());
     for excluded in user.excluded.iter().take(budget) {
-        if let Some(q) = any_field(fields, excluded, Form::Phrase) {
-            clauses.push((Occur::MustNot, q));
+        let per_field = any_field(fields, excluded, Form::Phrase);
+        if !per_field.is_empty() {
+            clauses.push((Occur::MustNot, union(per_field, true)));
         }
     }
     Some(one_or_all(clauses))
+}
+
+/// Any of `clauses`, summing their scores: a [`SeekingUnion`] when it will be seeked into.
+fn union(mut clauses: Vec<Box<dyn Query>>, seeking: bool) -> Box<dyn Query> {
+    match clauses.len() {
+        1 => clauses.pop().unwrap_or_else(|| Box::new(EmptyQuery)),
+        _ if seeking => Box::new(SeekingUnion::new(clauses)),
+        _ => Box::new(BooleanQuery::new(
+            clauses.into_iter().map(|q| (Occur::Should, q)).collect(),
+        )),
+    }
 }
 
 /// How a piece of the query matches: a word (with the typed forms to forgive typos in), or a
@@ -309,9 +339,9 @@ enum Form<'a> {
     Phrase,
 }
 
-/// `text` in any of `fields`, each with its boost; `None` if it analyzes to nothing everywhere.
-fn any_field(fields: &[SearchField], text: &str, form: Form<'_>) -> Option<Box<dyn Query>> {
-    let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+/// `text` in each of `fields` that it analyzes to something in, with the field's boost.
+fn any_field(fields: &[SearchField], text: &str, form: Form<'_>) -> Vec<Box<dyn Query>> {
+    let mut per_field: Vec<Box<dyn Query>> = Vec::new();
     for field in fields {
         let positions = positions(&analyzer_of(&field.analyzer), text);
         let query = match form {
@@ -319,10 +349,10 @@ fn any_field(fields: &[SearchField], text: &str, form: Form<'_>) -> Option<Box<d
             Form::Phrase => phrase_query(field, &positions),
         };
         if let Some(query) = query {
-            per_field.push((Occur::Should, Box::new(BoostQuery::new(query, field.boost))));
+            per_field.push(Box::new(BoostQuery::new(query, field.boost)));
         }
     }
-    (!per_field.is_empty()).then(|| Box::new(BooleanQuery::new(per_field)) as Box<dyn Query>)
+    per_field
 }
 
 /// The analyzed tokens of `text`, grouped by position; the first at each is the typed form.
@@ -346,7 +376,7 @@ fn word_query(
 ) -> Option<Box<dyn Query>> {
     let mut all: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for variants in positions {
-        let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut any: Vec<Box<dyn Query>> = Vec::new();
         for (i, variant) in variants.iter().enumerate() {
             let term = Term::from_field_text(field.field, variant);
             let distance = fuzzy_distance(variant.chars().count());
@@ -356,10 +386,11 @@ fn word_query(
             } else {
                 Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
             };
-            any.push((Occur::Should, query));
+            any.push(query);
         }
         if !any.is_empty() {
-            all.push((Occur::Must, one_or_all(any)));
+            // Variants sit inside the word's and the query's intersections: seeked into.
+            all.push((Occur::Must, union(any, true)));
         }
     }
     (!all.is_empty()).then(|| one_or_all(all))

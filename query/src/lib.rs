@@ -34,6 +34,7 @@ pub mod ranks;
 pub mod search;
 pub mod service;
 pub mod source;
+pub mod union;
 
 pub use error::ApiError;
 pub use prior::{Prior, PriorSource, RankChoice};
