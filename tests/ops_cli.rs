@@ -40,7 +40,7 @@ async fn reindex_swap_read_only_and_rollback_from_the_command_line() {
     let out = disco(
         url,
         data.path(),
-        &["reindex", "--swap", "--batch-size", "7"],
+        &["reindex", "--swap", "--merge", "--batch-size", "7"],
     );
     assert!(out.contains("gen-2 built: 50 rows"), "{out}");
     let catalog = Catalog::open(data.path()).unwrap();
