@@ -99,14 +99,16 @@ pub(crate) struct SegmentFacts {
     ids: Option<Column<i64>>,
     popularity: Option<Column<f64>>,
     created_at: Option<Column<tantivy::DateTime>>,
-    /// Every document's strength under the search's prior, when the prior memoizes them.
+    /// The search's prior, if it blends with one.
+    prior: Option<Arc<dyn Prior>>,
+    /// Every document's strength under `prior`, when the prior memoizes them.
     strengths: Option<Arc<[f32]>>,
 }
 
 impl SegmentFacts {
     /// The segment's facts; with a memoizing `prior`, its strengths too (computed once per
     /// segment and prior, see [`crate::prior::SegmentMemo`]).
-    pub(crate) fn open(segment: &SegmentReader, prior: Option<&dyn Prior>) -> SegmentFacts {
+    pub(crate) fn open(segment: &SegmentReader, prior: Option<Arc<dyn Prior>>) -> SegmentFacts {
         let fast = segment.fast_fields();
         let mut facts = SegmentFacts {
             kinds: fast.str(layout::KIND).ok().flatten().map(|c| {
@@ -116,9 +118,10 @@ impl SegmentFacts {
             ids: fast.i64(layout::ID).ok(),
             popularity: fast.f64(layout::POPULARITY).ok(),
             created_at: fast.date(layout::CREATED_AT).ok(),
+            prior: None,
             strengths: None,
         };
-        if let Some(prior) = prior
+        if let Some(prior) = prior.as_deref()
             && let Some(memo) = prior.memo()
         {
             let strengths = memo.get_or_compute(segment.segment_id(), || {
@@ -128,6 +131,7 @@ impl SegmentFacts {
             });
             facts.strengths = Some(strengths);
         }
+        facts.prior = prior;
         facts
     }
 
@@ -144,13 +148,13 @@ impl SegmentFacts {
             .unwrap_or(0.0)
     }
 
-    /// The prior strength of `doc` under `prior` (0 without one): the segment's memo when
-    /// [`SegmentFacts::open`] was given the same prior, else looked up.
-    pub(crate) fn strength(&self, prior: Option<&dyn Prior>, doc: DocId) -> f32 {
-        match (prior, &self.strengths) {
-            (Some(_), Some(strengths)) => strengths.get(doc as usize).copied().unwrap_or(0.0),
-            (Some(prior), None) => self.lookup(prior, doc),
-            (None, _) => 0.0,
+    /// The prior strength of `doc` (0 without a prior): from the segment's memo when the prior
+    /// keeps one, else looked up.
+    pub(crate) fn strength(&self, doc: DocId) -> f32 {
+        match (&self.strengths, self.prior.as_deref()) {
+            (Some(strengths), _) => strengths.get(doc as usize).copied().unwrap_or(0.0),
+            (None, Some(prior)) => self.lookup(prior, doc),
+            (None, None) => 0.0,
         }
     }
 
@@ -171,7 +175,7 @@ impl SegmentFacts {
 }
 
 /// A collector of the best `n` (at least one) documents, scored by
-/// `score(facts, doc, text_score)`; the facts carry `prior`'s memoized strengths.
+/// `score(facts, doc, text_score)`; the facts carry `prior` (and its memoized strengths).
 pub(crate) fn ranking<F>(
     n: usize,
     prior: Option<Arc<dyn Prior>>,
@@ -182,7 +186,7 @@ where
 {
     let score = Arc::new(score);
     TopDocs::with_limit(n.max(1)).tweak_score(move |segment: &SegmentReader| {
-        let facts = SegmentFacts::open(segment, prior.as_deref());
+        let facts = SegmentFacts::open(segment, prior.clone());
         let score = score.clone();
         move |doc: DocId, text: Score| score(&facts, doc, text)
     })

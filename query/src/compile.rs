@@ -260,17 +260,20 @@ fn typo_candidates(
     settled: Settled<'_>,
 ) -> HashSet<String> {
     let mut candidates = HashSet::new();
+    let mut checked = HashSet::new();
     for word in user.words.iter().take(MAX_TERMS) {
         for field in fields {
             for variants in positions(&analyzer_of(&field.analyzer), word) {
                 let Some(typed) = variants.into_iter().next() else {
                     continue;
                 };
-                if fuzzy_distance(typed.chars().count()) > 0
-                    && !candidates.contains(&typed)
-                    && !fields
-                        .iter()
-                        .any(|f| settled(&Term::from_field_text(f.field, &typed)))
+                // Each typed form is looked up once, however many fields analyze to it.
+                if fuzzy_distance(typed.chars().count()) == 0 || !checked.insert(typed.clone()) {
+                    continue;
+                }
+                if !fields
+                    .iter()
+                    .any(|f| settled(&Term::from_field_text(f.field, &typed)))
                 {
                     candidates.insert(typed);
                 }

@@ -40,13 +40,12 @@ pub fn explore(
         .zip(counts)
         .map(|(k, n)| (*k, n))
         .collect();
-    let memo = prior.clone();
-    let top = collect::top(searcher, &*query, limit, memo, move |facts, doc, _| {
+    let top = collect::top(searcher, &*query, limit, prior, move |facts, doc, _| {
         let age_micros = facts
             .created_micros(doc)
             .map_or(i64::MAX, |t| now_micros.saturating_sub(t));
         let age = Duration::from_micros(age_micros.max(0).unsigned_abs());
-        recency.score(facts.strength(prior.as_deref(), doc), age)
+        recency.score(facts.strength(doc), age)
     })?;
     for (score, address) in top {
         if let Some(stored) = collect::stored(searcher, layout, address)? {

@@ -106,9 +106,9 @@ pub fn search(
     let wanted = request.offset + request.limit;
     let blend = settings.blend;
     let ranker = Ranker {
-        prior: prior.clone(),
+        prior,
         score: move |facts: &collect::SegmentFacts, doc, text| {
-            blend.score(text, facts.strength(prior.as_deref(), doc))
+            blend.score(text, facts.strength(doc))
         },
     };
 
@@ -187,8 +187,8 @@ impl Scope {
     }
 }
 
-/// How ranked results are scored: the prior (whose memo the collector opens per segment) and
-/// the blend of a document's text score with it.
+/// How ranked results are scored: the prior (which the collector opens per segment, with its
+/// memo) and the blend of a document's text score with its strength.
 #[derive(Clone)]
 struct Ranker<F> {
     prior: Option<Arc<dyn Prior>>,

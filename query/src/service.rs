@@ -119,6 +119,18 @@ impl QueryState {
 
 /// The query service's routes: `/`, `/search`, `/explore`, `/suggest`, `/healthz`, `/readyz`, `/metrics`,
 /// `/openapi.json` and the entity pages (`/tracks/{id}`, `/users/{id}`, `/playlists/{id}`, `/groups/{id}`). Merge admin routes onto it in the binary.
+/// `/<table>/{id}` for every kind: the paths [`EntityKind::url`] links to.
+fn entity_pages() -> Router<QueryState> {
+    EntityKind::ALL
+        .into_iter()
+        .fold(Router::new(), |router, kind| {
+            router.route(
+                &format!("/{}/{{id}}", kind.table()),
+                get(move |s: State<QueryState>, id: Path<String>| entity::page(kind, s, id)),
+            )
+        })
+}
+
 pub fn router(state: QueryState) -> Router {
     let timeout = state.inner.config.request_timeout;
     Router::new()
@@ -130,22 +142,7 @@ pub fn router(state: QueryState) -> Router {
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(api::metrics))
         .route("/openapi.json", get(api::openapi))
-        .route(
-            "/tracks/{id}",
-            get(|s: State<QueryState>, id: Path<String>| entity::page(EntityKind::Track, s, id)),
-        )
-        .route(
-            "/users/{id}",
-            get(|s: State<QueryState>, id: Path<String>| entity::page(EntityKind::User, s, id)),
-        )
-        .route(
-            "/playlists/{id}",
-            get(|s: State<QueryState>, id: Path<String>| entity::page(EntityKind::Playlist, s, id)),
-        )
-        .route(
-            "/groups/{id}",
-            get(|s: State<QueryState>, id: Path<String>| entity::page(EntityKind::Group, s, id)),
-        )
+        .merge(entity_pages())
         .fallback(not_found)
         // A backstop for anything that is not bounded in its handler already.
         .layer(TimeoutLayer::with_status_code(
