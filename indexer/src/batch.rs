@@ -3,6 +3,10 @@
 //! Coalescing keeps, per [`EntityKey`], the highest floor (the newest event time) and whether any
 //! of its events was a destroy; the entity is then hydrated once, whatever number of events named
 //! it. Every delivery stays in the batch, so all of them are acknowledged together after commit.
+//!
+//! While a full reindex streams pages through the same indexer, [`gather_between`] shares the
+//! loop between the two: reindex work for at most [`BatchConfig::work_window`], then the live
+//! batch that gathered meanwhile.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use schemas::envelope::{Action, Envelope};
 use schemas::{EntityKey, Version};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +25,10 @@ use crate::source::{Delivery, EventSource, SourceError};
 pub struct BatchConfig {
     pub max_events: usize,
     pub max_wait: Duration,
+    /// While a reindex streams work in, the loop does its work for this long before it turns
+    /// to the live deliveries that waited meanwhile: the most a live batch waits behind reindex
+    /// work (plus the one piece of work in hand when the window closes).
+    pub work_window: Duration,
 }
 
 impl Default for BatchConfig {
@@ -27,6 +36,7 @@ impl Default for BatchConfig {
         BatchConfig {
             max_events: 1000,
             max_wait: Duration::from_millis(50),
+            work_window: Duration::from_millis(200),
         }
     }
 }
@@ -67,6 +77,118 @@ pub async fn gather<S: EventSource>(
         }
     }
     Ok(batch)
+}
+
+/// What a piece of work done between live batches tells [`gather_between`].
+pub(crate) enum Turn<W> {
+    /// Done; the gathering goes on.
+    Done,
+    /// Not doable now (a generation is read-only): handed back, and the batch is cut short.
+    Hold(W),
+    /// The indexer was stopped.
+    Stop,
+}
+
+/// Whoever does the work [`gather_between`] takes from its inbox (the indexer; a stand-in in
+/// tests).
+pub(crate) trait Worker<W> {
+    /// Does one piece of work and says how the gathering goes on.
+    fn work(&mut self, work: W) -> impl std::future::Future<Output = Turn<W>> + Send;
+}
+
+/// What [`gather_between`] returns: the live batch, and how the work went meanwhile.
+pub(crate) struct Gathered<W> {
+    pub deliveries: Vec<Delivery>,
+    /// Work handed back by [`Turn::Hold`].
+    pub held: Option<W>,
+    /// Some work was done while gathering: a reindex is streaming.
+    pub worked: bool,
+    /// Some work answered [`Turn::Stop`].
+    pub stopped: bool,
+}
+
+/// Gathers the next live batch ([`gather`]) while doing the work that arrives in `inbox`.
+///
+/// When the previous call did work (`streaming`: a reindex is feeding pages), this one gives the
+/// work the first [`BatchConfig::work_window`] to itself — live deliveries wait in the source
+/// meanwhile — and only then gathers, taking work between deliveries as before. One live batch
+/// and a window of work per cycle: the reindex progresses at nearly its own pace, and a live
+/// delivery waits at most a window (plus the piece of work in hand) besides the batches. Without
+/// the window a busy indexer took one page per live batch, and each live commit paced the build.
+/// When nothing is streaming the live batch is gathered as by [`gather`], with work taken while
+/// it waits.
+pub(crate) async fn gather_between<S: EventSource, W>(
+    source: &mut S,
+    config: BatchConfig,
+    inbox: &mut mpsc::Receiver<W>,
+    streaming: bool,
+    cancel: &CancellationToken,
+    worker: &mut impl Worker<W>,
+) -> Result<Gathered<W>, SourceError> {
+    let mut gathered = Gathered {
+        deliveries: Vec::new(),
+        held: None,
+        worked: false,
+        stopped: false,
+    };
+    let mut window = streaming.then(|| Instant::now() + config.work_window);
+    // Cancelling `wake` makes a gather that is still waiting for its first delivery return
+    // empty; one already collecting finishes its batch, so no delivery is dropped.
+    let wake = cancel.child_token();
+    let batch = gather(source, config, &wake);
+    tokio::pin!(batch);
+    let mut live_turn = false;
+    loop {
+        window = window.filter(|end| Instant::now() < *end);
+        let next = match window {
+            // The work's window: the live batch is not looked at. Checked before each piece of
+            // work (not left to the timer), so work that is always ready cannot keep it open.
+            Some(end) => tokio::select! {
+                biased;
+                _ = cancel.cancelled() => None,
+                next = inbox.recv() => next,
+                _ = tokio::time::sleep_until(end) => None,
+            },
+            None => {
+                // The window just closed: the live deliveries that waited through it go now,
+                // not after one more piece of work. Only when none waited (the gather is still
+                // idle after a moment) does work go on while the batch waits for its first.
+                if streaming && !live_turn {
+                    live_turn = true;
+                    let moment = config.max_wait / 5;
+                    if let Ok(deliveries) = tokio::time::timeout(moment, &mut batch).await {
+                        gathered.deliveries = deliveries?;
+                        return Ok(gathered);
+                    }
+                }
+                tokio::select! {
+                    biased;
+                    deliveries = &mut batch => {
+                        gathered.deliveries = deliveries?;
+                        return Ok(gathered);
+                    }
+                    Some(next) = inbox.recv() => Some(next),
+                }
+            }
+        };
+        let Some(next) = next else {
+            window = None;
+            continue;
+        };
+        match worker.work(next).await {
+            Turn::Done => gathered.worked = true,
+            Turn::Hold(held) => {
+                gathered.held = Some(held);
+                wake.cancel();
+                gathered.deliveries = batch.await?;
+                return Ok(gathered);
+            }
+            Turn::Stop => {
+                gathered.stopped = true;
+                return Ok(gathered);
+            }
+        }
+    }
 }
 
 /// One entity to bring up to date, with everything the batch said about it.
@@ -155,6 +277,7 @@ mod tests {
         let config = BatchConfig {
             max_events: 3,
             max_wait: Duration::from_millis(10),
+            ..BatchConfig::default()
         };
         assert_eq!(
             gather(&mut source, config, &cancel)
@@ -200,6 +323,7 @@ mod tests {
         let config = BatchConfig {
             max_events: 100,
             max_wait: Duration::from_millis(1000),
+            ..BatchConfig::default()
         };
         // Idle: the first delivery arrives later; the batch stays open for max_wait after it.
         publish_after(&bus, &[300, 900, 200]);
@@ -223,5 +347,133 @@ mod tests {
             .map(|b| b.len());
         assert_eq!(batch, Some(5));
         assert_eq!(started.elapsed(), Duration::from_millis(100));
+    }
+
+    /// Stands in for the indexer: each piece of work takes `took` (virtual time); the piece
+    /// numbered `hold` is handed back.
+    struct Sleeper {
+        took: Duration,
+        hold: Option<u32>,
+        done: Vec<u32>,
+    }
+
+    impl Sleeper {
+        fn new() -> Sleeper {
+            Sleeper {
+                took: Duration::from_millis(30),
+                hold: None,
+                done: Vec::new(),
+            }
+        }
+    }
+
+    /// A 50 ms batching window and a 200 ms window of work.
+    fn windowed(max_events: usize) -> BatchConfig {
+        BatchConfig {
+            max_events,
+            max_wait: Duration::from_millis(50),
+            work_window: Duration::from_millis(200),
+        }
+    }
+
+    impl Worker<u32> for Sleeper {
+        async fn work(&mut self, work: u32) -> Turn<u32> {
+            if self.hold == Some(work) {
+                return Turn::Hold(work);
+            }
+            tokio::time::sleep(self.took).await;
+            self.done.push(work);
+            Turn::Done
+        }
+    }
+
+    /// A reindex that always has a page ready.
+    fn pages(n: u32) -> mpsc::Receiver<u32> {
+        let (sender, inbox) = mpsc::channel(2);
+        tokio::spawn(async move {
+            for page in 0..n {
+                if sender.send(page).await.is_err() {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await;
+        });
+        inbox
+    }
+
+    /// Virtual time: a window of reindex work per live batch, and live deliveries wait at most
+    /// the window plus the piece of work in hand.
+    #[tokio::test(start_paused = true)]
+    async fn streaming_work_gets_a_window_then_the_live_batch_goes() {
+        let bus = crate::source::MemoryBus::new();
+        let mut source = bus.source();
+        let cancel = CancellationToken::new();
+        let config = windowed(10_000);
+        // Live events every millisecond, for the whole test.
+        publish_after(&bus, &[1; 2000]);
+        let mut inbox = pages(1000);
+        let mut worker = Sleeper::new();
+        // Not streaming yet: the waiting live batch goes after a tenth of max_wait, with the
+        // work that arrived meanwhile done (one page of 30 ms overruns the 5 ms window).
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let started = Instant::now();
+        let first = gather_between(&mut source, config, &mut inbox, false, &cancel, &mut worker)
+            .await
+            .ok()
+            .unwrap_or_else(|| panic!("gather failed"));
+        assert!(first.worked && first.held.is_none() && !first.stopped);
+        assert_eq!(worker.done.len(), 1);
+        assert_eq!(started.elapsed(), Duration::from_millis(30));
+        // Streaming: pages for the window (7 × 30 ms: the last one starts at 180 ms), then the
+        // live deliveries that arrived meanwhile, in one batch (5 ms: a busy gather's window).
+        for cycle in 0..3 {
+            let started = Instant::now();
+            let before = worker.done.len();
+            let gathered =
+                gather_between(&mut source, config, &mut inbox, true, &cancel, &mut worker)
+                    .await
+                    .ok()
+                    .unwrap_or_else(|| panic!("gather failed"));
+            let took = started.elapsed();
+            assert_eq!(worker.done.len() - before, 7, "cycle {cycle}");
+            assert_eq!(took, Duration::from_millis(215), "cycle {cycle}");
+            assert!(
+                (200..=215).contains(&gathered.deliveries.len()),
+                "cycle {cycle}: {} deliveries",
+                gathered.deliveries.len()
+            );
+        }
+    }
+
+    /// With no live deliveries the work never stops for the window; a delivery then gathers
+    /// as an idle one does, and work handed back cuts the batch short.
+    #[tokio::test(start_paused = true)]
+    async fn work_flows_without_live_deliveries_and_a_hold_cuts_the_batch_short() {
+        let bus = crate::source::MemoryBus::new();
+        let mut source = bus.source();
+        let cancel = CancellationToken::new();
+        let config = windowed(100);
+        let mut inbox = pages(20);
+        let mut worker = Sleeper::new();
+        publish_after(&bus, &[1000]);
+        let started = Instant::now();
+        let gathered = gather_between(&mut source, config, &mut inbox, true, &cancel, &mut worker)
+            .await
+            .ok()
+            .unwrap_or_else(|| panic!("gather failed"));
+        assert_eq!(worker.done, (0..20).collect::<Vec<_>>());
+        assert_eq!(gathered.deliveries.len(), 1);
+        assert_eq!(started.elapsed(), Duration::from_millis(1050));
+
+        let mut inbox = pages(5);
+        worker.hold = Some(2);
+        publish_after(&bus, &[100]);
+        let gathered = gather_between(&mut source, config, &mut inbox, true, &cancel, &mut worker)
+            .await
+            .ok()
+            .unwrap_or_else(|| panic!("gather failed"));
+        assert_eq!(gathered.held, Some(2));
+        assert!(gathered.deliveries.is_empty(), "the gather was cut short");
+        assert_eq!(worker.done.len(), 22);
     }
 }

@@ -87,30 +87,16 @@ const GROUPS: (&str, &str) = select!(
     sqlite: "WHERE g.id IN (SELECT value FROM json_each(?1))"
 );
 
-// The same columns for a page of a full scan: the next `$2` ids after `$1`, read in one
-// statement (one snapshot), with each count aggregated once over the page's id range instead
-// of probed per row. `bound` is the page's last id; every range condition is on a leading
-// index column (primary keys and the indexes of migrations 0001 and 0002). The owner's names
+// The same columns for a page of a full scan: the ids after `$1` up to and including `$2` (the
+// page's last id, from [`page_end`]), read in one statement (one snapshot), with each count
+// aggregated once over the page's id range instead of probed per row. Every range condition
+// is on a leading index column (primary keys and the indexes of migrations 0001 and 0002). The owner's names
 // are looked up per row: PostgreSQL, not knowing the page's size when it plans, would
 // otherwise merge-join the owners by scanning the users table from its start, so there the
 // lookup is a LATERAL subquery it cannot flatten (OFFSET 0); SQLite always probes per row.
-macro_rules! page_bound {
-    ($table:literal, $after:literal, $limit:literal) => {
-        concat!(
-            "WITH bound AS (SELECT max(id) AS hi FROM (SELECT id FROM ",
-            $table,
-            " WHERE id > ",
-            $after,
-            " ORDER BY id LIMIT ",
-            $limit,
-            ") ids) "
-        )
-    };
-}
-
 /// The page's rows of the table aliased `$alias`, in id order.
 macro_rules! in_page {
-    ($alias:literal, $after:literal) => {
+    ($alias:literal, $after:literal, $last:literal) => {
         concat!(
             " WHERE ",
             $alias,
@@ -118,7 +104,8 @@ macro_rules! in_page {
             $after,
             " AND ",
             $alias,
-            ".id <= (SELECT hi FROM bound)",
+            ".id <= ",
+            $last,
             " ORDER BY ",
             $alias,
             ".id"
@@ -142,7 +129,7 @@ macro_rules! owner {
 /// `LEFT JOIN (<aggregate> per <column> over the page's range) <alias> ON <alias>.<column> = <id>`.
 macro_rules! counted {
     ($aggregate:literal, $table:literal, $filter:literal, $column:literal, $after:literal,
-     $alias:literal, $id:literal) => {
+     $last:literal, $alias:literal, $id:literal) => {
         concat!(
             " LEFT JOIN (SELECT ",
             $column,
@@ -157,7 +144,8 @@ macro_rules! counted {
             $after,
             " AND ",
             $column,
-            " <= (SELECT hi FROM bound)",
+            " <= ",
+            $last,
             " GROUP BY ",
             $column,
             ") ",
@@ -175,7 +163,6 @@ macro_rules! counted {
 macro_rules! tracks_page {
     ($a:literal, $l:literal, $dialect:ident) => {
         concat!(
-            page_bound!("tracks", $a, $l),
             "SELECT t.id, t.title, t.description, t.genre, t.tags, t.duration_ms, t.sharing,
                     t.created_at, t.updated_at, (t.deleted_at IS NOT NULL) AS deleted, t.taken_down,
                     u.username AS owner_username, u.full_name AS owner_full_name,
@@ -183,11 +170,11 @@ macro_rules! tracks_page {
                     CAST(COALESCE(p.n, 0) AS BIGINT) AS plays, COALESCE(c.n, 0) AS comments
              FROM tracks t ",
             owner!($dialect, "t.user_id"),
-            counted!("count(*)", "likes", "target_kind = 'track' AND ", "target_id", $a, "l", "t.id"),
-            counted!("count(*)", "reposts", "target_kind = 'track' AND ", "target_id", $a, "r", "t.id"),
-            counted!("sum(count)", "plays", "", "track_id", $a, "p", "t.id"),
-            counted!("count(*)", "comments", "", "track_id", $a, "c", "t.id"),
-            in_page!("t", $a)
+            counted!("count(*)", "likes", "target_kind = 'track' AND ", "target_id", $a, $l, "l", "t.id"),
+            counted!("count(*)", "reposts", "target_kind = 'track' AND ", "target_id", $a, $l, "r", "t.id"),
+            counted!("sum(count)", "plays", "", "track_id", $a, $l, "p", "t.id"),
+            counted!("count(*)", "comments", "", "track_id", $a, $l, "c", "t.id"),
+            in_page!("t", $a, $l)
         )
     };
 }
@@ -195,16 +182,15 @@ macro_rules! tracks_page {
 macro_rules! users_page {
     ($a:literal, $l:literal) => {
         concat!(
-            page_bound!("users", $a, $l),
             "SELECT u.id, u.username, u.full_name, u.description, u.city, u.country,
                     u.created_at, u.updated_at, (u.deleted_at IS NOT NULL) AS deleted, u.taken_down,
                     COALESCE(f.n, 0) AS followers, COALESCE(t.n, 0) AS track_count
              FROM users u",
-            counted!("count(*)", "follows", "", "followee_id", $a, "f", "u.id"),
+            counted!("count(*)", "follows", "", "followee_id", $a, $l, "f", "u.id"),
             counted!("count(*)", "tracks",
                 "deleted_at IS NULL AND taken_down = FALSE AND sharing = 'public' AND ",
-                "user_id", $a, "t", "u.id"),
-            in_page!("u", $a)
+                "user_id", $a, $l, "t", "u.id"),
+            in_page!("u", $a, $l)
         )
     };
 }
@@ -212,16 +198,15 @@ macro_rules! users_page {
 macro_rules! playlists_page {
     ($a:literal, $l:literal, $dialect:ident) => {
         concat!(
-            page_bound!("playlists", $a, $l),
             "SELECT p.id, p.title, p.description, p.sharing,
                     p.created_at, p.updated_at, (p.deleted_at IS NOT NULL) AS deleted, p.taken_down,
                     u.username AS owner_username, u.full_name AS owner_full_name,
                     COALESCE(pt.n, 0) AS track_count, COALESCE(l.n, 0) AS likes
              FROM playlists p ",
             owner!($dialect, "p.user_id"),
-            counted!("count(*)", "playlist_tracks", "", "playlist_id", $a, "pt", "p.id"),
-            counted!("count(*)", "likes", "target_kind = 'playlist' AND ", "target_id", $a, "l", "p.id"),
-            in_page!("p", $a)
+            counted!("count(*)", "playlist_tracks", "", "playlist_id", $a, $l, "pt", "p.id"),
+            counted!("count(*)", "likes", "target_kind = 'playlist' AND ", "target_id", $a, $l, "l", "p.id"),
+            in_page!("p", $a, $l)
         )
     };
 }
@@ -229,16 +214,15 @@ macro_rules! playlists_page {
 macro_rules! groups_page {
     ($a:literal, $l:literal, $dialect:ident) => {
         concat!(
-            page_bound!("groups", $a, $l),
             "SELECT g.id, g.name, g.description,
                     g.created_at, g.updated_at, (g.deleted_at IS NOT NULL) AS deleted, g.taken_down,
                     u.username AS creator_username, u.full_name AS creator_full_name,
                     COALESCE(m.n, 0) AS member_count, COALESCE(gt.n, 0) AS track_count
              FROM groups g ",
             owner!($dialect, "g.creator_id"),
-            counted!("count(*)", "group_members", "", "group_id", $a, "m", "g.id"),
-            counted!("count(*)", "group_tracks", "", "group_id", $a, "gt", "g.id"),
-            in_page!("g", $a)
+            counted!("count(*)", "group_members", "", "group_id", $a, $l, "m", "g.id"),
+            counted!("count(*)", "group_tracks", "", "group_id", $a, $l, "gt", "g.id"),
+            in_page!("g", $a, $l)
         )
     };
 }
@@ -340,15 +324,42 @@ pub async fn hydrate(db: &Db, kind: EntityKind, ids: &[i64]) -> Result<Vec<Hydra
     read(db, kind, by_ids, Binds::Ids(ids)).await
 }
 
-/// The next page of a full scan (reindex): the rows of the first `limit` ids of `kind` greater
-/// than `after`, in id order, hydrated to exactly what [`hydrate`] reads for those ids — in one
-/// statement that pages and hydrates, its counts aggregated over the page's id range. Empty
-/// when no id is greater than `after`; the next page starts after the last row's id.
+/// The next page of a full scan: the rows of the first `limit` ids of `kind` greater than
+/// `after`, in id order, hydrated to exactly what [`hydrate`] reads for those ids ([`page_end`]
+/// then [`hydrate_range`]). Empty when no id is greater than `after`; the next page starts
+/// after the last row's id.
 pub async fn hydrate_page(
     db: &Db,
     kind: EntityKind,
     after: i64,
     limit: i64,
+) -> Result<Vec<Hydrated>, sqlx::Error> {
+    match page_end(db, kind, after, limit).await? {
+        Some(last) => hydrate_range(db, kind, after, last).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The last of the first `limit` ids of `kind` greater than `after` (`None`: there is none).
+/// An index-only walk: a full scan finds its pages' bounds with it ahead of hydrating them, so
+/// several pages can be hydrated at once.
+pub async fn page_end(
+    db: &Db,
+    kind: EntityKind,
+    after: i64,
+    limit: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    Ok(ids_after(db, kind, after, limit).await?.last().copied())
+}
+
+/// The rows of `kind` whose id is greater than `after` and at most `last`, in id order,
+/// hydrated to exactly what [`hydrate`] reads for those ids — in one statement, its counts
+/// aggregated over the id range.
+pub async fn hydrate_range(
+    db: &Db,
+    kind: EntityKind,
+    after: i64,
+    last: i64,
 ) -> Result<Vec<Hydrated>, sqlx::Error> {
     let page = match kind {
         EntityKind::Track => TRACKS_PAGE,
@@ -356,14 +367,14 @@ pub async fn hydrate_page(
         EntityKind::Playlist => PLAYLISTS_PAGE,
         EntityKind::Group => GROUPS_PAGE,
     };
-    read(db, kind, page, Binds::Page { after, limit }).await
+    read(db, kind, page, Binds::Range { after, last }).await
 }
 
 /// What a hydration statement is given: a list of ids, or a page cursor.
 #[derive(Clone, Copy)]
 enum Binds<'a> {
     Ids(&'a [i64]),
-    Page { after: i64, limit: i64 },
+    Range { after: i64, last: i64 },
 }
 
 async fn read(
@@ -411,10 +422,10 @@ where
         (Db::Postgres(pool), Binds::Ids(ids)) => {
             sqlx::query_as::<_, T>(pg).bind(ids).fetch_all(pool).await
         }
-        (Db::Postgres(pool), Binds::Page { after, limit }) => {
+        (Db::Postgres(pool), Binds::Range { after, last }) => {
             sqlx::query_as::<_, T>(pg)
                 .bind(after)
-                .bind(limit)
+                .bind(last)
                 .fetch_all(pool)
                 .await
         }
@@ -425,10 +436,10 @@ where
                 .fetch_all(pool)
                 .await
         }
-        (Db::Sqlite(pool), Binds::Page { after, limit }) => {
+        (Db::Sqlite(pool), Binds::Range { after, last }) => {
             sqlx::query_as::<_, T>(sqlite)
                 .bind(after)
-                .bind(limit)
+                .bind(last)
                 .fetch_all(pool)
                 .await
         }

@@ -22,11 +22,11 @@ use schemas::row::EntityRow;
 use schemas::{EntityKey, EntityKind, Version};
 use tantivy::indexer::UserOperation;
 use tantivy::{IndexWriter, TantivyDocument};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::batch::{self, BatchConfig, Pending};
+use crate::batch::{self, BatchConfig, Pending, Turn};
 use crate::generations::{Catalog, Generation, GenerationHandle, Phase};
 use crate::hydrate::{self, Hydrated};
 use crate::metrics::{self, Outcome};
@@ -136,6 +136,10 @@ struct Target {
     versions: VersionMap,
     /// Holds writes that are not committed yet (a generation being built).
     dirty: bool,
+    /// The build's final commit runs in the background ([`Indexer::finish_build`] from a
+    /// feed): writes wait in `held` meanwhile instead of queueing behind it on the writer.
+    finishing: bool,
+    held: Vec<UserOperation>,
 }
 
 /// The running indexer: the database, the catalog's writable generations and their writers.
@@ -151,6 +155,8 @@ pub struct Indexer {
     inbox: Option<(mpsc::Sender<Synthesized>, mpsc::Receiver<Synthesized>)>,
     /// Write to this generation only (a standalone reindex), not to every writable one.
     only: Option<Generation>,
+    /// The last gathering did reindex work: the next one gives it its window first.
+    streaming: bool,
 }
 
 impl Indexer {
@@ -192,6 +198,7 @@ impl Indexer {
             cancel: CancellationToken::new(),
             inbox: None,
             only,
+            streaming: false,
         };
         indexer.sync_targets()?;
         Ok(indexer)
@@ -268,22 +275,88 @@ impl Indexer {
 
     /// Does what a reindex handed in and answers it; `true` when the indexer was stopped.
     async fn work(&mut self, work: Synthesized) -> bool {
-        let outcome = match work.work {
+        let Synthesized { work, done } = work;
+        let outcome = match work {
             Work::Rows(rows) => self.apply_rows(rows).await,
-            Work::Finish(generation) => self
-                .finish_build(generation)
-                .await
-                .map(|()| BatchReport::default()),
+            Work::Finish(generation) => match self.commit_in_background(generation) {
+                Some(commit) => {
+                    self.answer_when_committed(generation, commit, done);
+                    return false;
+                }
+                None => self
+                    .finish_build(generation)
+                    .await
+                    .map(|()| BatchReport::default()),
+            },
+            Work::Committed { generation, result } => match result {
+                Ok(()) => self
+                    .finish_build(generation)
+                    .await
+                    .map(|()| BatchReport::default()),
+                Err(e) => {
+                    if let Some(target) = self.targets.get_mut(&generation) {
+                        target.finishing = false;
+                    }
+                    Err(e)
+                }
+            },
         };
         let cancelled = matches!(outcome, Err(IndexerError::Cancelled));
-        let _ = work.done.send(outcome);
+        let _ = done.send(outcome);
         cancelled
     }
 
-    /// The next live batch. Work a reindex hands in meanwhile is done while the batch gathers:
-    /// the batching window is otherwise idle time, and a reindex page waiting for it (then for
-    /// the batch's commit) slowed a build under live traffic to a page per live commit. The
-    /// batch is processed as soon as its window has passed and the page in hand is written.
+    /// Starts the final commit of a build off the loop; its writes are held meanwhile (see
+    /// [`Target::held`]). The commit waits for the writer's threads to index every page queued
+    /// so far, then writes their segments: seconds for a full build, during which live batches
+    /// used to wait. `None` when there is no loop to report back to (no feed) or nothing to do.
+    fn commit_in_background(
+        &mut self,
+        generation: Generation,
+    ) -> Option<tokio::task::JoinHandle<Result<(), IndexerError>>> {
+        self.inbox.as_ref()?;
+        let target = self.targets.get_mut(&generation)?;
+        if target.finishing {
+            return None;
+        }
+        target.finishing = true;
+        let (writer, path) = (target.writer.clone(), target.handle.path().to_path_buf());
+        Some(tokio::task::spawn_blocking(move || {
+            lock_writer(&writer)
+                .commit()
+                .map(|_| ())
+                .map_err(|e| IndexerError::index(&path, e))
+        }))
+    }
+
+    /// Hands the background commit's result back to the loop (as [`Work::Committed`], through
+    /// the inbox, so an idle loop wakes for it), which then commits what was held, marks the
+    /// generation built and answers `done`.
+    fn answer_when_committed(
+        &self,
+        generation: Generation,
+        commit: tokio::task::JoinHandle<Result<(), IndexerError>>,
+        done: oneshot::Sender<Result<BatchReport, IndexerError>>,
+    ) {
+        let Some((inbox, _)) = &self.inbox else {
+            return;
+        };
+        let (inbox, path) = (inbox.clone(), self.catalog.root().to_path_buf());
+        tokio::spawn(async move {
+            let result = commit.await.unwrap_or_else(|e| {
+                Err(IndexerError::Corrupt {
+                    path,
+                    reason: format!("commit task: {e}"),
+                })
+            });
+            let work = Work::Committed { generation, result };
+            // A closed inbox means the indexer stopped: `done` is dropped, the build fails.
+            let _ = inbox.send(Synthesized { work, done }).await;
+        });
+    }
+
+    /// The next live batch, with the work a reindex hands in done meanwhile
+    /// ([`batch::gather_between`]: while pages stream in, a window of them per live batch).
     /// While some generation is read-only the work is held instead and the batch cut short
     /// (not dropped).
     async fn next_batch<S: EventSource>(
@@ -295,37 +368,23 @@ impl Indexer {
         let Some((sender, mut inbox)) = self.inbox.take() else {
             return Ok((batch::gather(source, config, cancel).await?, None));
         };
-        let gathered = self.gather_around_work(source, &mut inbox, cancel).await;
+        let streaming = self.streaming;
+        let gathered = batch::gather_between(
+            source,
+            config,
+            &mut inbox,
+            streaming,
+            cancel,
+            &mut InLoop(self),
+        )
+        .await;
         self.inbox = Some((sender, inbox));
-        gathered
-    }
-
-    async fn gather_around_work<S: EventSource>(
-        &mut self,
-        source: &mut S,
-        inbox: &mut mpsc::Receiver<Synthesized>,
-        cancel: &CancellationToken,
-    ) -> Result<(Vec<Delivery>, Option<Synthesized>), IndexerError> {
-        // Cancelling `wake` makes a gather that is still waiting for its first delivery return
-        // empty; one already collecting finishes its batch, so no delivery is dropped.
-        let wake = cancel.child_token();
-        let gather = batch::gather(source, self.config.batch, &wake);
-        tokio::pin!(gather);
-        loop {
-            tokio::select! {
-                biased;
-                deliveries = &mut gather => return Ok((deliveries?, None)),
-                Some(work) = inbox.recv() => {
-                    if self.catalog.paused() {
-                        wake.cancel();
-                        return Ok((gather.await?, Some(work)));
-                    }
-                    if self.work(work).await {
-                        return Err(IndexerError::Cancelled);
-                    }
-                }
-            }
+        let gathered = gathered?;
+        self.streaming = gathered.worked;
+        if gathered.stopped {
+            return Err(IndexerError::Cancelled);
         }
+        Ok((gathered.deliveries, gathered.held))
     }
 
     /// Writes rows a full reindex read ([`crate::hydrate::hydrate_page`]) to every writable
@@ -373,7 +432,9 @@ impl Indexer {
     /// marks it built, between two batches so no live write slips in between the two.
     pub async fn finish_build(&mut self, generation: Generation) -> Result<(), IndexerError> {
         if let Some(target) = self.targets.get_mut(&generation) {
-            write(target, Vec::new(), true).await?;
+            target.finishing = false;
+            let held = std::mem::take(&mut target.held);
+            write(target, held, true).await?;
             tracing::debug!(%generation, "committed the build");
         }
         self.catalog.set_phase(generation, Phase::Built)
@@ -455,6 +516,8 @@ impl Indexer {
                     writer: Arc::new(Mutex::new(writer)),
                     versions,
                     dirty: false,
+                    finishing: false,
+                    held: Vec::new(),
                 },
             );
         }
@@ -624,8 +687,12 @@ impl Indexer {
                 continue;
             };
             let Writes { operations, stored } = writes;
-            let defer = target.handle.meta().phase == Phase::Building;
-            write(target, operations, !defer).await?;
+            if target.finishing {
+                target.held.extend(operations);
+            } else {
+                let defer = target.handle.meta().phase == Phase::Building;
+                write(target, operations, !defer).await?;
+            }
             for (key, version) in stored {
                 target.versions.set(key, version);
             }
@@ -706,6 +773,21 @@ impl Indexer {
             }
         }
         Ok(())
+    }
+}
+
+/// The indexer doing reindex work between live batches ([`batch::gather_between`]).
+struct InLoop<'a>(&'a mut Indexer);
+
+impl batch::Worker<Synthesized> for InLoop<'_> {
+    async fn work(&mut self, work: Synthesized) -> Turn<Synthesized> {
+        if self.0.catalog.paused() {
+            Turn::Hold(work)
+        } else if self.0.work(work).await {
+            Turn::Stop
+        } else {
+            Turn::Done
+        }
     }
 }
 
@@ -799,8 +881,14 @@ fn lock_writer(writer: &Mutex<IndexWriter>) -> std::sync::MutexGuard<'_, IndexWr
 /// Commits what `target` holds uncommitted, blocking: for a generation that stops being
 /// written (read-only, retired) between batches.
 fn commit_blocking(target: &mut Target) -> Result<(), IndexerError> {
-    lock_writer(&target.writer)
-        .commit()
+    let held = std::mem::take(&mut target.held);
+    let mut writer = lock_writer(&target.writer);
+    let committed = match held.is_empty() {
+        true => Ok(()),
+        false => writer.run(held).map(|_| ()),
+    };
+    committed
+        .and_then(|()| writer.commit().map(|_| ()))
         .map_err(|e| IndexerError::index(target.handle.path(), e))?;
     target.dirty = false;
     Ok(())

@@ -1,10 +1,11 @@
 //! Full reindex into a new generation while live events keep flowing (DESIGN.md, "Index
 //! generations and ops").
 //!
-//! A reindex walks every table in id order, [`ReindexOptions::batch_size`] rows at a time: one
-//! statement per page both pages and hydrates ([`hydrate::hydrate_page`], the same values as
-//! the live path's per-id hydration). A reader task stays [`ReindexOptions::read_ahead`] pages
-//! ahead of the writer, which hands each page's rows to the indexer as synthesized create
+//! A reindex walks every table in id order, [`ReindexOptions::batch_size`] rows at a time: an
+//! index-only read finds each page's last id ([`hydrate::page_end`]) and one statement hydrates
+//! the page's id range ([`hydrate::hydrate_range`], the same values as the live path's per-id
+//! hydration), [`ReindexOptions::readers`] pages at once. A reader task stays
+//! [`ReindexOptions::read_ahead`] pages ahead of the writer, which hands each page's rows to the indexer as synthesized create
 //! events whose floor is the epoch ([`Indexer::apply_rows`]): the same resolution, rendering
 //! and versioned writes as live events. Meanwhile live events go to every writable generation
 //! — live, previous and the one being built — and versions settle every race between the two.
@@ -52,6 +53,8 @@ pub struct ReindexOptions {
     pub batch_size: usize,
     /// Pages read ahead of the writer (hydrated while earlier pages render and index).
     pub read_ahead: usize,
+    /// Pages hydrated at once (each on its own database connection).
+    pub readers: usize,
     /// Generations kept on disk after a swap (live and previous always are).
     pub keep: usize,
     /// The writer's configuration when the reindex runs its own indexer ([`Sink::Own`]).
@@ -62,7 +65,8 @@ impl Default for ReindexOptions {
     fn default() -> Self {
         ReindexOptions {
             batch_size: 1000,
-            read_ahead: 2,
+            read_ahead: 4,
+            readers: 2,
             keep: 3,
             indexer: IndexerConfig::default(),
         }
@@ -75,6 +79,11 @@ pub(crate) enum Work {
     Rows(Vec<Hydrated>),
     /// Commit the generation and mark it built ([`Indexer::finish_build`]).
     Finish(Generation),
+    /// The background commit of a finishing build is done (the indexer hands this to itself).
+    Committed {
+        generation: Generation,
+        result: Result<(), IndexerError>,
+    },
 }
 
 /// Work handed to the running indexer, and where it reports back.
@@ -398,7 +407,12 @@ async fn build(
     };
     let limit = i64::try_from(options.batch_size.max(1)).unwrap_or(i64::MAX);
     let (pages, mut next) = mpsc::channel(options.read_ahead.max(1));
-    let mut reader = AbortOnDrop(tokio::spawn(read_pages(db.clone(), limit, pages)));
+    let mut reader = AbortOnDrop(tokio::spawn(read_pages(
+        db.clone(),
+        limit,
+        options.readers,
+        pages,
+    )));
     while let Some(Page { kind, rows }) = next.recv().await {
         if cancel.is_cancelled() {
             return Err(IndexerError::Cancelled);
@@ -442,19 +456,54 @@ struct Page {
 }
 
 /// Reads every kind's pages in id order into `pages` until done, or until the writer hangs up.
-async fn read_pages(db: Db, limit: i64, pages: mpsc::Sender<Page>) -> Result<(), IndexerError> {
-    for kind in EntityKind::ALL {
-        let mut after = i64::MIN;
-        loop {
-            let read = Instant::now();
-            let rows = hydrate::hydrate_page(&db, kind, after, limit).await?;
-            let Some(last) = rows.last() else { break };
-            after = last.key().id;
-            tracing::debug!(%kind, rows = rows.len(), read_ms = read.elapsed().as_secs_f64() * 1e3,
-                "reindex page read");
-            if pages.send(Page { kind, rows }).await.is_err() {
-                return Ok(());
+/// The pages' bounds are walked one after another (an index-only read of ids); up to `readers`
+/// pages are hydrated at once, on as many connections, and handed on in order.
+async fn read_pages(
+    db: Db,
+    limit: i64,
+    readers: usize,
+    pages: mpsc::Sender<Page>,
+) -> Result<(), IndexerError> {
+    use futures::TryStreamExt;
+    let bounds = futures::stream::try_unfold(
+        (EntityKind::ALL.into_iter(), None, i64::MIN),
+        |(mut kinds, mut kind, mut after)| {
+            let db = db.clone();
+            async move {
+                loop {
+                    let Some(current) = kind else {
+                        let Some(next) = kinds.next() else {
+                            return Ok::<_, sqlx::Error>(None);
+                        };
+                        (kind, after) = (Some(next), i64::MIN);
+                        continue;
+                    };
+                    match hydrate::page_end(&db, current, after, limit).await? {
+                        Some(last) => {
+                            return Ok(Some(((current, after, last), (kinds, kind, last))));
+                        }
+                        None => kind = None,
+                    }
+                }
             }
+        },
+    );
+    let hydrated = bounds
+        .map_ok(|(kind, after, last)| {
+            let db = db.clone();
+            async move {
+                let read = Instant::now();
+                let rows = hydrate::hydrate_range(&db, kind, after, last).await?;
+                tracing::debug!(%kind, rows = rows.len(), read_ms = read.elapsed().as_secs_f64() * 1e3,
+                    "reindex page read");
+                Ok(Page { kind, rows })
+            }
+        })
+        .try_buffered(readers.max(1));
+    let mut hydrated = std::pin::pin!(hydrated);
+    while let Some(page) = hydrated.try_next().await? {
+        if pages.send(page).await.is_err() {
+            return Ok(());
         }
     }
     Ok(())
@@ -664,6 +713,7 @@ mod tests {
         ReindexOptions {
             batch_size: 40,
             read_ahead: 2,
+            readers: 2,
             keep: 3,
             indexer: config(),
         }
