@@ -197,8 +197,16 @@ pub async fn search(
     };
     let prior = prior(&state, params.rank.as_deref())?;
     let settings = state.inner.config.search;
+    let clauses = state.inner.clauses.clone();
     let (outcome, request) = run(&state, move |snapshot, layout| {
-        let outcome = crate::search::search(&snapshot.searcher, layout, prior, &settings, &request);
+        let outcome = crate::search::search(
+            &snapshot.searcher,
+            layout,
+            prior,
+            &settings,
+            &request,
+            Some(&clauses),
+        );
         outcome.map(|o| (o, request))
     })
     .await?;

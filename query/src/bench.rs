@@ -6,7 +6,7 @@
 //! ```no_run
 //! # fn run(snapshot: &query::Snapshot) -> Result<(), Box<dyn std::error::Error>> {
 //! let queries = query::bench::query_mix(snapshot, 2_000, 42)?;
-//! let report = query::bench::run(snapshot, &queries, 3)?;
+//! let report = query::bench::run(snapshot, &queries, 3, true)?;
 //! println!("{report}");
 //! # Ok(()) }
 //! ```
@@ -20,6 +20,7 @@ use tantivy::query::AllQuery;
 use tantivy::schema::Value;
 use tantivy::{DocAddress, TantivyDocument};
 
+use crate::cached::ClauseCache;
 use crate::layout::{Layout, LayoutError};
 use crate::prior::{Memoized, PopularityPrior, Prior};
 use crate::search::{self, SearchRequest, SearchSettings};
@@ -50,6 +51,8 @@ pub struct BenchReport {
     /// Share of searches that needed fuzzy fill-ins.
     pub fuzzy_share: f64,
     pub zero_results: usize,
+    /// The slowest searches of the run: time, query, whether it needed fuzzy fill-ins.
+    pub slowest: Vec<(Duration, String, bool)>,
 }
 
 impl fmt::Display for BenchReport {
@@ -68,9 +71,17 @@ impl fmt::Display for BenchReport {
             self.per_second,
             self.fuzzy_share * 100.0,
             self.zero_results
-        )
+        )?;
+        for (time, query, fuzzy) in &self.slowest {
+            let tier = if *fuzzy { "fuzzy" } else { "exact" };
+            write!(f, "\n  {:8.3} ms  {tier}  {query:?}", ms(*time))?;
+        }
+        Ok(())
     }
 }
+
+/// How many of the slowest searches a report lists.
+const SLOWEST: usize = 25;
 
 /// A small deterministic generator, so a mix is the same on every run with the same seed.
 struct Mix(u64);
@@ -152,15 +163,19 @@ fn typo(text: &str, mix: &mut Mix) -> String {
 }
 
 /// Searches every query `rounds` times (after one warm-up round) and reports latency, with
-/// the popularity prior and default settings, 20 results per search as the page asks.
+/// the popularity prior and default settings, 20 results per search as the page asks; with
+/// `clause_cache`, frequent words are read from a [`ClauseCache`] as the service does.
 pub fn run(
     snapshot: &Snapshot,
     queries: &[String],
     rounds: usize,
+    clause_cache: bool,
 ) -> Result<BenchReport, BenchError> {
     let layout = Layout::from_definitions(&snapshot.definitions)?;
     let settings = SearchSettings::default();
     let prior: Arc<dyn Prior> = Arc::new(Memoized::new(PopularityPrior::default()));
+    // As in the service: one clause cache for every search (the warm-up round fills it).
+    let clauses = Arc::new(ClauseCache::default());
     let request = |text: &str| SearchRequest {
         text: text.to_string(),
         limit: 20,
@@ -168,12 +183,21 @@ pub fn run(
     };
     let one = |q: &str| {
         let prior = Some(prior.clone());
-        search::search(&snapshot.searcher, &layout, prior, &settings, &request(q))
+        let cache = clause_cache.then_some(&clauses);
+        search::search(
+            &snapshot.searcher,
+            &layout,
+            prior,
+            &settings,
+            &request(q),
+            cache,
+        )
     };
     for q in queries {
         one(q)?;
     }
     let mut times = Vec::with_capacity(queries.len() * rounds.max(1));
+    let mut each: Vec<(Duration, &str, bool)> = Vec::with_capacity(times.capacity());
     let (mut fuzzy, mut zero) = (0usize, 0usize);
     let started = Instant::now();
     for _ in 0..rounds.max(1) {
@@ -181,6 +205,7 @@ pub fn run(
             let t = Instant::now();
             let outcome = one(q)?;
             times.push(t.elapsed());
+            each.push((t.elapsed(), q, outcome.fuzzy));
             fuzzy += usize::from(outcome.fuzzy);
             zero += usize::from(outcome.total == 0);
         }
@@ -194,6 +219,12 @@ pub fn run(
             .unwrap_or_default()
     };
     let count = times.len();
+    each.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
+    let slowest = each
+        .into_iter()
+        .take(SLOWEST)
+        .map(|(t, q, fuzzy)| (t, q.to_string(), fuzzy))
+        .collect();
     Ok(BenchReport {
         queries: count,
         p50: at(0.50),
@@ -204,6 +235,7 @@ pub fn run(
         per_second: count as f64 / wall.as_secs_f64().max(1e-9),
         fuzzy_share: fuzzy as f64 / count.max(1) as f64,
         zero_results: zero,
+        slowest,
     })
 }
 

@@ -1,7 +1,7 @@
 //! Reading results out of a searcher: counts per kind, the top documents by blended score,
 //! and the stored display fields of each hit.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
@@ -12,7 +12,7 @@ use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader,
 use schemas::{EntityKey, EntityKind};
 
 use crate::layout::{self, Layout};
-use crate::prior::Prior;
+use crate::prior::{Prior, SegmentMemo};
 
 /// Matches per kind, in [`EntityKind::ALL`] order.
 pub type KindCounts = [u64; 4];
@@ -21,13 +21,40 @@ fn kind_index(kind: EntityKind) -> usize {
     EntityKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
 }
 
-/// Counts matching documents per kind (from the `kind` fast field; no scoring).
+/// Counts matching documents per kind (from each segment's kind array; no scoring).
 pub struct CountByKind;
 
-/// Maps the segment's `kind` term ordinals to kinds once, then counts.
+/// One segment's counts.
 pub struct SegmentCountByKind {
-    kinds: Option<(Column<u64>, Vec<Option<usize>>)>,
+    kinds: Arc<[u8]>,
     counts: KindCounts,
+}
+
+/// A document without a (known) kind in [`segment_kinds`].
+const NO_KIND: u8 = u8::MAX;
+
+/// Every segment's kind per document, as an index into [`EntityKind::ALL`]: read from the
+/// `kind` column once per segment (segments never change), so counting a match is one array
+/// read rather than a column lookup. Bounded like every [`SegmentMemo`].
+static KINDS: LazyLock<SegmentMemo<u8>> = LazyLock::new(SegmentMemo::default);
+
+fn segment_kinds(segment: &SegmentReader) -> tantivy::Result<Arc<[u8]>> {
+    let column = segment.fast_fields().str(layout::KIND)?;
+    Ok(KINDS.get_or_compute(segment.segment_id(), || {
+        let Some(column) = column else {
+            return vec![NO_KIND; segment.max_doc() as usize].into();
+        };
+        let ords = ord_kinds(&column);
+        (0..segment.max_doc())
+            .map(|doc| {
+                column
+                    .ords()
+                    .first(doc)
+                    .and_then(|ord| ords.get(ord as usize).copied().flatten())
+                    .map_or(NO_KIND, |i| i as u8)
+            })
+            .collect()
+    }))
 }
 
 /// The kind of each term ordinal of a segment's `kind` column.
@@ -52,12 +79,8 @@ impl Collector for CountByKind {
         _: SegmentOrdinal,
         segment: &SegmentReader,
     ) -> tantivy::Result<Self::Child> {
-        let kinds = segment.fast_fields().str(layout::KIND)?.map(|column| {
-            let ords = ord_kinds(&column);
-            (column.ords().clone(), ords)
-        });
         Ok(SegmentCountByKind {
-            kinds,
+            kinds: segment_kinds(segment)?,
             counts: [0; 4],
         })
     }
@@ -81,10 +104,12 @@ impl SegmentCollector for SegmentCountByKind {
     type Fruit = KindCounts;
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        if let Some((ords, kinds)) = &self.kinds
-            && let Some(Some(i)) = ords.first(doc).and_then(|ord| kinds.get(ord as usize))
+        if let Some(count) = self
+            .kinds
+            .get(doc as usize)
+            .and_then(|kind| self.counts.get_mut(usize::from(*kind)))
         {
-            self.counts[*i] += 1;
+            *count += 1;
         }
     }
 

@@ -12,20 +12,23 @@
 //! one position (`P!nk` → `p!nk`, `pink`) and the parts of a word at the following positions
 //! (`AC/DC` → `ac/dc`, `acdc`, `ac` | `dc`), so a word matches when, at every position, one of
 //! its variants does. In [`Matching::Fuzzy`] the typed form at each position may be 1 edit away
-//! (2 for words of 8+ characters; words under 4 characters stay exact).
+//! (2 for words of 8+ characters; words under 4 characters stay exact), never in its first
+//! letter ([`FirstLetterFuzzy`]).
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use tantivy::Term;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery,
-    Query, TermQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query, TermQuery,
 };
 use tantivy::schema::IndexRecordOption;
 
 use schemas::EntityKind;
 use schemas::analyzer::Analyzer;
 
+use crate::cached::{Cached, ClauseCache};
+use crate::fuzzy::FirstLetterFuzzy;
 use crate::language::UserQuery;
 use crate::layout::{KindFields, Layout, SearchField};
 use crate::union::SeekingUnion;
@@ -87,6 +90,7 @@ pub fn compile(
     filters: Filters<'_>,
     matching: Matching,
     settled: Settled<'_>,
+    cache: Option<&Arc<ClauseCache>>,
 ) -> Option<Box<dyn Query>> {
     let genre = match filters.genre {
         Some(genre) => Some(genre_clause(layout, genre)?),
@@ -117,7 +121,12 @@ pub fn compile(
             filters.push((Occur::Must, genre.box_clone()));
         }
         let filtered = filters.iter().any(|(occur, _)| *occur == Occur::Must);
-        if let Some(text) = text_clause(user, &fields, form, filtered) {
+        // Only exact words are materialized: they recur across searches, typo sets do not.
+        let frequent = match form {
+            Form::Word(None) => cache.map(|cache| Frequent { settled, cache }),
+            _ => None,
+        };
+        if let Some(text) = text_clause(user, &fields, form, filtered, frequent) {
             let mut parts = vec![(Occur::Must, text)];
             parts.extend(filters);
             clauses.push(one_or_all(parts));
@@ -294,24 +303,36 @@ fn text_clause(
     fields: &[SearchField],
     form: Form<'_>,
     filtered: bool,
+    frequent: Option<Frequent<'_>>,
 ) -> Option<Box<dyn Query>> {
-    let mut required: Vec<Vec<Box<dyn Query>>> = Vec::new();
+    // Each required word or phrase in every field, and whether it is a frequent word.
+    let mut required: Vec<(Vec<Box<dyn Query>>, bool)> = Vec::new();
     let mut budget = MAX_TERMS;
     for word in user.words.iter().take(budget) {
-        required.push(any_field(fields, word, form));
+        let cached = frequent.as_ref().is_some_and(|f| f.holds(fields, word));
+        required.push((any_field(fields, word, form), cached));
     }
     budget = budget.saturating_sub(user.words.len());
     for phrase in user.phrases.iter().take(budget) {
-        required.push(any_field(fields, phrase, Form::Phrase));
+        required.push((any_field(fields, phrase, Form::Phrase), false));
     }
-    required.retain(|per_field| !per_field.is_empty());
+    required.retain(|(per_field, _)| !per_field.is_empty());
     if required.is_empty() {
         return None;
     }
     let seeking = filtered || required.len() > 1;
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = required
         .into_iter()
-        .map(|per_field| (Occur::Must, union(per_field, seeking)))
+        .map(|(per_field, cached)| {
+            let any = union(per_field, seeking);
+            match (&frequent, cached) {
+                (Some(frequent), true) => (
+                    Occur::Must,
+                    Box::new(Cached::new(any, frequent.cache.clone())) as Box<dyn Query>,
+                ),
+                _ => (Occur::Must, any),
+            }
+        })
         .collect();
     budget = budget.saturating_sub(user.phrases.len());
     for excluded in user.excluded.iter().take(budget) {
@@ -321,6 +342,25 @@ fn text_clause(
         }
     }
     Some(one_or_all(clauses))
+}
+
+/// Which words are frequent enough to be read from the [`ClauseCache`]: those [`Settled`] in
+/// some field, the words whose postings are long enough that reading them is what a search
+/// costs.
+struct Frequent<'a> {
+    settled: Settled<'a>,
+    cache: &'a Arc<ClauseCache>,
+}
+
+impl Frequent<'_> {
+    fn holds(&self, fields: &[SearchField], word: &str) -> bool {
+        fields.iter().any(|field| {
+            positions(&analyzer_of(&field.analyzer), word)
+                .iter()
+                .flatten()
+                .any(|variant| (self.settled)(&Term::from_field_text(field.field, variant)))
+        })
+    }
 }
 
 /// Any of `clauses`, summing their scores: a [`SeekingUnion`] when it will be seeked into.
@@ -385,7 +425,7 @@ fn word_query(
             let distance = fuzzy_distance(variant.chars().count());
             let typo = i == 0 && distance > 0 && typos.is_some_and(|t| t.contains(variant));
             let query: Box<dyn Query> = if typo {
-                Box::new(FuzzyTermQuery::new(term, distance, true))
+                Box::new(FirstLetterFuzzy::new(term, distance))
             } else {
                 Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
             };

@@ -77,18 +77,25 @@ const MEMO_SEGMENTS: usize = 256;
 /// One prior's strength for every document of a segment, computed on the first search that
 /// reads the segment. Segments never change (deletes only hide documents), so an entry is
 /// valid as long as its segment exists.
-#[derive(Default)]
-pub struct SegmentMemo {
-    by_segment: Mutex<HashMap<SegmentId, Arc<[f32]>>>,
+pub struct SegmentMemo<T = f32> {
+    by_segment: Mutex<HashMap<SegmentId, Arc<[T]>>>,
 }
 
-impl SegmentMemo {
-    /// The segment's strengths, computing them with `compute` the first time.
+impl<T> Default for SegmentMemo<T> {
+    fn default() -> Self {
+        SegmentMemo {
+            by_segment: Mutex::default(),
+        }
+    }
+}
+
+impl<T> SegmentMemo<T> {
+    /// The segment's values, computing them with `compute` the first time.
     pub(crate) fn get_or_compute(
         &self,
         segment: SegmentId,
-        compute: impl FnOnce() -> Arc<[f32]>,
-    ) -> Arc<[f32]> {
+        compute: impl FnOnce() -> Arc<[T]>,
+    ) -> Arc<[T]> {
         if let Some(found) = self.lock().get(&segment) {
             return found.clone();
         }
@@ -101,7 +108,7 @@ impl SegmentMemo {
         memo.entry(segment).or_insert(computed).clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<[f32]>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<[T]>>> {
         self.by_segment
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -10,6 +10,7 @@ use tantivy::Searcher;
 use schemas::{EntityKey, EntityKind};
 
 use crate::blend::Blend;
+use crate::cached::ClauseCache;
 use crate::collect::{self, CountByKind, KindCounts};
 use crate::compile::{self, Filters, Matching};
 use crate::highlight::highlight;
@@ -76,6 +77,7 @@ pub fn search(
     prior: Option<Arc<dyn Prior>>,
     settings: &SearchSettings,
     request: &SearchRequest,
+    cache: Option<&Arc<ClauseCache>>,
 ) -> tantivy::Result<SearchOutcome> {
     let user = language::parse(&request.text);
     let mut outcome = SearchOutcome {
@@ -99,7 +101,8 @@ pub fn search(
             .doc_freq(term)
             .is_ok_and(|docs| docs > settled_above)
     };
-    let Some(exact_all) = compile::compile(&user, layout, everywhere, Matching::Exact, &settled)
+    let Some(exact_all) =
+        compile::compile(&user, layout, everywhere, Matching::Exact, &settled, cache)
     else {
         return Ok(outcome);
     };
@@ -112,7 +115,7 @@ pub fn search(
         },
     };
 
-    let exact_scoped = Scope::of(&user, layout, scoped, Matching::Exact, &settled);
+    let exact_scoped = Scope::of(&user, layout, scoped, Matching::Exact, &settled, cache);
     let (mut counts, top) =
         count_and_rank(searcher, &*exact_all, &exact_scoped, wanted, ranker.clone())?;
     let mut ranked: Vec<(f32, tantivy::DocAddress, bool)> =
@@ -121,16 +124,17 @@ pub fn search(
     if scope_total(&counts, request.kind) < settings.fuzzy_below as u64 {
         outcome.fuzzy = true;
         if let Some(fuzzy_all) =
-            compile::compile(&user, layout, everywhere, Matching::Fuzzy, &settled)
+            compile::compile(&user, layout, everywhere, Matching::Fuzzy, &settled, None)
         {
             let fill_all = compile::minus(fuzzy_all, exact_all.box_clone());
-            let fill_scoped = match Scope::of(&user, layout, scoped, Matching::Fuzzy, &settled) {
-                Scope::Other(fuzzy) => match exact_scoped {
-                    Scope::Other(exact) => Scope::Other(compile::minus(fuzzy, exact)),
-                    _ => Scope::Other(fuzzy),
-                },
-                other => other,
-            };
+            let fill_scoped =
+                match Scope::of(&user, layout, scoped, Matching::Fuzzy, &settled, None) {
+                    Scope::Other(fuzzy) => match exact_scoped {
+                        Scope::Other(exact) => Scope::Other(compile::minus(fuzzy, exact)),
+                        _ => Scope::Other(fuzzy),
+                    },
+                    other => other,
+                };
             let still_wanted = wanted.saturating_sub(ranked.len());
             let (fill_counts, top) =
                 count_and_rank(searcher, &*fill_all, &fill_scoped, still_wanted, ranker)?;
@@ -178,11 +182,12 @@ impl Scope {
         filters: Filters<'_>,
         matching: Matching,
         settled: compile::Settled<'_>,
+        cache: Option<&Arc<ClauseCache>>,
     ) -> Scope {
         if filters.kind.is_none() {
             return Scope::Same;
         }
-        compile::compile(user, layout, filters, matching, settled)
+        compile::compile(user, layout, filters, matching, settled, cache)
             .map_or(Scope::Nothing, Scope::Other)
     }
 }

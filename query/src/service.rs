@@ -16,6 +16,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::api;
 use crate::blend::Recency;
+use crate::cached::ClauseCache;
 use crate::entity;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -60,6 +61,8 @@ pub(crate) struct Inner {
     pub(crate) config: QueryConfig,
     pub(crate) metrics: Metrics,
     pub(crate) layouts: Arc<LayoutCache>,
+    /// Frequent words' postings, materialized per segment (shared by every search).
+    pub(crate) clauses: Arc<ClauseCache>,
     pub(crate) suggester: Option<Arc<Suggester>>,
 }
 
@@ -74,6 +77,7 @@ impl QueryState {
                 config: QueryConfig::default(),
                 metrics: Metrics::local(),
                 layouts: Arc::default(),
+                clauses: Arc::default(),
                 suggester: None,
             }),
         }

@@ -105,25 +105,40 @@ impl SeekingUnionScorer {
         scorer
     }
 
+    /// The smallest current document of the clauses; finished clauses are dropped when some
+    /// clause finished (not on every step).
     fn smallest(&mut self) -> DocId {
-        self.clauses.retain(|c| c.doc() != TERMINATED);
-        self.clauses
-            .iter()
-            .map(|c| c.doc())
-            .min()
-            .unwrap_or(TERMINATED)
+        let mut smallest = TERMINATED;
+        let mut finished = false;
+        for clause in &self.clauses {
+            let doc = clause.doc();
+            finished |= doc == TERMINATED;
+            smallest = smallest.min(doc);
+        }
+        if finished {
+            self.clauses.retain(|c| c.doc() != TERMINATED);
+        }
+        smallest
     }
 }
 
 impl DocSet for SeekingUnionScorer {
     fn advance(&mut self) -> DocId {
         let current = self.doc;
+        let mut smallest = TERMINATED;
+        let mut finished = false;
         for clause in &mut self.clauses {
-            if clause.doc() == current {
-                clause.advance();
+            let mut doc = clause.doc();
+            if doc == current {
+                doc = clause.advance();
             }
+            finished |= doc == TERMINATED;
+            smallest = smallest.min(doc);
         }
-        self.doc = self.smallest();
+        if finished {
+            self.clauses.retain(|c| c.doc() != TERMINATED);
+        }
+        self.doc = smallest;
         self.doc
     }
 

@@ -53,6 +53,10 @@ pub enum Bench {
         queries: usize,
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        /// Read every word's postings from the index, as before the clause cache (for
+        /// comparison).
+        #[arg(long)]
+        no_clause_cache: bool,
     },
     /// Indexer: sustained events/s and time-to-searchable at the given rates.
     Index {
@@ -126,7 +130,11 @@ pub async fn run(globals: Globals, args: BenchArgs) -> anyhow::Result<()> {
                     .await??;
             println!("{report}");
         }
-        Bench::Search { queries, rounds } => {
+        Bench::Search {
+            queries,
+            rounds,
+            no_clause_cache,
+        } => {
             let catalog = indexer::Catalog::open(&globals.data_dir)?;
             let (searcher, definitions) = catalog.live_searcher();
             let snapshot = query::Snapshot {
@@ -134,9 +142,10 @@ pub async fn run(globals: Globals, args: BenchArgs) -> anyhow::Result<()> {
                 definitions,
             };
             let mix = query::bench::query_mix(&snapshot, queries, 7)?;
-            let report =
-                tokio::task::spawn_blocking(move || query::bench::run(&snapshot, &mix, rounds))
-                    .await??;
+            let report = tokio::task::spawn_blocking(move || {
+                query::bench::run(&snapshot, &mix, rounds, !no_clause_cache)
+            })
+            .await??;
             println!("{report}");
         }
         Bench::Index { rates, seconds } => {

@@ -181,7 +181,7 @@ fn bench_chinook() {
     let catalog = chinook();
     let snapshot = query::SearchSource::snapshot(&*catalog.source()).expect("snapshot");
     let queries = query::bench::query_mix(&snapshot, 2_000, 7).expect("query mix");
-    let report = query::bench::run(&snapshot, &queries, 2).expect("bench");
+    let report = query::bench::run(&snapshot, &queries, 2, true).expect("bench");
     println!("chinook: {report}");
 }
 
@@ -235,4 +235,63 @@ async fn fuzzy_fill_ins_leave_common_words_as_typed() {
     assert_eq!(ids.first(), Some(&201), "the exact match first: {body}");
     ids.sort_unstable();
     assert_eq!(ids, [201, 202], "{body}");
+}
+
+/// Frequent words read from the clause cache (filled on the first search, read on the second)
+/// give exactly what reading their postings gives: the same totals, counts, hits and scores.
+#[test]
+fn clause_cache_changes_no_answer() {
+    use std::sync::Arc;
+
+    use query::cached::ClauseCache;
+    use query::layout::Layout;
+    use query::search::{SearchRequest, SearchSettings, search};
+
+    let catalog = chinook();
+    let snapshot = query::SearchSource::snapshot(&*catalog.source()).expect("snapshot");
+    let layout = Layout::from_definitions(&snapshot.definitions).expect("layout");
+    let cache = Arc::new(ClauseCache::with_min_segment_docs(1));
+    let settings = SearchSettings::default();
+    for (text, kind) in [
+        ("the", None),
+        ("of the", None),
+        ("the love", None),
+        ("love", Some(schemas::EntityKind::Track)),
+        ("the -love", None),
+        ("\"of the\" rock", None),
+        ("the metalica", None),
+    ] {
+        let request = SearchRequest {
+            text: text.to_string(),
+            kind,
+            limit: 30,
+            ..SearchRequest::default()
+        };
+        let direct = search(&snapshot.searcher, &layout, None, &settings, &request, None);
+        let direct = direct.expect("search");
+        for pass in ["filling", "reading"] {
+            let cached = search(
+                &snapshot.searcher,
+                &layout,
+                None,
+                &settings,
+                &request,
+                Some(&cache),
+            )
+            .expect("search");
+            assert_eq!(cached, direct, "{text:?} while {pass} the cache");
+        }
+    }
+    let (entries, bytes) = cache.usage();
+    let the = snapshot.searcher.doc_freq(&tantivy::Term::from_field_text(
+        layout.kinds[0].fields[0].field,
+        "the",
+    ));
+    assert!(
+        entries > 0 && bytes > 0,
+        "no frequent word was cached ({} docs; `the` in {:?} of {}: {the:?})",
+        snapshot.searcher.num_docs(),
+        layout.kinds[0].kind,
+        layout.kinds[0].fields[0].name
+    );
 }
