@@ -33,6 +33,7 @@ use crate::RankError;
 use crate::graph::{Graph, GraphBuilder};
 use crate::kernel::{Method, PageRankOptions, l1_distance, pagerank_with};
 use crate::nodes::NodeTable;
+use crate::push::pagerank_warm;
 use crate::synthetic::{ActivityGenerator, Edge};
 
 /// The Python half, shipped inside the crate.
@@ -87,7 +88,11 @@ pub struct BenchRow {
     pub seconds: f64,
     /// Time to build the library's graph from the edge list (not counted in `seconds`).
     pub build_seconds: Option<f64>,
+    /// Sweeps over all edges (for a warm start with pushes: the sweeps after the pushes).
     pub iterations: Option<u32>,
+    /// All the edge work in sweep-equivalents (edges touched / |E|): the sweeps, plus the
+    /// residual pass and the pushes of a warm start with pushes.
+    pub sweep_equivalents: Option<f64>,
     /// L1 distance from igraph PRPACK's scores (the most exact solver here), when it ran.
     pub l1_vs_prpack: Option<f64>,
     /// For a warm run: L1 distance from the cold run of the same kernel.
@@ -184,24 +189,25 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, RankError> {
     };
     let mut ours_scores = Vec::new();
     for ((method, name), base) in methods.into_iter().zip(&base_scores) {
-        let started = Instant::now();
-        let cold = pagerank_with(&graph, &kernel, None, method)?;
-        let cold_seconds = started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        let warm = pagerank_with(&graph, &kernel, Some(base), method)?;
-        let warm_seconds = started.elapsed().as_secs_f64();
-        let warm_vs_cold = l1_distance(&cold.scores, &warm.scores);
-        let row = |what: &str, seconds, iterations, l1_vs_cold| BenchRow {
+        let row = |what: &str, seconds, iterations: u32, l1_vs_cold| BenchRow {
             name: format!("{name}, {what}"),
             seconds,
             build_seconds: Some(build_seconds),
             iterations: Some(iterations),
+            sweep_equivalents: Some(iterations as f64),
             l1_vs_prpack: None,
             l1_vs_cold,
         };
+        let started = Instant::now();
+        let cold = pagerank_with(&graph, &kernel, None, method)?;
+        let cold_seconds = started.elapsed().as_secs_f64();
         report
             .rows
             .push(row("cold", cold_seconds, cold.iterations, None));
+        let started = Instant::now();
+        let warm = pagerank_with(&graph, &kernel, Some(base), method)?;
+        let warm_seconds = started.elapsed().as_secs_f64();
+        let warm_vs_cold = l1_distance(&cold.scores, &warm.scores);
         report.rows.push(row(
             "warm (1% churn)",
             warm_seconds,
@@ -213,9 +219,40 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, RankError> {
                 "the churn moved the PageRank vector by L1 {:.2e} (base graph's scores vs churned graph's)",
                 l1_distance(base, &cold.scores)
             ));
+            let started = Instant::now();
+            let pushed = pagerank_warm(&graph, &kernel, base)?;
+            let pushed_seconds = started.elapsed().as_secs_f64();
+            let work = pushed.work;
+            report.rows.push(BenchRow {
+                sweep_equivalents: Some(work.sweep_equivalents()),
+                ..row(
+                    "warm + pushes (1% churn)",
+                    pushed_seconds,
+                    pushed.result.iterations,
+                    Some(l1_distance(&cold.scores, &pushed.result.scores)),
+                )
+            });
+            report.notes.push(format!(
+                "warm + pushes: {:.2} sweep-equivalents = residual pass {:.0} + pushes {:.2} \
+                 ({} rounds, {} node pushes, {} nodes examined) + {} sweeps; residual L1 \
+                 {:.2e} → {:.2e}",
+                work.sweep_equivalents(),
+                work.residual_sweeps,
+                work.push_sweeps,
+                work.rounds,
+                work.pushes,
+                work.checks,
+                work.sweeps,
+                work.residual_before,
+                work.residual_after
+            ));
+            ours_scores.push(cold.scores);
+            ours_scores.push(warm.scores);
+            ours_scores.push(pushed.result.scores);
+        } else {
+            ours_scores.push(cold.scores);
+            ours_scores.push(warm.scores);
         }
-        ours_scores.push(cold.scores);
-        ours_scores.push(warm.scores);
     }
 
     match &options.python {
@@ -398,6 +435,7 @@ fn run_python(
                     seconds: field("seconds").unwrap_or(f64::NAN),
                     build_seconds: field("build_seconds"),
                     iterations: None,
+                    sweep_equivalents: None,
                     l1_vs_prpack: None,
                     l1_vs_cold: None,
                 },
@@ -425,18 +463,19 @@ impl fmt::Display for BenchReport {
         writeln!(f)?;
         writeln!(
             f,
-            "| implementation | PageRank s | graph build s | iterations | L1 vs igraph PRPACK | warm: L1 vs cold |"
+            "| implementation | PageRank s | graph build s | sweeps | sweep-equivalents | L1 vs igraph PRPACK | warm: L1 vs cold |"
         )?;
-        writeln!(f, "| --- | ---: | ---: | ---: | ---: | ---: |")?;
+        writeln!(f, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")?;
         for row in &self.rows {
             let opt = |v: Option<String>| v.unwrap_or_else(|| "—".to_string());
             writeln!(
                 f,
-                "| {} | {:.3} | {} | {} | {} | {} |",
+                "| {} | {:.3} | {} | {} | {} | {} | {} |",
                 row.name,
                 row.seconds,
                 opt(row.build_seconds.map(|s| format!("{s:.2}"))),
                 opt(row.iterations.map(|i| i.to_string())),
+                opt(row.sweep_equivalents.map(|w| format!("{w:.2}"))),
                 opt(row.l1_vs_prpack.map(|l| format!("{l:.2e}"))),
                 opt(row.l1_vs_cold.map(|l| format!("{l:.2e}"))),
             )?;
@@ -463,9 +502,14 @@ mod tests {
             ..BenchOptions::default()
         };
         let report = run(&options).unwrap();
-        let (cold, warm) = (&report.rows[0], &report.rows[1]);
+        let (cold, warm, pushed) = (&report.rows[0], &report.rows[1], &report.rows[2]);
         assert!(warm.iterations < cold.iterations, "{report}");
         assert!(warm.l1_vs_cold.is_some_and(|l1| l1 < 1e-6), "{report}");
+        assert!(pushed.l1_vs_cold.is_some_and(|l1| l1 < 1e-6), "{report}");
+        assert!(
+            pushed.sweep_equivalents > pushed.iterations.map(f64::from),
+            "{report}"
+        );
         assert!(report.dangling >= 500);
         assert!(
             report

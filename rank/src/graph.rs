@@ -2,8 +2,10 @@
 //!
 //! In-edges are what the kernel reads: for each node, the slice of its predecessors (`u32`)
 //! and the summed weight of each edge (`f32`) — 8 bytes per edge, read sequentially. Out-edges
-//! keep only the successor (`u32`, 4 bytes per edge): the kernel needs just each node's total
-//! out-weight, which is kept per node in `f64`. That makes 12 bytes per edge plus O(nodes).
+//! keep the successor and the same weight (`u32` + `f32`): the sweeps need only each node's
+//! total out-weight (kept per node in `f64`), but a warm start's residual pushes
+//! ([`crate::push`]) send a node's residual along its out-edges, in proportion to their
+//! weights. That makes 16 bytes per edge plus O(nodes).
 //!
 //! A [`GraphBuilder`] takes edges in any order, with repeats: parallel edges between the same
 //! two nodes (a user who liked and reposted and played a track) become one edge whose weight
@@ -112,10 +114,13 @@ impl GraphBuilder {
         let out_offsets = out_degree;
         let mut cursor: Vec<u64> = out_offsets[..n].to_vec();
         let mut out_dst = vec![0u32; in_src.len()];
+        let mut out_edge_weight = vec![0f32; in_src.len()];
         for dst in 0..n {
-            for e in in_offsets[dst]..in_offsets[dst + 1] {
-                let src = in_src[e as usize] as usize;
-                out_dst[cursor[src] as usize] = dst as u32;
+            for e in in_offsets[dst] as usize..in_offsets[dst + 1] as usize {
+                let src = in_src[e] as usize;
+                let at = cursor[src] as usize;
+                out_dst[at] = dst as u32;
+                out_edge_weight[at] = in_weight[e];
                 cursor[src] += 1;
             }
         }
@@ -126,6 +131,7 @@ impl GraphBuilder {
             in_weight,
             out_offsets,
             out_dst,
+            out_edge_weight,
             out_weight,
         })
     }
@@ -168,6 +174,8 @@ pub struct Graph {
     in_weight: Vec<f32>,
     out_offsets: Vec<u64>,
     out_dst: Vec<u32>,
+    /// Weight of each out-edge, parallel to `out_dst` (the same `f32` as the in-edge's).
+    out_edge_weight: Vec<f32>,
     out_weight: Vec<f64>,
 }
 
@@ -223,12 +231,16 @@ impl Graph {
             + self.in_weight.len() * 4
             + self.out_offsets.len() * 8
             + self.out_dst.len() * 4
+            + self.out_edge_weight.len() * 4
             + self.out_weight.len() * 8
     }
 
-    /// Bytes per edge of the per-edge arrays alone (12 by construction).
+    /// Bytes per edge of the per-edge arrays alone (16 by construction).
     pub fn bytes_per_edge(&self) -> f64 {
-        let per_edge = self.in_src.len() * 4 + self.in_weight.len() * 4 + self.out_dst.len() * 4;
+        let per_edge = self.in_src.len() * 4
+            + self.in_weight.len() * 4
+            + self.out_dst.len() * 4
+            + self.out_edge_weight.len() * 4;
         per_edge as f64 / self.edge_count().max(1) as f64
     }
 
@@ -256,6 +268,11 @@ impl Graph {
 
     pub(crate) fn out_weights(&self) -> &[f64] {
         &self.out_weight
+    }
+
+    /// Out-edge offsets, successors and weights (each node's out-list sorted by successor).
+    pub(crate) fn out_arrays(&self) -> (&[u64], &[u32], &[f32]) {
+        (&self.out_offsets, &self.out_dst, &self.out_edge_weight)
     }
 }
 
@@ -306,7 +323,10 @@ mod tests {
         forward.sort();
         backward.sort();
         assert_eq!(forward, backward);
-        assert_eq!(g.bytes_per_edge(), 12.0);
+        let (offsets, _, out_weight) = g.out_arrays();
+        let from_zero = &out_weight[offsets[0] as usize..offsets[1] as usize];
+        assert_eq!(from_zero, &[0.75, 1.0]);
+        assert_eq!(g.bytes_per_edge(), 16.0);
     }
 
     #[test]

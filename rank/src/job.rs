@@ -1,5 +1,9 @@
 //! The rank job: load the graph, start from the active version, iterate, write a version.
 //!
+//! With an active version the run is a warm start: the old scores carried over by entity
+//! ([`warm_start_vector`]), residual pushes, then sweeps ([`crate::push`]); the manifest
+//! records the sweeps as `iterations` and the residual pass and pushes beside them.
+//!
 //! ```no_run
 //! # async fn run(db: &schemas::db::Db) -> Result<(), rank::RankError> {
 //! let store = rank::RankStore::in_data_dir("data")?;
@@ -20,6 +24,7 @@ use crate::graph::Graph;
 use crate::kernel::{PageRankOptions, PageRankResult, pagerank};
 use crate::load::load_graph;
 use crate::progress::Progress;
+use crate::push::{WarmPush, pagerank_warm};
 use crate::scores::RankScores;
 use crate::versions::{Durations, Manifest, RankStore, RankVersion, WarmStart};
 use crate::weights::Weights;
@@ -179,7 +184,14 @@ fn compute(
     };
     let (start, carried) = warm_start_vector(&graph, &previous);
     drop(previous);
-    let run = pagerank(&graph, options, Some(&start))?;
+    let WarmPush { result: run, work } = pagerank_warm(&graph, options, &start)?;
+    tracing::info!(
+        sweeps = work.sweeps,
+        push_sweeps = work.push_sweeps,
+        sweep_equivalents = work.sweep_equivalents(),
+        residual_before = work.residual_before,
+        "warm start with residual pushes"
+    );
     let cold_iterations = if compare_cold {
         Some(pagerank(&graph, options, None)?.iterations)
     } else {
@@ -189,6 +201,7 @@ fn compute(
         from,
         carried,
         cold_iterations,
+        push: Some(work),
     };
     Ok((graph, run, Some(warm)))
 }

@@ -47,7 +47,7 @@ use crate::RankError;
 use crate::graph::Graph;
 
 /// Nodes per unit of parallel work: small enough to balance skewed in-degrees.
-const CHUNK: usize = 4096;
+pub(crate) const CHUNK: usize = 4096;
 
 /// Settings of one PageRank computation.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,12 +114,7 @@ pub fn pagerank_with(
     method: Method,
 ) -> Result<PageRankResult, RankError> {
     let n = graph.node_count();
-    if !(0.0..1.0).contains(&options.alpha) {
-        return Err(RankError::Input(format!(
-            "alpha {} is not in [0, 1)",
-            options.alpha
-        )));
-    }
+    check_alpha(options.alpha)?;
     if n == 0 {
         return Ok(PageRankResult {
             scores: Vec::new(),
@@ -195,8 +190,34 @@ pub fn pagerank_with(
     })
 }
 
+/// Refuses a damping factor outside `[0, 1)`.
+pub(crate) fn check_alpha(alpha: f64) -> Result<(), RankError> {
+    if (0.0..1.0).contains(&alpha) {
+        Ok(())
+    } else {
+        Err(RankError::Input(format!("alpha {alpha} is not in [0, 1)")))
+    }
+}
+
+/// Checks once that the graph's arrays fit together and every predecessor number is a node,
+/// so that [`gather`] need not.
+pub(crate) fn check_arrays(graph: &Graph) -> Result<(), RankError> {
+    let n = graph.node_count();
+    let (offsets, src, weight) = graph.in_arrays();
+    let shaped = offsets.len() == n + 1
+        && offsets.last().is_some_and(|&e| e as usize == src.len())
+        && weight.len() == src.len()
+        && graph.out_weights().len() == n;
+    if !shaped || src.par_iter().any(|&u| u as usize >= n) {
+        return Err(RankError::Input(
+            "graph arrays are inconsistent (a predecessor outside the node range)".to_string(),
+        ));
+    }
+    Ok(())
+}
+
 /// What a node's share is divided by: its out-weight, or 1 for a dangling node.
-fn scale(out_weight: f64) -> f64 {
+pub(crate) fn scale(out_weight: f64) -> f64 {
     if out_weight > 0.0 { out_weight } else { 1.0 }
 }
 
@@ -222,22 +243,12 @@ impl<'a> Sweep<'a> {
         alpha: f64,
         personalization: Option<&'a [f64]>,
     ) -> Result<Sweep<'a>, RankError> {
-        let n = graph.node_count();
-        let (offsets, src, weight) = graph.in_arrays();
-        let shaped = offsets.len() == n + 1
-            && offsets.last().is_some_and(|&e| e as usize == src.len())
-            && weight.len() == src.len()
-            && graph.out_weights().len() == n;
-        if !shaped || src.par_iter().any(|&u| u as usize >= n) {
-            return Err(RankError::Input(
-                "graph arrays are inconsistent (a predecessor outside the node range)".to_string(),
-            ));
-        }
+        check_arrays(graph)?;
         Ok(Sweep {
             graph,
             alpha,
             personalization,
-            uniform: 1.0 / n as f64,
+            uniform: 1.0 / graph.node_count() as f64,
         })
     }
 
@@ -263,7 +274,7 @@ impl<'a> Sweep<'a> {
                 let (mut change, mut total, mut dangling) = (0.0, 0.0, 0.0);
                 for v in nodes {
                     let edges = offsets[v] as usize..offsets[v + 1] as usize;
-                    // SAFETY: `Sweep::new` checked every predecessor against the node count,
+                    // SAFETY: `check_arrays` checked every predecessor against the node count,
                     // which is `read.len()`.
                     let pulled = unsafe { gather(read, &src[edges.clone()], &weight[edges]) };
                     let teleport = match self.personalization {
@@ -290,9 +301,9 @@ impl<'a> Sweep<'a> {
 /// Σ share[u] · w over one node's in-edges, in two independent sums so that consecutive
 /// additions do not wait on each other.
 ///
-/// Safety: every `u` in `src` is below `share.len()` (checked once per run by [`Sweep::new`]).
+/// Safety: every `u` in `src` is below `share.len()` (checked once per run by [`check_arrays`]).
 #[inline]
-unsafe fn gather(share: &[AtomicU64], src: &[u32], weight: &[f32]) -> f64 {
+pub(crate) unsafe fn gather(share: &[AtomicU64], src: &[u32], weight: &[f32]) -> f64 {
     // SAFETY: the caller guarantees every predecessor number is in range.
     let load = |u: u32| f64::from_bits(unsafe { share.get_unchecked(u as usize) }.load(Relaxed));
     let (mut even, mut odd) = (0.0, 0.0);
@@ -312,7 +323,7 @@ unsafe fn gather(share: &[AtomicU64], src: &[u32], weight: &[f32]) -> f64 {
 }
 
 /// A copy of `values` scaled to sum 1; refuses wrong lengths, negatives and all-zero input.
-fn normalized(values: &[f64], n: usize, what: &str) -> Result<Vec<f64>, RankError> {
+pub(crate) fn normalized(values: &[f64], n: usize, what: &str) -> Result<Vec<f64>, RankError> {
     if values.len() != n {
         return Err(RankError::Input(format!(
             "{what} has {} values for {n} nodes",

@@ -1,9 +1,10 @@
 //! DiscoRank: a weighted PageRank over the site's activity graph, warm-started and versioned.
 //!
 //! This crate owns the rank job end to end: it streams entities and activities from the
-//! site's database ([`load_graph`]) into a compressed graph ([`Graph`], 12 bytes per edge),
+//! site's database ([`load_graph`]) into a compressed graph ([`Graph`], 16 bytes per edge),
 //! runs weighted PageRank with the networkx conventions in parallel ([`pagerank`]), starts
-//! from the active version's scores, and writes versions that the query service loads
+//! from the active version's scores with residual pushes ([`pagerank_warm`]), and writes
+//! versions that the query service loads
 //! ([`RankStore`], [`RankScores`]). It never speaks HTTP and never touches the index: the
 //! query crate serves and blends the scores, `disco rank` drives the job.
 //!
@@ -18,7 +19,8 @@
 //! ```
 //!
 //! Modules: [`weights`] (activity → edge weight, `weights.json`), [`nodes`] (entity ↔ node
-//! number), [`graph`] (CSR), [`load`] (database → graph), [`kernel`] (PageRank), [`scores`]
+//! number), [`graph`] (CSR), [`load`] (database → graph), [`kernel`] (PageRank), [`push`]
+//! (the warm start's residual pushes), [`scores`]
 //! (one version's scores), [`versions`] (the version directory), [`job`] (one run), [`bench`]
 //! with [`synthetic`] (a generated activity graph).
 
@@ -29,6 +31,7 @@ pub mod kernel;
 pub mod load;
 pub mod nodes;
 mod progress;
+pub mod push;
 pub mod scores;
 pub mod synthetic;
 pub mod versions;
@@ -42,6 +45,7 @@ pub use kernel::{Method, PageRankOptions, PageRankResult, l1_distance, pagerank,
 pub use load::{LoadedGraph, load_graph};
 pub use nodes::NodeTable;
 pub use progress::Progress;
+pub use push::{PushOptions, PushWork, WarmPush, pagerank_warm, pagerank_warm_with};
 pub use scores::RankScores;
 pub use versions::{Durations, Manifest, RankStore, RankVersion, WarmStart};
 pub use weights::Weights;
