@@ -152,7 +152,10 @@ pub struct Indexer {
     cancel: CancellationToken,
     /// Work a reindex hands in (see [`Indexer::reindex_feed`]); the sender is kept so the inbox
     /// never closes.
-    inbox: Option<(mpsc::Sender<Synthesized>, mpsc::Receiver<Synthesized>)>,
+    inbox: Option<mpsc::Receiver<Synthesized>>,
+    /// The inbox's sender: feeds clone it, and a background commit reports back through it
+    /// (see [`Indexer::commit_in_background`]).
+    outbox: Option<mpsc::Sender<Synthesized>>,
     /// Write to this generation only (a standalone reindex), not to every writable one.
     only: Option<Generation>,
     /// The last gathering did reindex work: the next one gives it its window first.
@@ -197,6 +200,7 @@ impl Indexer {
             targets: BTreeMap::new(),
             cancel: CancellationToken::new(),
             inbox: None,
+            outbox: None,
             only,
             streaming: false,
         };
@@ -221,8 +225,15 @@ impl Indexer {
     /// Where a reindex hands its batches of keys while [`Indexer::run`] consumes live events:
     /// both go through this one indexer, so each generation has one writer and one version map.
     pub fn reindex_feed(&mut self) -> ReindexFeed {
-        let (sender, _) = self.inbox.get_or_insert_with(|| mpsc::channel(2));
-        ReindexFeed::new(sender.clone())
+        let sender = match &self.outbox {
+            Some(sender) => sender.clone(),
+            None => {
+                let (sender, inbox) = mpsc::channel(2);
+                (self.outbox, self.inbox) = (Some(sender.clone()), Some(inbox));
+                sender
+            }
+        };
+        ReindexFeed::new(sender)
     }
 
     /// Consumes `source` until `cancel` fires. While some generation is read-only, nothing is
@@ -314,7 +325,7 @@ impl Indexer {
         &mut self,
         generation: Generation,
     ) -> Option<tokio::task::JoinHandle<Result<(), IndexerError>>> {
-        self.inbox.as_ref()?;
+        self.outbox.as_ref()?;
         let target = self.targets.get_mut(&generation)?;
         if target.finishing {
             return None;
@@ -338,10 +349,10 @@ impl Indexer {
         commit: tokio::task::JoinHandle<Result<(), IndexerError>>,
         done: oneshot::Sender<Result<BatchReport, IndexerError>>,
     ) {
-        let Some((inbox, _)) = &self.inbox else {
+        let Some(inbox) = self.outbox.clone() else {
             return;
         };
-        let (inbox, path) = (inbox.clone(), self.catalog.root().to_path_buf());
+        let path = self.catalog.root().to_path_buf();
         tokio::spawn(async move {
             let result = commit.await.unwrap_or_else(|e| {
                 Err(IndexerError::Corrupt {
@@ -365,7 +376,7 @@ impl Indexer {
         cancel: &CancellationToken,
     ) -> Result<(Vec<Delivery>, Option<Synthesized>), IndexerError> {
         let config = self.config.batch;
-        let Some((sender, mut inbox)) = self.inbox.take() else {
+        let Some(mut inbox) = self.inbox.take() else {
             return Ok((batch::gather(source, config, cancel).await?, None));
         };
         let streaming = self.streaming;
@@ -378,7 +389,7 @@ impl Indexer {
             &mut InLoop(self),
         )
         .await;
-        self.inbox = Some((sender, inbox));
+        self.inbox = Some(inbox);
         let gathered = gathered?;
         self.streaming = gathered.worked;
         if gathered.stopped {
@@ -892,4 +903,61 @@ fn commit_blocking(target: &mut Target) -> Result<(), IndexerError> {
         .map_err(|e| IndexerError::index(target.handle.path(), e))?;
     target.dirty = false;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+
+    /// From a feed, a build's final commit runs off the loop: what arrives meanwhile is held,
+    /// then committed with the generation marked built.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_finishing_build_holds_writes_and_commits_them_when_built() {
+        let sqlite = testkit::FreshSqlite::create().await;
+        let db = sqlite.db.clone();
+        let at = testing::now();
+        for id in 1..=3 {
+            testing::insert_user(&db, id, &format!("user{id}"), &format!("Singer {id}"), at)
+                .await
+                .unwrap();
+        }
+        let data = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(data.path()).unwrap();
+        let mut indexer =
+            Indexer::open(db.clone(), catalog.clone(), IndexerConfig::default()).unwrap();
+        // Created after the indexer opened (whose recovery fails builds with no owner).
+        let building = catalog
+            .create_generation(Phase::Building)
+            .unwrap()
+            .generation;
+        let _feed = indexer.reindex_feed();
+        let rows = |ids: &'static [i64]| hydrate::hydrate(&db, EntityKind::User, ids);
+        indexer
+            .apply_rows(rows(&[1, 2]).await.unwrap())
+            .await
+            .unwrap();
+
+        let commit = indexer.commit_in_background(building).unwrap();
+        indexer.apply_rows(rows(&[3]).await.unwrap()).await.unwrap();
+        assert_eq!(
+            indexer.targets[&building].held.len(),
+            1,
+            "written while finishing"
+        );
+        commit.await.unwrap().unwrap();
+        let handle = catalog.get(building).unwrap();
+        handle.reload().unwrap();
+        assert_eq!(
+            handle.document_count(),
+            2,
+            "the background commit has the pages"
+        );
+        assert_eq!(handle.meta().phase, Phase::Building);
+
+        indexer.finish_build(building).await.unwrap();
+        assert_eq!(handle.document_count(), 3);
+        assert_eq!(handle.meta().phase, Phase::Built);
+        assert!(indexer.targets[&building].held.is_empty());
+    }
 }
