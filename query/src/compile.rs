@@ -121,10 +121,13 @@ pub fn compile(
             filters.push((Occur::Must, genre.box_clone()));
         }
         let filtered = filters.iter().any(|(occur, _)| *occur == Occur::Must);
-        // Only exact words are materialized: they recur across searches, typo sets do not.
         let frequent = match form {
-            Form::Word(None) => cache.map(|cache| Frequent { settled, cache }),
-            _ => None,
+            Form::Word(typos) => cache.map(|cache| Frequent {
+                settled,
+                typos,
+                cache,
+            }),
+            Form::Phrase => None,
         };
         if let Some(text) = text_clause(user, &fields, form, filtered, frequent) {
             let mut parts = vec![(Occur::Must, text)];
@@ -347,19 +350,32 @@ fn text_clause(
 /// Which words are frequent enough to be read from the [`ClauseCache`]: those [`Settled`] in
 /// some field, the words whose postings are long enough that reading them is what a search
 /// costs.
+/// Words matched with typos are never cached: their expansions recur less than words do.
 struct Frequent<'a> {
     settled: Settled<'a>,
+    /// The typed forms this query forgives typos in.
+    typos: Option<&'a HashSet<String>>,
     cache: &'a Arc<ClauseCache>,
 }
 
 impl Frequent<'_> {
     fn holds(&self, fields: &[SearchField], word: &str) -> bool {
-        fields.iter().any(|field| {
-            positions(&analyzer_of(&field.analyzer), word)
-                .iter()
-                .flatten()
-                .any(|variant| (self.settled)(&Term::from_field_text(field.field, variant)))
-        })
+        let per_field: Vec<(&SearchField, Vec<Vec<String>>)> = fields
+            .iter()
+            .map(|field| (field, positions(&analyzer_of(&field.analyzer), word)))
+            .collect();
+        let typo = |typed: &String| self.typos.is_some_and(|t| t.contains(typed));
+        let forgiven = per_field
+            .iter()
+            .flat_map(|(_, positions)| positions.iter().filter_map(|v| v.first()))
+            .any(typo);
+        !forgiven
+            && per_field.iter().any(|(field, positions)| {
+                positions
+                    .iter()
+                    .flatten()
+                    .any(|variant| (self.settled)(&Term::from_field_text(field.field, variant)))
+            })
     }
 }
 

@@ -124,11 +124,11 @@ pub fn search(
     if scope_total(&counts, request.kind) < settings.fuzzy_below as u64 {
         outcome.fuzzy = true;
         if let Some(fuzzy_all) =
-            compile::compile(&user, layout, everywhere, Matching::Fuzzy, &settled, None)
+            compile::compile(&user, layout, everywhere, Matching::Fuzzy, &settled, cache)
         {
             let fill_all = compile::minus(fuzzy_all, exact_all.box_clone());
             let fill_scoped =
-                match Scope::of(&user, layout, scoped, Matching::Fuzzy, &settled, None) {
+                match Scope::of(&user, layout, scoped, Matching::Fuzzy, &settled, cache) {
                     Scope::Other(fuzzy) => match exact_scoped {
                         Scope::Other(exact) => Scope::Other(compile::minus(fuzzy, exact)),
                         _ => Scope::Other(fuzzy),
