@@ -78,8 +78,10 @@ pub struct PushOptions {
     pub budget: f64,
     /// Push a node only while its residual per out-edge is at least this many times the
     /// average residual per edge (‖r‖₁ / |E|): below that, a sweep removes residual about as
-    /// cheaply per edge touched. 2 took the fewest sweep-equivalents on the activity graph at
-    /// 20k, 100k and 1M nodes (4: ~0.5 more, 1: ~0.2 more; `examples/warm_push.rs`).
+    /// cheaply per edge touched. On the activity graph (20k, 100k, 1M nodes;
+    /// `examples/warm_push.rs`) 2 takes the fewest sweep-equivalents (5.6–5.7), 4 about 0.6
+    /// more (6.2–6.3) but less wall time: an edge touched by a push costs several times one
+    /// touched by a sweep, so the default is 4.
     pub density: f64,
     /// The threshold θ is divided by this after each round (> 1): 2 is closest to pushing the
     /// largest residuals first; larger steps take fewer rounds.
@@ -90,7 +92,7 @@ impl Default for PushOptions {
     fn default() -> Self {
         PushOptions {
             budget: 1.0,
-            density: 2.0,
+            density: 4.0,
             step: 2.0,
         }
     }
@@ -195,7 +197,10 @@ pub fn pagerank_warm_with(
         return Ok(WarmPush { result, work });
     }
     let started = Instant::now();
-    state.push(graph, push, &mut work);
+    // On a pool thread, the rounds' parallel steps fork and join within the pool instead of
+    // each being handed to it from outside and waited for (two thread wake-ups per step, a
+    // real cost for ~25 rounds on a loaded machine).
+    rayon::scope(|_| state.push(graph, push, &mut work));
     work.residual_after = state.total / state.y_sum().max(f64::MIN_POSITIVE);
     let pushed = state.scores(false);
     drop(state);
@@ -317,9 +322,6 @@ impl Residual {
         while theta > 0.0 && !last && touched < budget {
             let sent = self.send(graph, theta, &mut outbox);
             let received = self.receive(graph, &outbox);
-            outbox
-                .par_iter_mut()
-                .for_each(|to| to.iter_mut().for_each(Vec::clear));
             self.total += received - sent.taken;
             touched += sent.cost;
             work.rounds += 1;
@@ -342,6 +344,7 @@ impl Residual {
         let (offsets, dst, weight) = graph.out_arrays();
         let out_weight = graph.out_weights();
         let alpha = self.alpha;
+        let threshold = (theta as f32).to_bits();
         self.r
             .par_chunks_mut(BLOCK)
             .zip(self.y.par_chunks_mut(BLOCK))
@@ -350,6 +353,8 @@ impl Residual {
             .zip(outbox.par_iter_mut())
             .enumerate()
             .map(|(block, ((((r, y), density), densest), out))| {
+                // What this block filed last round has been received.
+                out.iter_mut().for_each(Vec::clear);
                 let mut sent = Sent::default();
                 for (patch, densest) in densest.iter_mut().enumerate() {
                     if *densest < theta {
@@ -357,10 +362,9 @@ impl Residual {
                     }
                     let nodes = patch * PATCH..((patch + 1) * PATCH).min(r.len());
                     sent.checks += nodes.len() as u64;
-                    let mut left = 0.0f32;
-                    for i in nodes {
-                        if (density[i] as f64) < theta {
-                            left = left.max(density[i]);
+                    for i in nodes.clone() {
+                        // Densities are not negative, so their bits order as they do.
+                        if density[i].to_bits() < threshold {
                             continue;
                         }
                         density[i] = 0.0;
@@ -380,7 +384,8 @@ impl Residual {
                             out[(v >> BLOCK_SHIFT) as usize].push((v, factor * w as f64));
                         }
                     }
-                    *densest = left as f64;
+                    let left = density[nodes].iter().map(|d| d.to_bits()).max();
+                    *densest = f32::from_bits(left.unwrap_or(0)) as f64;
                 }
                 sent
             })
