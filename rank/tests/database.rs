@@ -181,6 +181,17 @@ async fn runs_are_versioned_warm_started_activated_and_rolled_back() {
         .expect("second run starts from the first");
     assert_eq!((warm.from, warm.carried), (RankVersion(1), 7));
     assert!(warm.cold_iterations.is_some());
+    // The manifest gives the sweeps as `iterations` and the work before them beside it.
+    let push = warm
+        .push
+        .expect("a warm start records its residual pass and pushes");
+    assert_eq!(push.residual_sweeps, 1.0);
+    assert_eq!(push.sweeps, second.iterations);
+    assert!(push.sweep_equivalents() >= second.iterations as f64 + 1.0);
+    assert_eq!(
+        store.manifest(RankVersion(2)).unwrap().warm_start,
+        second.warm_start
+    );
     assert_eq!(second.nodes, 8);
     assert_eq!(store.active().unwrap(), Some(RankVersion(2)));
     let v2 = store.load(RankVersion(2)).unwrap();
