@@ -53,6 +53,8 @@ pub struct BenchReport {
     pub zero_results: usize,
     /// The slowest searches of the run: time, query, whether it needed fuzzy fill-ins.
     pub slowest: Vec<(Duration, String, bool)>,
+    /// Queries of the mix that found nothing (each once).
+    pub found_nothing: Vec<String>,
 }
 
 impl fmt::Display for BenchReport {
@@ -72,6 +74,9 @@ impl fmt::Display for BenchReport {
             self.fuzzy_share * 100.0,
             self.zero_results
         )?;
+        if !self.found_nothing.is_empty() {
+            write!(f, "\n  found nothing: {:?}", self.found_nothing)?;
+        }
         for (time, query, fuzzy) in &self.slowest {
             let tier = if *fuzzy { "fuzzy" } else { "exact" };
             write!(f, "\n  {:8.3} ms  {tier}  {query:?}", ms(*time))?;
@@ -199,6 +204,7 @@ pub fn run(
     let mut times = Vec::with_capacity(queries.len() * rounds.max(1));
     let mut each: Vec<(Duration, &str, bool)> = Vec::with_capacity(times.capacity());
     let (mut fuzzy, mut zero) = (0usize, 0usize);
+    let mut found_nothing: Vec<String> = Vec::new();
     let started = Instant::now();
     for _ in 0..rounds.max(1) {
         for q in queries {
@@ -208,6 +214,9 @@ pub fn run(
             each.push((t.elapsed(), q, outcome.fuzzy));
             fuzzy += usize::from(outcome.fuzzy);
             zero += usize::from(outcome.total == 0);
+            if outcome.total == 0 && !found_nothing.iter().any(|n| n == q) {
+                found_nothing.push(q.clone());
+            }
         }
     }
     let wall = started.elapsed();
@@ -236,6 +245,7 @@ pub fn run(
         fuzzy_share: fuzzy as f64 / count.max(1) as f64,
         zero_results: zero,
         slowest,
+        found_nothing,
     })
 }
 

@@ -1,19 +1,20 @@
 //! Typo-tolerant matching of one word that keeps its first letter: every indexed term within
-//! [`crate::compile::fuzzy_distance`] edits of the typed word whose first character is the
-//! typed word's first character.
+//! [`crate::compile::fuzzy_distance`] edits of the typed word that begins with the typed word's
+//! first character, or with its first two swapped ("feat" for "efat").
 //!
-//! People rarely get the first letter of a word wrong (the same rule the suggest engine
-//! follows, and Elasticsearch's `prefix_length: 1`), and holding it fixed lets the term
-//! dictionary walk descend into one first-letter subtree instead of testing every term of the
-//! field against the Levenshtein automaton: the walk is what typo tolerance costs.
+//! People rarely get the first letter of a word wrong, except by swapping it with the next
+//! one (the suggest engine holds the first letter too, and Elasticsearch's `prefix_length: 1`
+//! is the same idea). Holding it lets the term dictionary walk descend into one or two
+//! first-letter subtrees instead of testing every term of the field against the Levenshtein
+//! automaton: that walk is what typo tolerance costs.
 
 use tantivy::query::{AutomatonWeight, EnableScoring, FuzzyTermQuery, Query, Weight};
 use tantivy::{TantivyError, Term};
 use tantivy_fst::Automaton;
 
 /// Terms of `term`'s field within `distance` edits (a transposition counts as one) of the
-/// typed word that begin with its first character. Every match scores the same, like
-/// [`FuzzyTermQuery`].
+/// typed word that begin with its first character or with its first two swapped. Every match scores the same,
+/// like [`FuzzyTermQuery`].
 #[derive(Debug, Clone)]
 pub struct FirstLetterFuzzy {
     term: Term,
@@ -32,43 +33,61 @@ impl Query for FirstLetterFuzzy {
         let text = value.as_str().ok_or_else(|| {
             TantivyError::InvalidArgument("a fuzzy word must be a text term".to_string())
         })?;
-        let first = text.chars().next().map_or(0, char::len_utf8);
+        // The typed first letter, and the first two swapped ("fe" for "ef").
+        let mut chars = text.chars();
+        let mut firsts: Vec<Vec<u8>> = Vec::with_capacity(2);
+        if let Some(first) = chars.next() {
+            firsts.push(first.to_string().into_bytes());
+            if let Some(second) = chars.next().filter(|c| *c != first) {
+                firsts.push(format!("{second}{first}").into_bytes());
+            }
+        }
         let levenshtein =
             FuzzyTermQuery::new(self.term.clone(), self.distance, true).automaton()?;
         let automaton = FirstLetter {
-            first: text.as_bytes()[..first].to_vec(),
+            firsts,
             levenshtein,
         };
         Ok(Box::new(AutomatonWeight::new(self.term.field(), automaton)))
     }
 }
 
-/// The Levenshtein automaton, entered only through the typed word's first character's bytes.
+/// The Levenshtein automaton, entered only through one of the allowed beginnings.
 struct FirstLetter<A> {
-    first: Vec<u8>,
+    /// The UTF-8 bytes of each allowed beginning: the first character, and the second then
+    /// the first (they differ, so neither is a prefix of the other).
+    firsts: Vec<Vec<u8>>,
     levenshtein: A,
 }
 
-/// How many bytes of the first character were read, and the Levenshtein automaton's state
-/// (`None` once a byte strayed from the first character).
+/// Which allowed beginnings the bytes read so far agree with (a bit each), how many bytes were
+/// read, whether one was read whole, and the Levenshtein automaton's state (`None` once no
+/// allowed beginning fits).
 #[derive(Clone)]
 struct State<S> {
     read: usize,
+    agreeing: u8,
+    entered: bool,
     inner: Option<S>,
 }
 
-impl<A: Automaton> Automaton for FirstLetter<A> {
+impl<A: Automaton> Automaton for FirstLetter<A>
+where
+    A::State: Clone,
+{
     type State = State<A::State>;
 
     fn start(&self) -> Self::State {
         State {
             read: 0,
+            agreeing: (1u8 << self.firsts.len()) - 1,
+            entered: false,
             inner: Some(self.levenshtein.start()),
         }
     }
 
     fn is_match(&self, state: &Self::State) -> bool {
-        state.read == self.first.len()
+        state.entered
             && state
                 .inner
                 .as_ref()
@@ -83,16 +102,28 @@ impl<A: Automaton> Automaton for FirstLetter<A> {
     }
 
     fn accept(&self, state: &Self::State, byte: u8) -> Self::State {
-        let inner = match (&state.inner, self.first.get(state.read)) {
-            (Some(s), Some(expected)) if *expected == byte => {
-                Some(self.levenshtein.accept(s, byte))
-            }
-            (Some(s), None) => Some(self.levenshtein.accept(s, byte)),
-            _ => None,
+        let Some(inner) = &state.inner else {
+            return state.clone();
         };
+        let inner = Some(self.levenshtein.accept(inner, byte));
+        if state.entered {
+            return State {
+                inner,
+                ..state.clone()
+            };
+        }
+        let (mut agreeing, mut entered) = (0u8, false);
+        for (i, first) in self.firsts.iter().enumerate() {
+            if state.agreeing & (1 << i) != 0 && first.get(state.read) == Some(&byte) {
+                agreeing |= 1 << i;
+                entered |= first.len() == state.read + 1;
+            }
+        }
         State {
-            read: (state.read + 1).min(self.first.len()),
-            inner,
+            read: state.read + 1,
+            agreeing,
+            entered,
+            inner: inner.filter(|_| agreeing != 0),
         }
     }
 }
@@ -146,15 +177,26 @@ mod tests {
     }
 
     #[test]
-    fn the_first_letter_is_never_edited() {
+    fn the_first_letter_is_only_ever_swapped_with_the_second() {
         let words = ["hummer", "ummer", "asummer"];
         assert!(matches(&words, "summer", 2).is_empty());
+        // "(feat." typed "(efat.": the first two letters swapped.
+        assert_eq!(
+            matches(&["feat", "beat", "efat"], "efat", 1),
+            ["efat", "feat"]
+        );
+        assert_eq!(
+            matches(&["lunar", "ulnar", "solar"], "ulnar", 1),
+            ["lunar", "ulnar"]
+        );
     }
 
     #[test]
     fn a_multibyte_first_letter_is_held_whole() {
-        let words = ["élan", "elan", "éla", "ělan"];
-        assert_eq!(matches(&words, "élan", 1), ["éla", "élan"]);
+        let words = ["élan", "elan", "éla", "ělan", "léan"];
+        assert_eq!(matches(&words, "élan", 1), ["léan", "éla", "élan"]);
+        // Both first letters two bytes long, sharing their lead byte.
+        assert_eq!(matches(&["ěč", "čěa", "ěča"], "čěa", 1), ["čěa", "ěča"]);
         assert_eq!(matches(&words, "straße", 2), Vec::<String>::new());
     }
 }
