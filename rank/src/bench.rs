@@ -97,6 +97,9 @@ pub struct BenchRow {
     pub l1_vs_prpack: Option<f64>,
     /// For a warm run: L1 distance from the cold run of the same kernel.
     pub l1_vs_cold: Option<f64>,
+    /// Our kernel's graph memory per edge during the run: the graph's per-edge arrays, plus
+    /// the out-edge weights a warm start with pushes builds and holds while it pushes.
+    pub bytes_per_edge: Option<f64>,
 }
 
 /// Everything one run measured.
@@ -197,6 +200,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, RankError> {
             sweep_equivalents: Some(iterations as f64),
             l1_vs_prpack: None,
             l1_vs_cold,
+            bytes_per_edge: Some(graph.bytes_per_edge()),
         };
         let started = Instant::now();
         let cold = pagerank_with(&graph, &kernel, None, method)?;
@@ -223,8 +227,11 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, RankError> {
             let pushed = pagerank_warm(&graph, &kernel, base)?;
             let pushed_seconds = started.elapsed().as_secs_f64();
             let work = pushed.work;
+            let peak = graph.bytes_per_edge()
+                + work.out_weights_bytes as f64 / graph.edge_count().max(1) as f64;
             report.rows.push(BenchRow {
                 sweep_equivalents: Some(work.sweep_equivalents()),
+                bytes_per_edge: Some(peak),
                 ..row(
                     "warm + pushes (1% churn)",
                     pushed_seconds,
@@ -235,7 +242,8 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, RankError> {
             report.notes.push(format!(
                 "warm + pushes: {:.2} sweep-equivalents = residual pass {:.0} + pushes {:.2} \
                  ({} rounds, {} node pushes, {} nodes examined) + {} sweeps; residual L1 \
-                 {:.2e} → {:.2e}",
+                 {:.2e} → {:.2e}; {:.3} s = residual {:.3} + pushes {:.3} (of which building the \
+                 out-edge weights, {:.0} MB, {:.3}) + sweeps {:.3}",
                 work.sweep_equivalents(),
                 work.residual_sweeps,
                 work.push_sweeps,
@@ -244,7 +252,13 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, RankError> {
                 work.checks,
                 work.sweeps,
                 work.residual_before,
-                work.residual_after
+                work.residual_after,
+                pushed_seconds,
+                work.seconds[0],
+                work.seconds[1],
+                work.out_weights_bytes as f64 / 1e6,
+                work.out_weights_seconds,
+                work.seconds[2],
             ));
             ours_scores.push(cold.scores);
             ours_scores.push(warm.scores);
@@ -438,6 +452,7 @@ fn run_python(
                     sweep_equivalents: None,
                     l1_vs_prpack: None,
                     l1_vs_cold: None,
+                    bytes_per_edge: None,
                 },
                 scores,
             ));
@@ -457,25 +472,29 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "graph: generated in {:.2} s, built (sort + merge + CSR both ways) in {:.2} s, {:.1} bytes/edge, {:.0} MB",
+            "graph: generated in {:.2} s, built (sort + merge + CSR both ways) in {:.2} s, {:.1} bytes/edge at rest, {:.0} MB",
             self.generate_seconds, self.build_seconds, self.bytes_per_edge, self.graph_megabytes
         )?;
         writeln!(f)?;
         writeln!(
             f,
-            "| implementation | PageRank s | graph build s | sweeps | sweep-equivalents | L1 vs igraph PRPACK | warm: L1 vs cold |"
+            "| implementation | PageRank s | graph build s | sweeps | sweep-equivalents | graph B/edge | L1 vs igraph PRPACK | warm: L1 vs cold |"
         )?;
-        writeln!(f, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")?;
+        writeln!(
+            f,
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        )?;
         for row in &self.rows {
             let opt = |v: Option<String>| v.unwrap_or_else(|| "—".to_string());
             writeln!(
                 f,
-                "| {} | {:.3} | {} | {} | {} | {} | {} |",
+                "| {} | {:.3} | {} | {} | {} | {} | {} | {} |",
                 row.name,
                 row.seconds,
                 opt(row.build_seconds.map(|s| format!("{s:.2}"))),
                 opt(row.iterations.map(|i| i.to_string())),
                 opt(row.sweep_equivalents.map(|w| format!("{w:.2}"))),
+                opt(row.bytes_per_edge.map(|b| format!("{b:.1}"))),
                 opt(row.l1_vs_prpack.map(|l| format!("{l:.2e}"))),
                 opt(row.l1_vs_cold.map(|l| format!("{l:.2e}"))),
             )?;
@@ -511,6 +530,13 @@ mod tests {
             "{report}"
         );
         assert!(report.dangling >= 500);
+        // 12 bytes per edge at rest and for the plain runs; the pushes hold 4 more.
+        assert_eq!(report.bytes_per_edge, 12.0);
+        assert_eq!(
+            (cold.bytes_per_edge, warm.bytes_per_edge),
+            (Some(12.0), Some(12.0))
+        );
+        assert_eq!(pushed.bytes_per_edge, Some(16.0));
         assert!(
             report
                 .to_string()

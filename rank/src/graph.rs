@@ -2,10 +2,12 @@
 //!
 //! In-edges are what the kernel reads: for each node, the slice of its predecessors (`u32`)
 //! and the summed weight of each edge (`f32`) — 8 bytes per edge, read sequentially. Out-edges
-//! keep the successor and the same weight (`u32` + `f32`): the sweeps need only each node's
-//! total out-weight (kept per node in `f64`), but a warm start's residual pushes
-//! ([`crate::push`]) send a node's residual along its out-edges, in proportion to their
-//! weights. That makes 16 bytes per edge plus O(nodes).
+//! keep only the successor (`u32`, 4 bytes per edge): the kernel needs just each node's total
+//! out-weight, which is kept per node in `f64`. That makes 12 bytes per edge plus O(nodes).
+//!
+//! A warm start with residual pushes ([`crate::push`], opt-in) also needs each out-edge's
+//! weight; [`Graph::out_edge_weights`] builds that array (4 more bytes per edge) from the
+//! in-edges when asked, and the push path drops it before its sweeps.
 //!
 //! A [`GraphBuilder`] takes edges in any order, with repeats: parallel edges between the same
 //! two nodes (a user who liked and reposted and played a track) become one edge whose weight
@@ -114,13 +116,10 @@ impl GraphBuilder {
         let out_offsets = out_degree;
         let mut cursor: Vec<u64> = out_offsets[..n].to_vec();
         let mut out_dst = vec![0u32; in_src.len()];
-        let mut out_edge_weight = vec![0f32; in_src.len()];
         for dst in 0..n {
-            for e in in_offsets[dst] as usize..in_offsets[dst + 1] as usize {
-                let src = in_src[e] as usize;
-                let at = cursor[src] as usize;
-                out_dst[at] = dst as u32;
-                out_edge_weight[at] = in_weight[e];
+            for e in in_offsets[dst]..in_offsets[dst + 1] {
+                let src = in_src[e as usize] as usize;
+                out_dst[cursor[src] as usize] = dst as u32;
                 cursor[src] += 1;
             }
         }
@@ -131,7 +130,6 @@ impl GraphBuilder {
             in_weight,
             out_offsets,
             out_dst,
-            out_edge_weight,
             out_weight,
         })
     }
@@ -174,8 +172,6 @@ pub struct Graph {
     in_weight: Vec<f32>,
     out_offsets: Vec<u64>,
     out_dst: Vec<u32>,
-    /// Weight of each out-edge, parallel to `out_dst` (the same `f32` as the in-edge's).
-    out_edge_weight: Vec<f32>,
     out_weight: Vec<f64>,
 }
 
@@ -231,17 +227,32 @@ impl Graph {
             + self.in_weight.len() * 4
             + self.out_offsets.len() * 8
             + self.out_dst.len() * 4
-            + self.out_edge_weight.len() * 4
             + self.out_weight.len() * 8
     }
 
-    /// Bytes per edge of the per-edge arrays alone (16 by construction).
+    /// Bytes per edge of the per-edge arrays alone (12 by construction). A warm start with
+    /// pushes holds 4 more per edge while it pushes ([`Graph::out_edge_weights`]).
     pub fn bytes_per_edge(&self) -> f64 {
-        let per_edge = self.in_src.len() * 4
-            + self.in_weight.len() * 4
-            + self.out_dst.len() * 4
-            + self.out_edge_weight.len() * 4;
+        let per_edge = self.in_src.len() * 4 + self.in_weight.len() * 4 + self.out_dst.len() * 4;
         per_edge as f64 / self.edge_count().max(1) as f64
+    }
+
+    /// The weight of each out-edge, parallel to the successors ([`Graph::successors`]): built
+    /// on demand from the in-edges (4 bytes per edge, not kept by the graph), in one pass over
+    /// them in destination order, which fills each out-list in successor order as
+    /// [`GraphBuilder::build`] filled the successors (plus a cursor per node while it runs).
+    pub fn out_edge_weights(&self) -> Vec<f32> {
+        let n = self.node_count();
+        let mut cursor: Vec<u64> = self.out_offsets[..n].to_vec();
+        let mut weights = vec![0f32; self.out_dst.len()];
+        for dst in 0..n {
+            for e in self.in_range(dst as u32) {
+                let src = self.in_src[e] as usize;
+                weights[cursor[src] as usize] = self.in_weight[e];
+                cursor[src] += 1;
+            }
+        }
+        weights
     }
 
     /// Writes the weighted edge list as TSV `src dst weight`, nodes written `kind:id`.
@@ -270,9 +281,9 @@ impl Graph {
         &self.out_weight
     }
 
-    /// Out-edge offsets, successors and weights (each node's out-list sorted by successor).
-    pub(crate) fn out_arrays(&self) -> (&[u64], &[u32], &[f32]) {
-        (&self.out_offsets, &self.out_dst, &self.out_edge_weight)
+    /// Out-edge offsets and successors (each node's out-list sorted by successor).
+    pub(crate) fn out_arrays(&self) -> (&[u64], &[u32]) {
+        (&self.out_offsets, &self.out_dst)
     }
 }
 
@@ -323,10 +334,24 @@ mod tests {
         forward.sort();
         backward.sort();
         assert_eq!(forward, backward);
-        let (offsets, _, out_weight) = g.out_arrays();
+        // Out-edge weights exist only on demand, parallel to the successors.
+        let out_weight = g.out_edge_weights();
+        let (offsets, _) = g.out_arrays();
         let from_zero = &out_weight[offsets[0] as usize..offsets[1] as usize];
         assert_eq!(from_zero, &[0.75, 1.0]);
-        assert_eq!(g.bytes_per_edge(), 16.0);
+        assert_eq!(out_weight, vec![0.75, 1.0, 2.0, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn the_graph_at_rest_takes_at_most_12_bytes_per_edge() {
+        // Issue #6's memory target: 12 bytes per edge plus O(nodes), whatever the warm start.
+        let edges: Vec<(u32, u32, f32)> = (0..1000u32)
+            .flat_map(|u| (1..=7).map(move |k| (u, (u * 31 + k * 97) % 1000, k as f32)))
+            .collect();
+        let g = graph(1000, &edges);
+        assert_eq!(g.bytes_per_edge(), 12.0);
+        let per_node = 8 + 8 + 8; // both offsets and the out-weight, per node
+        assert!(g.heap_bytes() <= 12 * g.edge_count() + per_node * (g.node_count() + 1));
     }
 
     #[test]

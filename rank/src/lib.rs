@@ -1,10 +1,10 @@
 //! DiscoRank: a weighted PageRank over the site's activity graph, warm-started and versioned.
 //!
 //! This crate owns the rank job end to end: it streams entities and activities from the
-//! site's database ([`load_graph`]) into a compressed graph ([`Graph`], 16 bytes per edge),
+//! site's database ([`load_graph`]) into a compressed graph ([`Graph`], 12 bytes per edge),
 //! runs weighted PageRank with the networkx conventions in parallel ([`pagerank`]), starts
-//! from the active version's scores with residual pushes ([`pagerank_warm`]), and writes
-//! versions that the query service loads
+//! from the active version's scores (plain sweeps by default; residual pushes first on request,
+//! [`WarmStrategy::Push`], [`pagerank_warm`]), and writes versions that the query service loads
 //! ([`RankStore`], [`RankScores`]). It never speaks HTTP and never touches the index: the
 //! query crate serves and blends the scores, `disco rank` drives the job.
 //!
@@ -20,7 +20,7 @@
 //!
 //! Modules: [`weights`] (activity → edge weight, `weights.json`), [`nodes`] (entity ↔ node
 //! number), [`graph`] (CSR), [`load`] (database → graph), [`kernel`] (PageRank), [`push`]
-//! (the warm start's residual pushes), [`scores`]
+//! (the opt-in warm start with residual pushes), [`scores`]
 //! (one version's scores), [`versions`] (the version directory), [`job`] (one run), [`bench`]
 //! with [`synthetic`] (a generated activity graph).
 
@@ -40,7 +40,7 @@ pub mod weights;
 use std::path::{Path, PathBuf};
 
 pub use graph::{Graph, GraphBuilder};
-pub use job::{JobOptions, run_job, warm_start_vector};
+pub use job::{JobOptions, WarmStrategy, run_job, run_job_with, warm_start_vector};
 pub use kernel::{Method, PageRankOptions, PageRankResult, l1_distance, pagerank, pagerank_with};
 pub use load::{LoadedGraph, load_graph};
 pub use nodes::NodeTable;

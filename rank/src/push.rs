@@ -2,6 +2,14 @@
 //! version's scores most of the way to the new fixed point with local pushes, then let
 //! Gauss-Seidel sweeps ([`crate::kernel`]) finish to the cold run's stopping rule.
 //!
+//! Opt-in ([`crate::WarmStrategy::Push`]); the default warm start is the plain one
+//! (Gauss-Seidel sweeps from the previous scores). On the 1M-node activity graph (1% churn)
+//! the pushes take 6.3 sweep-equivalents of edge work against the plain warm start's 10–11
+//! sweeps, but more wall time (`rank/BENCH_NOTES.md`), and they need each out-edge's weight,
+//! which the graph does not keep (12 bytes per edge at rest): the pushes build that array
+//! ([`Graph::out_edge_weights`], 4 bytes per edge) after the residual pass and drop it before
+//! the sweeps, so a warm start with pushes peaks at 16 bytes per edge.
+//!
 //! Why it pays: after 1% of random edges change, the PageRank vector moves by ~2e-2 in L1, and
 //! a sweep removes the same share (~0.35 of it) of the error wherever it starts, so a plain
 //! warm start still needs ~¾ of cold's sweeps. But the change in the *residual* is
@@ -39,7 +47,8 @@
 //!    Pushing stops after the round at [`PushOptions::density`] times the average residual per
 //!    edge (below that, a sweep removes residual about as cheaply per edge touched) or when
 //!    the [`PushOptions::budget`] is spent.
-//! 3. Gauss-Seidel sweeps from the pushed scores, stopping as a cold start does.
+//! 3. Gauss-Seidel sweeps from the pushed scores, stopping as a cold start does (the out-edge
+//!    weights are dropped by then).
 //!
 //! The work is reported in sweep-equivalents ([`PushWork`]): edges touched / |E| for the
 //! residual pass and the pushes, plus the sweeps, so that a warm start's "iterations" never
@@ -119,9 +128,17 @@ pub struct PushWork {
     pub residual_before: f64,
     /// The same after the pushes (as tracked by the pushes, up to rounding).
     pub residual_after: f64,
-    /// Wall time of the residual pass, of the pushes, and of the sweeps (with their setup).
+    /// Wall time of the residual pass, of the pushes (building the out-edge weights
+    /// included), and of the sweeps (with their setup).
     #[serde(default)]
     pub seconds: [f64; 3],
+    /// Of the pushes' seconds, those spent building the out-edge weights.
+    #[serde(default)]
+    pub out_weights_seconds: f64,
+    /// Bytes of the out-edge weights held while pushing (4 per edge; 0 when nothing was
+    /// pushed): memory on top of the graph's.
+    #[serde(default)]
+    pub out_weights_bytes: u64,
 }
 
 impl PushWork {
@@ -197,10 +214,14 @@ pub fn pagerank_warm_with(
         return Ok(WarmPush { result, work });
     }
     let started = Instant::now();
+    let out_edge_weight = graph.out_edge_weights();
+    work.out_weights_seconds = started.elapsed().as_secs_f64();
+    work.out_weights_bytes = (out_edge_weight.len() * std::mem::size_of::<f32>()) as u64;
     // On a pool thread, the rounds' parallel steps fork and join within the pool instead of
     // each being handed to it from outside and waited for (two thread wake-ups per step, a
     // real cost for ~25 rounds on a loaded machine).
-    rayon::scope(|_| state.push(graph, push, &mut work));
+    rayon::scope(|_| state.push(graph, &out_edge_weight, push, &mut work));
+    drop(out_edge_weight);
     work.residual_after = state.total / state.y_sum().max(f64::MIN_POSITIVE);
     let pushed = state.scores(false);
     drop(state);
@@ -309,7 +330,8 @@ impl Residual {
     }
 
     /// Rounds of parallel pushes, as the module doc describes; adds their work to `work`.
-    fn push(&mut self, graph: &Graph, options: &PushOptions, work: &mut PushWork) {
+    /// `weight` is each out-edge's weight ([`Graph::out_edge_weights`]).
+    fn push(&mut self, graph: &Graph, weight: &[f32], options: &PushOptions, work: &mut PushWork) {
         let edges = graph.edge_count().max(1) as f64;
         let budget = options.budget * edges;
         let blocks = self.r.len().div_ceil(BLOCK);
@@ -320,7 +342,7 @@ impl Residual {
         let mut touched = 0.0;
         let mut last = false;
         while theta > 0.0 && !last && touched < budget {
-            let sent = self.send(graph, theta, &mut outbox);
+            let sent = self.send(graph, weight, theta, &mut outbox);
             let received = self.receive(graph, &outbox);
             self.total += received - sent.taken;
             touched += sent.cost;
@@ -340,8 +362,14 @@ impl Residual {
     /// The first half of a round, one task per block: each node with |r[u]| ≥ θ · cost(u),
     /// in the patches that have one, moves its residual into its score and files
     /// α r[u] w(u,v) / Σ w(u,·) for each out-edge into `outbox[its block][v's block]`.
-    fn send(&mut self, graph: &Graph, theta: f64, outbox: &mut [Vec<Vec<(u32, f64)>>]) -> Sent {
-        let (offsets, dst, weight) = graph.out_arrays();
+    fn send(
+        &mut self,
+        graph: &Graph,
+        weight: &[f32],
+        theta: f64,
+        outbox: &mut [Vec<Vec<(u32, f64)>>],
+    ) -> Sent {
+        let (offsets, dst) = graph.out_arrays();
         let out_weight = graph.out_weights();
         let alpha = self.alpha;
         let threshold = (theta as f32).to_bits();
@@ -466,7 +494,7 @@ impl Sent {
 
 /// Edges a push of `u` touches: its out-degree, at least 1.
 fn cost(graph: &Graph, u: usize) -> f64 {
-    let (offsets, _, _) = graph.out_arrays();
+    let (offsets, _) = graph.out_arrays();
     (offsets[u + 1] - offsets[u]).max(1) as f64
 }
 
@@ -517,6 +545,9 @@ mod tests {
         let warm = pagerank_warm_with(&g, &options, &start, &push).unwrap();
         assert!(warm.work.pushes > 0);
         assert!(warm.work.residual_after < warm.work.residual_before);
+        // The out-edge weights were built for the pushes: 4 bytes per edge on top of the graph.
+        assert_eq!(warm.work.out_weights_bytes, 4 * g.edge_count() as u64);
+        assert_eq!(g.bytes_per_edge(), 12.0);
         let l1 = l1_distance(&cold.scores, &warm.result.scores);
         assert!(
             l1 < 1e-10,
@@ -540,7 +571,7 @@ mod tests {
             budget: 1e6,
             step: 2.0,
         };
-        state.push(&g, &push, &mut work);
+        state.push(&g, &g.out_edge_weights(), &push, &mut work);
         let l1 = l1_distance(&state.scores(false), &cold.scores);
         assert!(l1 < 1e-6, "{l1} after {} pushes", work.pushes);
     }

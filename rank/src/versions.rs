@@ -61,7 +61,7 @@ pub struct Manifest {
     /// Activity rows that became edges.
     pub activities: u64,
     pub dangling: u64,
-    /// Gauss-Seidel sweeps over all edges. A warm start also did the work in
+    /// Gauss-Seidel sweeps over all edges. A warm start with pushes also did the work in
     /// [`WarmStart::push`] before them: read both (`PushWork::sweep_equivalents`).
     pub iterations: u32,
     /// L1 change of the last iteration.
@@ -86,7 +86,8 @@ pub struct WarmStart {
     /// Iterations a cold start needed on the same graph, when the job was asked to compare.
     pub cold_iterations: Option<u32>,
     /// The residual pass and pushes before the sweeps, in sweep-equivalents (edges touched /
-    /// |E|); `None` in manifests written before warm starts pushed.
+    /// |E|), for a warm start with pushes ([`crate::WarmStrategy::Push`]); `None` for the
+    /// plain warm start (the default) and in manifests written before warm starts pushed.
     #[serde(default)]
     pub push: Option<crate::push::PushWork>,
 }

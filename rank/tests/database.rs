@@ -2,7 +2,10 @@
 //! loaded into the graph (searchable nodes only, parallel activities summed), then run,
 //! versioned, activated and rolled back.
 
-use rank::{JobOptions, Progress, RankStore, RankVersion, Weights, load_graph, run_job};
+use rank::{
+    JobOptions, Progress, RankStore, RankVersion, WarmStrategy, Weights, load_graph, run_job,
+    run_job_with,
+};
 use schemas::db::Db;
 use schemas::{EntityKey, EntityKind};
 
@@ -173,7 +176,10 @@ async fn runs_are_versioned_warm_started_activated_and_rolled_back() {
         ],
     )
     .await;
-    let second = run_job(&site.db, &store, &options).await.unwrap();
+    // This run asks for the warm start with pushes (the default is the plain one, below).
+    let second = run_job_with(&site.db, &store, &options, WarmStrategy::Push)
+        .await
+        .unwrap();
     assert_eq!(second.version, RankVersion(2));
     let warm = second
         .warm_start
@@ -219,7 +225,12 @@ async fn runs_are_versioned_warm_started_activated_and_rolled_back() {
     )
     .await
     .unwrap();
-    assert_eq!(third.warm_start.unwrap().from, RankVersion(1));
+    let third_warm = third.warm_start.unwrap();
+    assert_eq!(third_warm.from, RankVersion(1));
+    assert!(
+        third_warm.push.is_none(),
+        "the default warm start is plain: sweeps only"
+    );
     assert_eq!(store.active().unwrap(), Some(RankVersion(1)));
     assert_eq!(
         store.versions().unwrap(),
