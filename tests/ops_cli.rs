@@ -1,4 +1,4 @@
-//! `disco reindex`, `disco swap`, `disco rollback` and `disco read-only` on a data directory.
+//! `disco reindex`, `disco swap`, `disco rollback`, `disco read-only` and `disco rank` on a data directory.
 
 use std::process::Command;
 
@@ -59,4 +59,28 @@ async fn reindex_swap_read_only_and_rollback_from_the_command_line() {
     assert_eq!(catalog.live().generation, Generation(1));
     disco(url, data.path(), &["swap"]);
     assert_eq!(catalog.live().generation, Generation(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rank_runs_cold_then_warm_with_pushes_from_the_command_line() {
+    let sqlite = testkit::FreshSqlite::create().await;
+    let at = testing::now();
+    for id in 1..=12 {
+        testing::insert_user(&sqlite.db, id, &format!("u{id}"), &format!("Name {id}"), at)
+            .await
+            .unwrap();
+        testing::insert_track(&sqlite.db, id, 1 + id % 3, &format!("Track {id}"), at)
+            .await
+            .unwrap();
+    }
+    let data = tempfile::tempdir().unwrap();
+    let url = sqlite.url.as_str();
+
+    let out = disco(url, data.path(), &["rank"]);
+    assert!(out.contains("cold start"), "{out}");
+    let out = disco(url, data.path(), &["rank", "--push"]);
+    assert!(out.contains("warm from"), "{out}");
+    assert!(out.contains("sweep-equivalents before the sweeps"), "{out}");
+    let out = disco(url, data.path(), &["rank", "list"]);
+    assert!(out.contains("v2"), "{out}");
 }
