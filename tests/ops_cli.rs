@@ -22,18 +22,24 @@ fn disco(database_url: &str, data: &std::path::Path, args: &[&str]) -> String {
     stdout
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reindex_swap_read_only_and_rollback_from_the_command_line() {
+/// A fresh SQLite site with `n` users, each with one track (track `i` by user `owner(i)`).
+async fn site(n: i64, owner: impl Fn(i64) -> i64) -> testkit::FreshSqlite {
     let sqlite = testkit::FreshSqlite::create().await;
     let at = testing::now();
-    for id in 1..=25 {
+    for id in 1..=n {
         testing::insert_user(&sqlite.db, id, &format!("u{id}"), &format!("Name {id}"), at)
             .await
             .unwrap();
-        testing::insert_track(&sqlite.db, id, id, &format!("Track {id}"), at)
+        testing::insert_track(&sqlite.db, id, owner(id), &format!("Track {id}"), at)
             .await
             .unwrap();
     }
+    sqlite
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reindex_swap_read_only_and_rollback_from_the_command_line() {
+    let sqlite = site(25, |id| id).await;
     let data = tempfile::tempdir().unwrap();
     let url = sqlite.url.as_str();
 
@@ -63,16 +69,7 @@ async fn reindex_swap_read_only_and_rollback_from_the_command_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rank_runs_cold_then_warm_with_pushes_from_the_command_line() {
-    let sqlite = testkit::FreshSqlite::create().await;
-    let at = testing::now();
-    for id in 1..=12 {
-        testing::insert_user(&sqlite.db, id, &format!("u{id}"), &format!("Name {id}"), at)
-            .await
-            .unwrap();
-        testing::insert_track(&sqlite.db, id, 1 + id % 3, &format!("Track {id}"), at)
-            .await
-            .unwrap();
-    }
+    let sqlite = site(12, |id| 1 + id % 3).await;
     let data = tempfile::tempdir().unwrap();
     let url = sqlite.url.as_str();
 
