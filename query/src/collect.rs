@@ -120,7 +120,8 @@ impl SegmentCollector for SegmentCountByKind {
 
 /// What scoring a document needs besides its text score: who it is and its prior.
 pub(crate) struct SegmentFacts {
-    kinds: Option<(Column<u64>, Vec<Option<usize>>)>,
+    /// The segment's kind array ([`segment_kinds`]).
+    kinds: Option<Arc<[u8]>>,
     ids: Option<Column<i64>>,
     popularity: Option<Column<f64>>,
     created_at: Option<Column<tantivy::DateTime>>,
@@ -136,10 +137,7 @@ impl SegmentFacts {
     pub(crate) fn open(segment: &SegmentReader, prior: Option<Arc<dyn Prior>>) -> SegmentFacts {
         let fast = segment.fast_fields();
         let mut facts = SegmentFacts {
-            kinds: fast.str(layout::KIND).ok().flatten().map(|c| {
-                let ords = ord_kinds(&c);
-                (c.ords().clone(), ords)
-            }),
+            kinds: segment_kinds(segment).ok(),
             ids: fast.i64(layout::ID).ok(),
             popularity: fast.f64(layout::POPULARITY).ok(),
             created_at: fast.date(layout::CREATED_AT).ok(),
@@ -161,8 +159,8 @@ impl SegmentFacts {
     }
 
     pub(crate) fn key(&self, doc: DocId) -> Option<EntityKey> {
-        let (ords, kinds) = self.kinds.as_ref()?;
-        let kind = EntityKind::ALL[(*kinds.get(ords.first(doc)? as usize)?)?];
+        let kind = *self.kinds.as_ref()?.get(doc as usize)?;
+        let kind = *EntityKind::ALL.get(usize::from(kind))?;
         Some(EntityKey::new(kind, self.ids.as_ref()?.first(doc)?))
     }
 
