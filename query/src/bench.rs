@@ -6,7 +6,7 @@
 //! ```no_run
 //! # fn run(snapshot: &query::Snapshot) -> Result<(), Box<dyn std::error::Error>> {
 //! let queries = query::bench::query_mix(snapshot, 2_000, 42)?;
-//! let report = query::bench::run(snapshot, &queries, 3, true)?;
+//! let report = query::bench::run(snapshot, &queries, 3, true, false)?;
 //! println!("{report}");
 //! # Ok(()) }
 //! ```
@@ -169,15 +169,20 @@ fn typo(text: &str, mix: &mut Mix) -> String {
 
 /// Searches every query `rounds` times (after one warm-up round) and reports latency, with
 /// the popularity prior and default settings, 20 results per search as the page asks; with
-/// `clause_cache`, frequent words are read from a [`ClauseCache`] as the service does.
+/// `clause_cache`, frequent words are read from a [`ClauseCache`] as the service does; with
+/// `exhaustive`, every match is scored (no pruning of what cannot make the page).
 pub fn run(
     snapshot: &Snapshot,
     queries: &[String],
     rounds: usize,
     clause_cache: bool,
+    exhaustive: bool,
 ) -> Result<BenchReport, BenchError> {
     let layout = Layout::from_definitions(&snapshot.definitions)?;
-    let settings = SearchSettings::default();
+    let settings = SearchSettings {
+        exhaustive,
+        ..SearchSettings::default()
+    };
     let prior: Arc<dyn Prior> = Arc::new(Memoized::new(PopularityPrior::default()));
     // As in the service: one clause cache for every search (the warm-up round fills it).
     let clauses = Arc::new(ClauseCache::default());

@@ -24,6 +24,11 @@ impl Default for Blend {
 }
 
 impl Blend {
+    /// The most [`Blend::score`] multiplies a (non-negative) text score by.
+    pub fn cap(&self) -> f32 {
+        1.0 + self.beta.max(0.0)
+    }
+
     /// The blended score of a document with text score `text` and prior strength `strength`.
     pub fn score(&self, text: f32, strength: f32) -> f32 {
         let strength = if strength.is_finite() {

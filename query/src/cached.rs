@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use tantivy::index::SegmentId;
 use tantivy::query::{EnableScoring, Explanation, Query, Scorer, Weight};
-use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
+use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
 
 /// Segments smaller than this are read directly (by default).
 pub const MIN_SEGMENT_DOCS: u32 = 50_000;
@@ -62,13 +62,49 @@ struct Key {
 struct Postings {
     docs: Box<[DocId]>,
     scores: Box<[Score]>,
+    /// Positions into `docs`, best score first (equal scores in document order): what a top-k
+    /// search reads until the rest cannot make its cut.
+    best_first: Box<[u32]>,
     /// The index's document count the scores were computed with.
     num_docs: u64,
 }
 
 impl Postings {
+    fn new(docs: Vec<DocId>, scores: Vec<Score>, num_docs: u64) -> Postings {
+        let mut best_first: Vec<u32> = (0..docs.len() as u32).collect();
+        best_first.sort_by(|a, b| {
+            let score = |i: &u32| scores.get(*i as usize).copied().unwrap_or(0.0);
+            score(b).total_cmp(&score(a)).then(a.cmp(b))
+        });
+        Postings {
+            docs: docs.into(),
+            scores: scores.into(),
+            best_first: best_first.into(),
+            num_docs,
+        }
+    }
+
     fn bytes(&self) -> usize {
-        self.docs.len() * (size_of::<DocId>() + size_of::<Score>())
+        self.docs.len() * (size_of::<DocId>() + size_of::<Score>() + size_of::<u32>())
+    }
+
+    /// Calls `callback` for each document scoring above the threshold it returns, best first,
+    /// and stops at the first that does not: nothing after it scores more.
+    fn for_each_pruning(
+        &self,
+        mut threshold: Score,
+        callback: &mut dyn FnMut(DocId, Score) -> Score,
+    ) {
+        for &at in self.best_first.iter() {
+            let at = at as usize;
+            let (Some(&doc), Some(&score)) = (self.docs.get(at), self.scores.get(at)) else {
+                continue;
+            };
+            if score <= threshold {
+                break;
+            }
+            threshold = callback(doc, score);
+        }
     }
 
     fn fresh_for(&self, num_docs: u64) -> bool {
@@ -92,11 +128,14 @@ impl ClauseCache {
         (state.entries.len(), state.bytes)
     }
 
-    fn get(&self, key: &Key, num_docs: u64) -> Option<Arc<Postings>> {
+    /// The entry for `key`: one whose scores were computed at about `num_docs` documents, or
+    /// with `None` (matching without scores) any entry, since its documents are right whatever
+    /// the statistics.
+    fn get(&self, key: &Key, num_docs: Option<u64>) -> Option<Arc<Postings>> {
         self.lock()
             .entries
             .get(key)
-            .filter(|p| p.fresh_for(num_docs))
+            .filter(|p| num_docs.is_none_or(|n| p.fresh_for(n)))
             .cloned()
     }
 
@@ -183,20 +222,28 @@ struct CachedWeight {
     num_docs: Option<u64>,
 }
 
-impl Weight for CachedWeight {
-    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
-        let large = reader.max_doc() >= self.cache.min_segment_docs;
-        let Some(num_docs) = self.num_docs.filter(|_| large) else {
-            return self.inner.scorer(reader, boost);
-        };
+impl CachedWeight {
+    /// The clause's materialized postings in `reader` at `boost`, made now when scoring and
+    /// missing; `None` for small segments, and when only matching and nothing is cached yet.
+    fn postings(
+        &self,
+        reader: &SegmentReader,
+        boost: Score,
+    ) -> tantivy::Result<Option<Arc<Postings>>> {
+        if reader.max_doc() < self.cache.min_segment_docs {
+            return Ok(None);
+        }
         let key = Key {
             segment: reader.segment_id(),
             clause: self.clause.clone(),
             boost: boost.to_bits(),
         };
-        if let Some(postings) = self.cache.get(&key, num_docs) {
-            return Ok(Box::new(ArrayScorer::new(postings)));
+        if let Some(postings) = self.cache.get(&key, self.num_docs) {
+            return Ok(Some(postings));
         }
+        let Some(num_docs) = self.num_docs else {
+            return Ok(None);
+        };
         // Materialized outside the lock: other clauses and segments need not wait.
         let mut scorer = self.inner.scorer(reader, boost)?;
         let (mut docs, mut scores) = (Vec::new(), Vec::new());
@@ -205,17 +252,69 @@ impl Weight for CachedWeight {
             scores.push(scorer.score());
             scorer.advance();
         }
-        let postings = Arc::new(Postings {
-            docs: docs.into(),
-            scores: scores.into(),
-            num_docs,
-        });
+        let postings = Arc::new(Postings::new(docs, scores, num_docs));
         self.cache.put(key, postings.clone());
-        Ok(Box::new(ArrayScorer::new(postings)))
+        Ok(Some(postings))
+    }
+}
+
+impl Weight for CachedWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        match self.postings(reader, boost)? {
+            Some(postings) => Ok(Box::new(ArrayScorer::new(postings))),
+            None => self.inner.scorer(reader, boost),
+        }
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
         self.inner.explain(reader, doc)
+    }
+
+    fn for_each(
+        &self,
+        reader: &SegmentReader,
+        callback: &mut dyn FnMut(DocId, Score),
+    ) -> tantivy::Result<()> {
+        match self.postings(reader, 1.0)? {
+            Some(postings) => {
+                for (doc, score) in postings.docs.iter().zip(postings.scores.iter()) {
+                    callback(*doc, *score);
+                }
+                Ok(())
+            }
+            None => self.inner.for_each(reader, callback),
+        }
+    }
+
+    fn for_each_no_score(
+        &self,
+        reader: &SegmentReader,
+        callback: &mut dyn FnMut(&[DocId]),
+    ) -> tantivy::Result<()> {
+        match self.postings(reader, 1.0)? {
+            Some(postings) => {
+                for docs in postings.docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
+                    callback(docs);
+                }
+                Ok(())
+            }
+            None => self.inner.for_each_no_score(reader, callback),
+        }
+    }
+
+    fn for_each_pruning(
+        &self,
+        threshold: Score,
+        reader: &SegmentReader,
+        callback: &mut dyn FnMut(DocId, Score) -> Score,
+    ) -> tantivy::Result<()> {
+        match self.postings(reader, 1.0)? {
+            Some(postings) => {
+                postings.for_each_pruning(threshold, callback);
+                Ok(())
+            }
+            None => self.inner.for_each_pruning(threshold, reader, callback),
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use crate::prior::{Prior, SegmentMemo};
 /// Matches per kind, in [`EntityKind::ALL`] order.
 pub type KindCounts = [u64; 4];
 
-fn kind_index(kind: EntityKind) -> usize {
+pub(crate) fn kind_index(kind: EntityKind) -> usize {
     EntityKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
 }
 
@@ -38,7 +38,7 @@ const NO_KIND: u8 = u8::MAX;
 /// read rather than a column lookup. Bounded like every [`SegmentMemo`].
 static KINDS: LazyLock<SegmentMemo<u8>> = LazyLock::new(SegmentMemo::default);
 
-fn segment_kinds(segment: &SegmentReader) -> tantivy::Result<Arc<[u8]>> {
+pub(crate) fn segment_kinds(segment: &SegmentReader) -> tantivy::Result<Arc<[u8]>> {
     let column = segment.fast_fields().str(layout::KIND)?;
     Ok(KINDS.get_or_compute(segment.segment_id(), || {
         let Some(column) = column else {

@@ -31,6 +31,7 @@ use crate::cached::{Cached, ClauseCache};
 use crate::fuzzy::FirstLetterFuzzy;
 use crate::language::UserQuery;
 use crate::layout::{KindFields, Layout, SearchField};
+use crate::restrict::{KindFiltered, KindGroups};
 use crate::union::SeekingUnion;
 
 /// How many words, phrases and exclusions of one query are used; the rest are ignored (a query
@@ -116,13 +117,9 @@ pub fn compile(
     };
     let mut clauses: Vec<Box<dyn Query>> = Vec::new();
     for (members, fields) in groups {
-        let mut filters = kind_restriction(layout, &members);
-        if let Some(genre) = &genre {
-            filters.push((Occur::Must, genre.box_clone()));
-        }
-        let filtered = filters.iter().any(|(occur, _)| *occur == Occur::Must);
+        let filtered = genre.is_some();
         let frequent = match form {
-            Form::Word(typos) => cache.map(|cache| Frequent {
+            Form::Word(typos) => Some(Frequent {
                 settled,
                 typos,
                 cache,
@@ -131,15 +128,20 @@ pub fn compile(
         };
         if let Some(text) = text_clause(user, &fields, form, filtered, frequent) {
             let mut parts = vec![(Occur::Must, text)];
-            parts.extend(filters);
-            clauses.push(one_or_all(parts));
+            if let Some(genre) = &genre {
+                parts.push((Occur::Must, genre.box_clone()));
+            }
+            clauses.push(restrict(layout, &members, one_or_all(parts)));
         }
     }
     // No tombstone exclusion: a tombstone carries only identity and version (see
     // `schemas::document`), never a searchable field or a genre, so text cannot match one.
-    // The groups' union is seeked into when the query is an exclusion (fuzzy fill-ins
-    // exclude what exact matching found) or intersected.
-    (!clauses.is_empty()).then(|| union(clauses, true))
+    // The groups keep to disjoint kinds: collectors read them one after another.
+    match clauses.len() {
+        0 => None,
+        1 => clauses.pop(),
+        _ => Some(Box::new(KindGroups::new(clauses))),
+    }
 }
 
 /// The kinds partitioned so that, within a group, every field has one boost: one clause per
@@ -171,24 +173,18 @@ fn agreeing_groups<'k>(kinds: &[&'k KindFields]) -> Vec<(Vec<&'k KindFields>, Ve
     groups
 }
 
-/// What keeps a group's clause to its own kinds' documents: nothing when the group is every
-/// kind of the index, the kind's term for a single kind, else the other kinds excluded (a
-/// short exclusion list is cheaper to check than a long union of kinds).
-fn kind_restriction(layout: &Layout, members: &[&KindFields]) -> Vec<(Occur, Box<dyn Query>)> {
-    let others: Vec<EntityKind> = layout
+/// `clause` kept to the group's kinds: as it is when the group is every kind of the index,
+/// else filtered by each document's kind (see [`KindFiltered`]).
+fn restrict(layout: &Layout, members: &[&KindFields], clause: Box<dyn Query>) -> Box<dyn Query> {
+    let every_kind = layout
         .kinds
         .iter()
-        .map(|k| k.kind)
-        .filter(|k| !members.iter().any(|m| m.kind == *k))
-        .collect();
-    match members {
-        _ if others.is_empty() => Vec::new(),
-        [only] => vec![(Occur::Must, kind_filter(layout, &[only.kind]))],
-        _ => others
-            .iter()
-            .map(|k| (Occur::MustNot, kind_term(layout, *k)))
-            .collect(),
+        .all(|k| members.iter().any(|m| m.kind == k.kind));
+    if every_kind {
+        return clause;
     }
+    let kinds: Vec<EntityKind> = members.iter().map(|m| m.kind).collect();
+    Box::new(KindFiltered::new(clause, &kinds))
 }
 
 /// The fields typos are forgiven in: names, titles, tags and places, each once at the highest
@@ -308,35 +304,56 @@ fn text_clause(
     filtered: bool,
     frequent: Option<Frequent<'_>>,
 ) -> Option<Box<dyn Query>> {
-    // Each required word or phrase in every field, and whether it is a frequent word.
-    let mut required: Vec<(Vec<Box<dyn Query>>, bool)> = Vec::new();
+    // Each required word or phrase in every field, and the frequent words among them (by
+    // text, so that the same words in another order are the same conjunction).
+    let mut required: Vec<Vec<Box<dyn Query>>> = Vec::new();
+    let mut frequent_words: Vec<(&str, Vec<Box<dyn Query>>)> = Vec::new();
     let mut budget = MAX_TERMS;
     for word in user.words.iter().take(budget) {
-        let cached = frequent.as_ref().is_some_and(|f| f.holds(fields, word));
-        required.push((any_field(fields, word, form), cached));
+        let per_field = any_field(fields, word, form);
+        if per_field.is_empty() {
+            continue;
+        }
+        match &frequent {
+            Some(f) if f.holds(fields, word) => frequent_words.push((word, per_field)),
+            _ => required.push(per_field),
+        }
     }
     budget = budget.saturating_sub(user.words.len());
     for phrase in user.phrases.iter().take(budget) {
-        required.push((any_field(fields, phrase, Form::Phrase), false));
+        required.push(any_field(fields, phrase, Form::Phrase));
     }
-    required.retain(|(per_field, _)| !per_field.is_empty());
-    if required.is_empty() {
+    required.retain(|per_field| !per_field.is_empty());
+    if required.is_empty() && frequent_words.is_empty() {
         return None;
     }
-    let seeking = filtered || required.len() > 1;
+    let seeking = filtered || required.len() + frequent_words.len() > 1;
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = required
         .into_iter()
-        .map(|(per_field, cached)| {
-            let any = union(per_field, seeking);
-            match (&frequent, cached) {
-                (Some(frequent), true) => (
-                    Occur::Must,
-                    Box::new(Cached::new(any, frequent.cache.clone())) as Box<dyn Query>,
-                ),
-                _ => (Occur::Must, any),
-            }
-        })
+        .map(|per_field| (Occur::Must, union(per_field, seeking)))
         .collect();
+    if let Some(frequent) = &frequent
+        && !frequent_words.is_empty()
+    {
+        // The frequent words are one conjunction, with or without a cache, so that scores are
+        // summed in the same order either way. With a cache, each word is materialized on its
+        // own and so is their conjunction: "of the" is read as one array of its matches, not
+        // by seeking through two long ones.
+        frequent_words.sort_by(|a, b| a.0.cmp(b.0));
+        let cached = |query: Box<dyn Query>| match frequent.cache {
+            Some(cache) => Box::new(Cached::new(query, cache.clone())) as Box<dyn Query>,
+            None => query,
+        };
+        let words: Vec<(Occur, Box<dyn Query>)> = frequent_words
+            .into_iter()
+            .map(|(_, per_field)| (Occur::Must, cached(union(per_field, seeking))))
+            .collect();
+        let all = match words.len() {
+            1 => one_or_all(words),
+            _ => cached(one_or_all(words)),
+        };
+        clauses.insert(0, (Occur::Must, all));
+    }
     budget = budget.saturating_sub(user.phrases.len());
     for excluded in user.excluded.iter().take(budget) {
         let per_field = any_field(fields, excluded, Form::Phrase);
@@ -355,7 +372,8 @@ struct Frequent<'a> {
     settled: Settled<'a>,
     /// The typed forms this query forgives typos in.
     typos: Option<&'a HashSet<String>>,
-    cache: &'a Arc<ClauseCache>,
+    /// Where frequent words and their conjunction are materialized (none: read directly).
+    cache: Option<&'a Arc<ClauseCache>>,
 }
 
 impl Frequent<'_> {

@@ -17,6 +17,7 @@ use crate::highlight::highlight;
 use crate::language::{self, UserQuery};
 use crate::layout::Layout;
 use crate::prior::Prior;
+use crate::prune::TopBlended;
 
 /// What to search for (already validated against the contract's limits).
 #[derive(Debug, Clone, Default)]
@@ -34,6 +35,9 @@ pub struct SearchSettings {
     pub blend: Blend,
     /// Fuzzy matching fills in when exact matching finds fewer results than this.
     pub fuzzy_below: usize,
+    /// Score every match instead of skipping those that cannot make the page (same answer,
+    /// slower: for checking the pruning and measuring what it saves).
+    pub exhaustive: bool,
 }
 
 impl Default for SearchSettings {
@@ -41,6 +45,7 @@ impl Default for SearchSettings {
         SearchSettings {
             blend: Blend::default(),
             fuzzy_below: 5,
+            exhaustive: false,
         }
     }
 }
@@ -108,11 +113,14 @@ pub fn search(
     };
     let wanted = request.offset + request.limit;
     let blend = settings.blend;
+    let cap = if prior.is_some() { blend.cap() } else { 1.0 };
     let ranker = Ranker {
         prior,
         score: move |facts: &collect::SegmentFacts, doc, text| {
             blend.score(text, facts.strength(doc))
         },
+        cap,
+        exhaustive: settings.exhaustive,
     };
 
     let exact_scoped = Scope::of(&user, layout, scoped, Matching::Exact, &settled, cache);
@@ -193,15 +201,18 @@ impl Scope {
 }
 
 /// How ranked results are scored: the prior (which the collector opens per segment, with its
-/// memo) and the blend of a document's text score with its strength.
+/// memo), the blend of a document's text score with its strength, and the most the blend can
+/// multiply a text score by (what lets the collector skip what cannot make the cut).
 #[derive(Clone)]
 struct Ranker<F> {
     prior: Option<Arc<dyn Prior>>,
     score: F,
+    cap: f32,
+    exhaustive: bool,
 }
 
-/// Counts per kind of `all` and the best `n` of the scope: one pass over the index when the
-/// scope is the same query.
+/// Counts per kind of `all` and the best `n` of the scope. The best are found first: a frequent
+/// word's clause is materialized by scoring, and counting then reads the same arrays.
 fn count_and_rank<F>(
     searcher: &Searcher,
     all: &dyn tantivy::query::Query,
@@ -212,16 +223,27 @@ fn count_and_rank<F>(
 where
     F: Fn(&collect::SegmentFacts, tantivy::DocId, f32) -> f32 + Send + Sync + 'static,
 {
-    let ranking = |n| collect::ranking(n, ranker.prior, ranker.score);
-    let (counts, mut top) = match scope {
-        Scope::Same if n > 0 => searcher.search(all, &(CountByKind, ranking(n)))?,
-        Scope::Other(query) if n > 0 => (
-            searcher.search(all, &CountByKind)?,
-            searcher.search(&**query, &ranking(n))?,
-        ),
-        _ => (searcher.search(all, &CountByKind)?, Vec::new()),
+    if ranker.exhaustive {
+        let ranking = |n| collect::ranking(n, ranker.prior, ranker.score);
+        let (counts, mut top) = match scope {
+            Scope::Same if n > 0 => searcher.search(all, &(CountByKind, ranking(n)))?,
+            Scope::Other(query) if n > 0 => (
+                searcher.search(all, &CountByKind)?,
+                searcher.search(&**query, &ranking(n))?,
+            ),
+            _ => (searcher.search(all, &CountByKind)?, Vec::new()),
+        };
+        top.truncate(n);
+        return Ok((counts, top));
+    }
+    let ranking = |n| TopBlended::new(n, ranker.cap, ranker.prior, ranker.score);
+    let mut top = match scope {
+        Scope::Same if n > 0 => searcher.search(all, &ranking(n))?,
+        Scope::Other(query) if n > 0 => searcher.search(&**query, &ranking(n))?,
+        _ => Vec::new(),
     };
     top.truncate(n);
+    let counts = searcher.search(all, &CountByKind)?;
     Ok((counts, top))
 }
 

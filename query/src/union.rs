@@ -90,13 +90,13 @@ impl Weight for SeekingUnionWeight {
 }
 
 /// The clauses positioned independently; the current document is the smallest of theirs.
-struct SeekingUnionScorer {
+pub(crate) struct SeekingUnionScorer {
     clauses: Vec<Box<dyn Scorer>>,
     doc: DocId,
 }
 
 impl SeekingUnionScorer {
-    fn new(clauses: Vec<Box<dyn Scorer>>) -> SeekingUnionScorer {
+    pub(crate) fn new(clauses: Vec<Box<dyn Scorer>>) -> SeekingUnionScorer {
         let mut scorer = SeekingUnionScorer {
             clauses,
             doc: TERMINATED,

@@ -57,6 +57,10 @@ pub enum Bench {
         /// comparison).
         #[arg(long)]
         no_clause_cache: bool,
+        /// Score every match, without skipping those that cannot make the page (for
+        /// comparison; same answers).
+        #[arg(long)]
+        exhaustive: bool,
     },
     /// Indexer: sustained events/s and time-to-searchable at the given rates.
     Index {
@@ -134,6 +138,7 @@ pub async fn run(globals: Globals, args: BenchArgs) -> anyhow::Result<()> {
             queries,
             rounds,
             no_clause_cache,
+            exhaustive,
         } => {
             let catalog = indexer::Catalog::open(&globals.data_dir)?;
             let (searcher, definitions) = catalog.live_searcher();
@@ -143,7 +148,7 @@ pub async fn run(globals: Globals, args: BenchArgs) -> anyhow::Result<()> {
             };
             let mix = query::bench::query_mix(&snapshot, queries, 7)?;
             let report = tokio::task::spawn_blocking(move || {
-                query::bench::run(&snapshot, &mix, rounds, !no_clause_cache)
+                query::bench::run(&snapshot, &mix, rounds, !no_clause_cache, exhaustive)
             })
             .await??;
             println!("{report}");
