@@ -1,13 +1,18 @@
 //! The rank graph in compressed sparse rows, both directions, built for a pull kernel.
 //!
 //! In-edges are what the kernel reads: for each node, the slice of its predecessors (`u32`)
-//! and the summed weight of each edge (`f32`) — 8 bytes per edge, read sequentially. Out-edges
-//! keep only the successor (`u32`, 4 bytes per edge): the kernel needs just each node's total
-//! out-weight, which is kept per node in `f64`. That makes 12 bytes per edge plus O(nodes).
+//! and the weight of each edge. Out-edges keep the successor (`u32`) and, for the warm start's
+//! residual pushes ([`crate::push`]), the weight of each out-edge; the kernel itself needs
+//! just each node's total out-weight, kept per node in `f64`.
 //!
-//! A warm start with residual pushes ([`crate::push`], opt-in) also needs each out-edge's
-//! weight; [`Graph::out_edge_weights`] builds that array (4 more bytes per edge) from the
-//! in-edges when asked, and the push path drops it before its sweeps.
+//! Weights are stored as `u16` codes into a table of the graph's distinct edge weights
+//! ([`EdgeWeights`]): parallel activities summed over a handful of activity weights give few
+//! distinct values (a few hundred on the synthetic 1M-node graph), so each direction spends 2
+//! bytes an edge on them and a weight is still exact. That makes 4 + 2 (in) + 4 + 2 (out) =
+//! 12 bytes per edge, out-edge weights included, plus O(nodes). A graph with more than 65,536
+//! distinct weights keeps `f32` in-weights and no out-edge weights (still 12 bytes per edge);
+//! a warm start with pushes then builds the out-edge weights while it pushes
+//! ([`Graph::out_edge_weights`], 4 more bytes per edge).
 //!
 //! A [`GraphBuilder`] takes edges in any order, with repeats: parallel edges between the same
 //! two nodes (a user who liked and reposted and played a track) become one edge whose weight
@@ -26,6 +31,8 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::Relaxed;
 
 use rayon::prelude::*;
 
@@ -38,6 +45,55 @@ struct Edge {
     dst: u32,
     src: u32,
     weight: f32,
+}
+
+/// Most distinct edge weights a graph stores as `u16` codes.
+const MAX_CODES: usize = 1 << 16;
+
+/// The weights of one direction's edges.
+#[derive(Debug, Clone)]
+pub(crate) enum EdgeWeights {
+    /// `table[codes[e]]` is edge `e`'s weight (the `f32` weight, widened).
+    Coded { codes: Vec<u16>, table: Vec<f64> },
+    /// Edge `e`'s weight.
+    Plain(Vec<f32>),
+    /// Not stored (out-edges of a graph whose weights do not fit the codes).
+    Absent,
+}
+
+impl EdgeWeights {
+    fn bytes(&self) -> usize {
+        match self {
+            EdgeWeights::Coded { codes, table } => codes.len() * 2 + table.len() * 8,
+            EdgeWeights::Plain(w) => w.len() * 4,
+            EdgeWeights::Absent => 0,
+        }
+    }
+
+    fn per_edge_bytes(&self) -> usize {
+        match self {
+            EdgeWeights::Coded { codes, .. } => codes.len() * 2,
+            EdgeWeights::Plain(w) => w.len() * 4,
+            EdgeWeights::Absent => 0,
+        }
+    }
+
+    /// Edge `e`'s weight; panics on an edge out of range or an absent array.
+    pub(crate) fn get(&self, e: usize) -> f32 {
+        match self {
+            EdgeWeights::Coded { codes, table } => table[codes[e] as usize] as f32,
+            EdgeWeights::Plain(w) => w[e],
+            EdgeWeights::Absent => panic!("edge weights not stored"),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            EdgeWeights::Coded { codes, .. } => codes.len(),
+            EdgeWeights::Plain(w) => w.len(),
+            EdgeWeights::Absent => 0,
+        }
+    }
 }
 
 /// Collects edges, then sorts, merges and compresses them into a [`Graph`].
@@ -108,21 +164,53 @@ impl GraphBuilder {
         }
         prefix_sum(&mut in_offsets);
         prefix_sum(&mut out_degree);
+        // The distinct weights, if few enough to code (a 4-byte temporary per edge while the
+        // 12-byte edge list is still held: below the 20-byte peak further down).
+        let mut distinct: Vec<u32> = edges.par_iter().map(|e| e.weight.to_bits()).collect();
+        distinct.par_sort_unstable();
+        distinct.dedup();
+        let coded = distinct.len() <= MAX_CODES;
+        if !coded {
+            drop(distinct);
+            distinct = Vec::new();
+        }
         let in_src: Vec<u32> = edges.par_iter().map(|e| e.src).collect();
-        let in_weight: Vec<f32> = edges.par_iter().map(|e| e.weight).collect();
+        let in_weight = if coded {
+            // Positive f32 order as their bits do, so the table is sorted by value.
+            let codes = edges
+                .par_iter()
+                .map(|e| distinct.binary_search(&e.weight.to_bits()).unwrap_or(0) as u16)
+                .collect();
+            let table = distinct.iter().map(|&b| f32::from_bits(b) as f64).collect();
+            EdgeWeights::Coded { codes, table }
+        } else {
+            EdgeWeights::Plain(edges.par_iter().map(|e| e.weight).collect())
+        };
         drop(edges);
 
         // Walking in-edges in dst order fills each out-list in dst order too.
         let out_offsets = out_degree;
         let mut cursor: Vec<u64> = out_offsets[..n].to_vec();
         let mut out_dst = vec![0u32; in_src.len()];
+        let mut out_codes = vec![0u16; if coded { in_src.len() } else { 0 }];
         for dst in 0..n {
             for e in in_offsets[dst]..in_offsets[dst + 1] {
                 let src = in_src[e as usize] as usize;
-                out_dst[cursor[src] as usize] = dst as u32;
+                let at = cursor[src] as usize;
+                out_dst[at] = dst as u32;
+                if let EdgeWeights::Coded { codes, .. } = &in_weight {
+                    out_codes[at] = codes[e as usize];
+                }
                 cursor[src] += 1;
             }
         }
+        let out_edge_weight = match &in_weight {
+            EdgeWeights::Coded { table, .. } => EdgeWeights::Coded {
+                codes: out_codes,
+                table: table.clone(),
+            },
+            _ => EdgeWeights::Absent,
+        };
         Ok(Graph {
             nodes,
             in_offsets,
@@ -130,6 +218,7 @@ impl GraphBuilder {
             in_weight,
             out_offsets,
             out_dst,
+            out_edge_weight,
             out_weight,
         })
     }
@@ -169,9 +258,11 @@ pub struct Graph {
     nodes: NodeTable,
     in_offsets: Vec<u64>,
     in_src: Vec<u32>,
-    in_weight: Vec<f32>,
+    in_weight: EdgeWeights,
     out_offsets: Vec<u64>,
     out_dst: Vec<u32>,
+    /// Parallel to `out_dst`; `Absent` when the weights are not coded.
+    out_edge_weight: EdgeWeights,
     out_weight: Vec<f64>,
 }
 
@@ -191,11 +282,8 @@ impl Graph {
 
     /// Predecessors of `node` with the weight of each edge.
     pub fn in_edges(&self, node: u32) -> impl Iterator<Item = (u32, f32)> + '_ {
-        let range = self.in_range(node);
-        self.in_src[range.clone()]
-            .iter()
-            .copied()
-            .zip(self.in_weight[range].iter().copied())
+        self.in_range(node)
+            .map(|e| (self.in_src[e], self.in_weight.get(e)))
     }
 
     /// Successors of `node`, in increasing node order.
@@ -220,39 +308,96 @@ impl Graph {
             .flat_map(move |dst| self.in_edges(dst).map(move |(src, w)| (src, dst, w)))
     }
 
-    /// Bytes held by the edge arrays and the per-node arrays (not the node table).
+    /// Bytes held by the edge arrays, the weight tables and the per-node arrays (not the node
+    /// table).
     pub fn heap_bytes(&self) -> usize {
         self.in_offsets.len() * 8
             + self.in_src.len() * 4
-            + self.in_weight.len() * 4
+            + self.in_weight.bytes()
             + self.out_offsets.len() * 8
             + self.out_dst.len() * 4
+            + self.out_edge_weight.bytes()
             + self.out_weight.len() * 8
     }
 
-    /// Bytes per edge of the per-edge arrays alone (12 by construction). A warm start with
-    /// pushes holds 4 more per edge while it pushes ([`Graph::out_edge_weights`]).
+    /// Bytes per edge of the per-edge arrays alone: 12 (4 + 2 + 4 + 2 with coded weights, or
+    /// 4 + 4 + 4 without out-edge weights).
     pub fn bytes_per_edge(&self) -> f64 {
-        let per_edge = self.in_src.len() * 4 + self.in_weight.len() * 4 + self.out_dst.len() * 4;
+        let per_edge = self.in_src.len() * 4
+            + self.in_weight.per_edge_bytes()
+            + self.out_dst.len() * 4
+            + self.out_edge_weight.per_edge_bytes();
         per_edge as f64 / self.edge_count().max(1) as f64
     }
 
-    /// The weight of each out-edge, parallel to the successors ([`Graph::successors`]): built
-    /// on demand from the in-edges (4 bytes per edge, not kept by the graph), in one pass over
-    /// them in destination order, which fills each out-list in successor order as
-    /// [`GraphBuilder::build`] filled the successors (plus a cursor per node while it runs).
-    pub fn out_edge_weights(&self) -> Vec<f32> {
-        let n = self.node_count();
-        let mut cursor: Vec<u64> = self.out_offsets[..n].to_vec();
-        let mut weights = vec![0f32; self.out_dst.len()];
-        for dst in 0..n {
-            for e in self.in_range(dst as u32) {
-                let src = self.in_src[e] as usize;
-                weights[cursor[src] as usize] = self.in_weight[e];
-                cursor[src] += 1;
-            }
+    /// Distinct edge weights, when the graph stores them as codes (at most 65,536); `None`
+    /// when it keeps `f32` weights and no out-edge weights.
+    pub fn weight_codes(&self) -> Option<usize> {
+        match &self.in_weight {
+            EdgeWeights::Coded { table, .. } => Some(table.len()),
+            _ => None,
         }
+    }
+
+    /// Whether the graph keeps each out-edge's weight (so that pushes need not build them).
+    pub fn has_out_edge_weights(&self) -> bool {
+        !matches!(self.out_edge_weight, EdgeWeights::Absent)
+    }
+
+    /// The weight of each out-edge, parallel to the successors ([`Graph::successors`]), as
+    /// `f32`: decoded when the graph keeps them, else built from the in-edges (see
+    /// [`Graph::build_out_edge_weights`]).
+    pub fn out_edge_weights(&self) -> Vec<f32> {
+        match &self.out_edge_weight {
+            EdgeWeights::Absent => self.build_out_edge_weights(),
+            w => (0..w.len()).into_par_iter().map(|e| w.get(e)).collect(),
+        }
+    }
+
+    /// The weight of each out-edge, built from the in-edges (4 bytes per edge) for a graph that
+    /// does not keep them (more than 65,536 distinct weights). The destinations
+    /// are split into one range per rayon thread, of about equal in-edge counts; each range
+    /// walks its in-edges in destination order, which fills each source's out-list in
+    /// successor order as [`GraphBuilder::build`] filled the successors, from a cursor per
+    /// node that starts at the source's first successor in the range (8 bytes per node per
+    /// range while it runs).
+    pub(crate) fn build_out_edge_weights(&self) -> Vec<f32> {
+        let n = self.node_count();
+        let m = self.out_dst.len();
+        let parts = rayon::current_num_threads().clamp(1, 64);
+        let mut bounds: Vec<usize> = (0..=parts)
+            .map(|j| {
+                let target = (m as u128 * j as u128 / parts as u128) as u64;
+                self.in_offsets[..n].partition_point(|&o| o < target)
+            })
+            .collect();
+        bounds[parts] = n;
+        let weights: Vec<AtomicU32> = (0..m).into_par_iter().map(|_| AtomicU32::new(0)).collect();
+        (0..parts).into_par_iter().for_each(|j| {
+            let (first, end) = (bounds[j], bounds[j + 1]);
+            if first >= end {
+                return;
+            }
+            let mut cursor: Vec<u64> = (0..n)
+                .map(|u| {
+                    let (start, stop) = (self.out_offsets[u], self.out_offsets[u + 1]);
+                    let successors = &self.out_dst[start as usize..stop as usize];
+                    start + successors.partition_point(|&d| (d as usize) < first) as u64
+                })
+                .collect();
+            for dst in first..end {
+                for e in self.in_range(dst as u32) {
+                    let src = self.in_src[e] as usize;
+                    let w = self.in_weight.get(e);
+                    weights[cursor[src] as usize].store(w.to_bits(), Relaxed);
+                    cursor[src] += 1;
+                }
+            }
+        });
         weights
+            .into_iter()
+            .map(|w| f32::from_bits(w.into_inner()))
+            .collect()
     }
 
     /// Writes the weighted edge list as TSV `src dst weight`, nodes written `kind:id`.
@@ -273,8 +418,13 @@ impl Graph {
         self.in_offsets[n] as usize..self.in_offsets[n + 1] as usize
     }
 
-    pub(crate) fn in_arrays(&self) -> (&[u64], &[u32], &[f32]) {
+    pub(crate) fn in_arrays(&self) -> (&[u64], &[u32], &EdgeWeights) {
         (&self.in_offsets, &self.in_src, &self.in_weight)
+    }
+
+    /// Each out-edge's weight, parallel to `out_arrays().1` (`Absent` when not kept).
+    pub(crate) fn out_edge_weight_array(&self) -> &EdgeWeights {
+        &self.out_edge_weight
     }
 
     pub(crate) fn out_weights(&self) -> &[f64] {
@@ -352,6 +502,36 @@ mod tests {
         assert_eq!(g.bytes_per_edge(), 12.0);
         let per_node = 8 + 8 + 8; // both offsets and the out-weight, per node
         assert!(g.heap_bytes() <= 12 * g.edge_count() + per_node * (g.node_count() + 1));
+    }
+
+    #[test]
+    fn more_distinct_weights_than_codes_keep_f32_and_no_out_edge_weights() {
+        // 70,000 distinct weights: the in-weights stay f32, the out-edge weights are built on
+        // demand, and the graph is still 12 bytes per edge.
+        let n = 1000u32;
+        let edges: Vec<(u32, u32, f32)> = (0..70_000u32)
+            .map(|i| (i % n, (i / n + i % n + 1) % n, 1.0 + i as f32 / 1024.0))
+            .collect();
+        let g = graph(n, &edges);
+        assert_eq!(g.edge_count(), 70_000);
+        assert_eq!(g.weight_codes(), None);
+        assert!(!g.has_out_edge_weights());
+        assert_eq!(g.bytes_per_edge(), 12.0);
+        let out_weight = g.out_edge_weights();
+        let (offsets, dst) = g.out_arrays();
+        for u in 0..n as usize {
+            for k in offsets[u] as usize..offsets[u + 1] as usize {
+                let v = dst[k];
+                let w = g
+                    .in_edges(v)
+                    .find(|&(s, _)| s as usize == u)
+                    .map(|(_, w)| w);
+                assert_eq!(w, Some(out_weight[k]));
+            }
+        }
+        let coded = graph(3, &[(0, 1, 0.25), (1, 2, 3.0), (2, 0, 0.25)]);
+        assert_eq!(coded.weight_codes(), Some(2));
+        assert!(coded.has_out_edge_weights());
     }
 
     #[test]

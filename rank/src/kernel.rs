@@ -38,13 +38,14 @@
 //! assert!((result.scores[0] - 1.0 / 3.0).abs() < 1e-9);
 //! ```
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::RankError;
-use crate::graph::Graph;
+use crate::graph::{EdgeWeights, Graph};
 
 /// Nodes per unit of parallel work: small enough to balance skewed in-degrees.
 pub(crate) const CHUNK: usize = 4096;
@@ -199,16 +200,23 @@ pub(crate) fn check_alpha(alpha: f64) -> Result<(), RankError> {
     }
 }
 
-/// Checks once that the graph's arrays fit together and every predecessor number is a node,
-/// so that [`gather`] need not.
+/// Checks once that the graph's arrays fit together, every predecessor number is a node and
+/// every weight code is in its table, so that [`gather`] need not.
 pub(crate) fn check_arrays(graph: &Graph) -> Result<(), RankError> {
     let n = graph.node_count();
     let (offsets, src, weight) = graph.in_arrays();
     let shaped = offsets.len() == n + 1
         && offsets.last().is_some_and(|&e| e as usize == src.len())
         && weight.len() == src.len()
+        && !matches!(weight, EdgeWeights::Absent)
         && graph.out_weights().len() == n;
-    if !shaped || src.par_iter().any(|&u| u as usize >= n) {
+    let codes_fit = match weight {
+        EdgeWeights::Coded { codes, table } => {
+            !codes.par_iter().any(|&c| c as usize >= table.len())
+        }
+        _ => true,
+    };
+    if !shaped || !codes_fit || src.par_iter().any(|&u| u as usize >= n) {
         return Err(RankError::Input(
             "graph arrays are inconsistent (a predecessor outside the node range)".to_string(),
         ));
@@ -276,7 +284,7 @@ impl<'a> Sweep<'a> {
                     let edges = offsets[v] as usize..offsets[v + 1] as usize;
                     // SAFETY: `check_arrays` checked every predecessor against the node count,
                     // which is `read.len()`.
-                    let pulled = unsafe { gather(read, &src[edges.clone()], &weight[edges]) };
+                    let pulled = unsafe { gather(read, src, weight, edges) };
                     let teleport = match self.personalization {
                         Some(p) => p[v],
                         None => self.uniform,
@@ -298,26 +306,55 @@ impl<'a> Sweep<'a> {
     }
 }
 
-/// Σ share[u] · w over one node's in-edges, in two independent sums so that consecutive
-/// additions do not wait on each other.
+/// Σ share[u] · w over the in-edges `edges` of one node (`src[edges]` and their weights), in
+/// two independent sums so that consecutive additions do not wait on each other.
 ///
-/// Safety: every `u` in `src` is below `share.len()` (checked once per run by [`check_arrays`]).
+/// Safety: every `u` in `src` is below `share.len()`, the weights have an entry per edge and
+/// every weight code is in its table (checked once per run by [`check_arrays`]).
 #[inline]
-pub(crate) unsafe fn gather(share: &[AtomicU64], src: &[u32], weight: &[f32]) -> f64 {
+pub(crate) unsafe fn gather(
+    share: &[AtomicU64],
+    src: &[u32],
+    weights: &EdgeWeights,
+    edges: Range<usize>,
+) -> f64 {
+    let src = &src[edges.clone()];
+    // SAFETY (both arms): the caller guarantees an in-range weight for every edge of `edges`.
+    match weights {
+        EdgeWeights::Coded { codes, table } => {
+            let codes = &codes[edges];
+            unsafe {
+                gather_with(share, src, |i| {
+                    *table.get_unchecked(*codes.get_unchecked(i) as usize)
+                })
+            }
+        }
+        EdgeWeights::Plain(w) => {
+            let w = &w[edges];
+            unsafe { gather_with(share, src, |i| *w.get_unchecked(i) as f64) }
+        }
+        EdgeWeights::Absent => 0.0,
+    }
+}
+
+/// [`gather`] with the `i`-th edge's weight from `weight(i)`.
+///
+/// Safety: every `u` in `src` is below `share.len()`, and `weight(i)` is safe for `i <
+/// src.len()`.
+#[inline(always)]
+unsafe fn gather_with(share: &[AtomicU64], src: &[u32], weight: impl Fn(usize) -> f64) -> f64 {
     // SAFETY: the caller guarantees every predecessor number is in range.
     let load = |u: u32| f64::from_bits(unsafe { share.get_unchecked(u as usize) }.load(Relaxed));
     let (mut even, mut odd) = (0.0, 0.0);
-    let mut pairs_src = src.chunks_exact(2);
-    let mut pairs_weight = weight.chunks_exact(2);
-    for (s, w) in (&mut pairs_src).zip(&mut pairs_weight) {
-        even += load(s[0]) * w[0] as f64;
-        odd += load(s[1]) * w[1] as f64;
+    let mut pairs = src.chunks_exact(2);
+    let mut i = 0;
+    for s in &mut pairs {
+        even += load(s[0]) * weight(i);
+        odd += load(s[1]) * weight(i + 1);
+        i += 2;
     }
-    if let (Some(&s), Some(&w)) = (
-        pairs_src.remainder().first(),
-        pairs_weight.remainder().first(),
-    ) {
-        even += load(s) * w as f64;
+    if let Some(&s) = pairs.remainder().first() {
+        even += load(s) * weight(i);
     }
     even + odd
 }

@@ -3,8 +3,9 @@
 //! This crate owns the rank job end to end: it streams entities and activities from the
 //! site's database ([`load_graph`]) into a compressed graph ([`Graph`], 12 bytes per edge),
 //! runs weighted PageRank with the networkx conventions in parallel ([`pagerank`]), starts
-//! from the active version's scores (plain sweeps by default; residual pushes first on request,
-//! [`WarmStrategy::Push`], [`pagerank_warm`]), and writes versions that the query service loads
+//! from the active version's scores (residual pushes, then sweeps, [`WarmStrategy::Push`],
+//! [`pagerank_warm`]; sweeps alone on request, [`WarmStrategy::Plain`]), and writes versions
+//! that the query service loads
 //! ([`RankStore`], [`RankScores`]). It never speaks HTTP and never touches the index: the
 //! query crate serves and blends the scores, `disco rank` drives the job.
 //!
@@ -20,7 +21,7 @@
 //!
 //! Modules: [`weights`] (activity → edge weight, `weights.json`), [`nodes`] (entity ↔ node
 //! number), [`graph`] (CSR), [`load`] (database → graph), [`kernel`] (PageRank), [`push`]
-//! (the opt-in warm start with residual pushes), [`scores`]
+//! (the warm start with residual pushes), [`scores`]
 //! (one version's scores), [`versions`] (the version directory), [`job`] (one run), [`bench`]
 //! with [`synthetic`] (a generated activity graph).
 

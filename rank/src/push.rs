@@ -1,21 +1,22 @@
-//! Warm start by residual pushes: after a small change to the graph, carry the previous
-//! version's scores most of the way to the new fixed point with local pushes, then let
-//! Gauss-Seidel sweeps ([`crate::kernel`]) finish to the cold run's stopping rule.
+//! Warm start by residual pushes, the rank job's default ([`crate::WarmStrategy::Push`]):
+//! after a small change to the graph, carry the previous version's scores most of the way to
+//! the new fixed point with local pushes, then let Gauss-Seidel sweeps ([`crate::kernel`])
+//! finish to the cold run's stopping rule.
 //!
-//! Opt-in ([`crate::WarmStrategy::Push`]); the default warm start is the plain one
-//! (Gauss-Seidel sweeps from the previous scores). On the 1M-node activity graph (1% churn)
-//! the pushes take 6.3 sweep-equivalents of edge work against the plain warm start's 10–11
-//! sweeps, but more wall time (`rank/BENCH_NOTES.md`), and they need each out-edge's weight,
-//! which the graph does not keep (12 bytes per edge at rest): the pushes build that array
-//! ([`Graph::out_edge_weights`], 4 bytes per edge) after the residual pass and drop it before
-//! the sweeps, so a warm start with pushes peaks at 16 bytes per edge.
+//! On the 1M-node activity graph after 1% churn (`rank/BENCH_NOTES.md`) this takes ~4–5
+//! sweep-equivalents of edge work (residual pass 1 + pushes ~0.8 + 2–3 sweeps) against cold's
+//! 12–13 sweeps and the plain warm start's 10–11; in wall time it is slower than the plain
+//! warm start on the shared 2-core box (the pushes run on one thread and wait on memory at
+//! every push). Memory: the pushes read each out-edge's weight, which the graph keeps as a
+//! 2-byte code ([`crate::graph`]), so the graph stays at 12 bytes per edge throughout.
 //!
 //! Why it pays: after 1% of random edges change, the PageRank vector moves by ~2e-2 in L1, and
 //! a sweep removes the same share (~0.35 of it) of the error wherever it starts, so a plain
 //! warm start still needs ~¾ of cold's sweeps. But the change in the *residual* is
 //! concentrated on the few nodes whose edges changed and their small neighbourhoods: pushing
 //! those nodes' residual to their successors removes most of it for a fraction of a sweep's
-//! edge work.
+//! edge work, and pushing the densest residual first keeps removing more residual per edge
+//! than a sweep does well below 1e-5.
 //!
 //! The system pushed: with dangling mass and teleport both following the personalization `p`
 //! (the networkx conventions of [`crate::kernel`]), the PageRank vector is proportional to the
@@ -28,27 +29,24 @@
 //! y[u] += r[u];   r[v] += α · r[u] · w(u,v) / Σ w(u,·) for each out-edge u → v;   r[u] = 0
 //! ```
 //!
-//! A push touches only `u`'s out-edges, and pushes are linear, so any order — including a
-//! whole round of them at once, from the residuals as the round found them — keeps the
+//! A push touches only `u`'s out-edges, and pushes are linear, so any order keeps the
 //! invariant. The final normalization removes the scale.
 //!
 //! The steps of [`pagerank_warm`]:
 //!
 //! 1. The residual, in one parallel pull over all in-edges (one sweep-equivalent). When its
-//!    L1 (in the scores' units) is already under the tolerance — the graph did not change —
-//!    this pass is the whole work: it is a power-iteration sweep meeting the stopping rule.
-//! 2. Rounds of pushes (Gauss-Southwell by thresholds): a round pushes every node whose
-//!    residual per out-edge is at least `θ`, in parallel; `θ` starts at the largest such
-//!    density and halves each round ([`PushOptions::step`]). No round scans all nodes for its
-//!    pushes: each patch of 512 nodes keeps its largest density, and a round reads only the
-//!    patches that have something to push (one `f32` per node). A round has two halves without
-//!    atomic read-modify-writes: one task per block of 16k nodes sends its pushes and files
-//!    the amounts by the receiver's block; then one task per block adds what it received.
-//!    Pushing stops after the round at [`PushOptions::density`] times the average residual per
-//!    edge (below that, a sweep removes residual about as cheaply per edge touched) or when
-//!    the [`PushOptions::budget`] is spent.
-//! 3. Gauss-Seidel sweeps from the pushed scores, stopping as a cold start does (the out-edge
-//!    weights are dropped by then).
+//!    L1 (relative to Σ y) is already under a tenth of the tolerance — the graph did not
+//!    change — this pass is the whole work.
+//! 2. Gauss-Southwell pushes on one thread, in place: nodes are filed by the `f32` exponent
+//!    of their residual per out-edge (their density class), and the densest non-empty class
+//!    is pushed next, its nodes in node order; a push's amounts land in the receivers' residuals
+//!    at once and file a receiver again when its density rises a class. No step scans all
+//!    nodes. Pushing stops when, over the last [`PushOptions::window`] of push work, the
+//!    residual removed per edge touched falls below [`PushOptions::efficiency`] times the
+//!    average residual per edge (a sweep removes about 0.65 of that), when the
+//!    [`PushOptions::budget`] is spent, or when the residual falls below a tenth of the
+//!    tolerance (then `y + r` is the answer and no sweep runs).
+//! 3. Gauss-Seidel sweeps from the pushed scores, stopping as a cold start does.
 //!
 //! The work is reported in sweep-equivalents ([`PushWork`]): edges touched / |E| for the
 //! residual pass and the pushes, plus the sweeps, so that a warm start's "iterations" never
@@ -74,7 +72,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::RankError;
-use crate::graph::Graph;
+use crate::graph::{EdgeWeights, Graph};
 use crate::kernel::{
     PageRankOptions, PageRankResult, check_alpha, check_arrays, gather, normalized, pagerank, scale,
 };
@@ -82,27 +80,27 @@ use crate::kernel::{
 /// How far pushes go before sweeps take over.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PushOptions {
-    /// The most push work, in sweep-equivalents (edges touched / |E|); a round that would go
-    /// over it is not started.
+    /// The most push work, in sweep-equivalents (edges touched / |E|; checked at the end of
+    /// each [`PushOptions::window`], so the pushes may go over it by up to one window).
     pub budget: f64,
-    /// Push a node only while its residual per out-edge is at least this many times the
-    /// average residual per edge (‖r‖₁ / |E|): below that, a sweep removes residual about as
-    /// cheaply per edge touched. On the activity graph (20k, 100k, 1M nodes;
-    /// `examples/warm_push.rs`) 2 takes the fewest sweep-equivalents (5.6–5.7), 4 about 0.6
-    /// more (6.2–6.3) but less wall time: an edge touched by a push costs several times one
-    /// touched by a sweep, so the default is 4.
-    pub density: f64,
-    /// The threshold θ is divided by this after each round (> 1): 2 is closest to pushing the
-    /// largest residuals first; larger steps take fewer rounds.
-    pub step: f64,
+    /// Keep pushing while the residual the pushes removed per edge touched, over the last
+    /// [`PushOptions::window`] of push work, is at least this many times the average residual
+    /// per edge (‖r‖₁ / |E|). A Gauss-Seidel sweep removes about 0.65 of the residual for |E|
+    /// edges, i.e. 0.65 × the average per edge, so at 0.65 pushes would go on while they beat
+    /// a sweep per edge; but an edge touched by a push costs several times the wall time of
+    /// one touched by a sweep. On the activity graph (1M nodes, 1% churn) 3 took 3.95
+    /// sweep-equivalents, 4 (the default) 4.8 in less wall time, 6 6.2.
+    pub efficiency: f64,
+    /// The stretch of push work, in sweep-equivalents, over which the efficiency is measured.
+    pub window: f64,
 }
 
 impl Default for PushOptions {
     fn default() -> Self {
         PushOptions {
-            budget: 1.0,
-            density: 4.0,
-            step: 2.0,
+            budget: 2.0,
+            efficiency: 4.0,
+            window: 0.05,
         }
     }
 }
@@ -116,17 +114,16 @@ pub struct PushWork {
     pub push_sweeps: f64,
     /// Gauss-Seidel sweeps after the pushes (the run's `iterations`).
     pub sweeps: u32,
-    /// Rounds of parallel pushes.
+    /// Passes over a density class's worklist.
     pub rounds: u32,
-    /// Node pushes over all rounds.
+    /// Node pushes.
     pub pushes: u64,
-    /// Nodes examined to pick the pushes, over all rounds (node reads, no edge work): the
-    /// nodes of the blocks that had something to push.
+    /// Worklist entries examined to pick the pushes (node reads, no edge work).
     pub checks: u64,
     /// L1 of the residual before the pushes, relative to the scores' sum: the L1 change that a
     /// power-iteration sweep from the old scores would make.
     pub residual_before: f64,
-    /// The same after the pushes (as tracked by the pushes, up to rounding).
+    /// The same after the pushes (recounted from the residuals the pushes kept).
     pub residual_after: f64,
     /// Wall time of the residual pass, of the pushes (building the out-edge weights
     /// included), and of the sweeps (with their setup).
@@ -135,8 +132,9 @@ pub struct PushWork {
     /// Of the pushes' seconds, those spent building the out-edge weights.
     #[serde(default)]
     pub out_weights_seconds: f64,
-    /// Bytes of the out-edge weights held while pushing (4 per edge; 0 when nothing was
-    /// pushed): memory on top of the graph's.
+    /// Bytes of out-edge weights built for the pushes and held while they run, on top of the
+    /// graph's: 0 when the graph keeps them as codes (the usual case), 4 per edge for a graph
+    /// with more than 65,536 distinct edge weights.
     #[serde(default)]
     pub out_weights_bytes: u64,
 }
@@ -174,9 +172,10 @@ pub fn pagerank_warm_with(
     push: &PushOptions,
 ) -> Result<WarmPush, RankError> {
     check_alpha(options.alpha)?;
-    if !(push.step > 1.0 && push.density >= 0.0 && push.budget >= 0.0) {
+    if !(push.window > 0.0 && push.efficiency >= 0.0 && push.budget >= 0.0) {
         return Err(RankError::Input(format!(
-            "push options {push:?}: the step must be above 1, density and budget not negative"
+            "push options {push:?}: the window must be above 0, efficiency and budget not \
+             negative"
         )));
     }
     let n = graph.node_count();
@@ -200,9 +199,10 @@ pub fn pagerank_warm_with(
         ..PushWork::default()
     };
     work.seconds[0] = started.elapsed().as_secs_f64();
-    if work.residual_before < options.tolerance {
-        // The residual pass was a power-iteration sweep that met the stopping rule: its
-        // result, y + r, is the answer.
+    let certify = options.tolerance * CERTIFY;
+    if work.residual_before < certify {
+        // The old scores' residual on this graph already certifies them (see `CERTIFY`):
+        // y + r, a power-iteration sweep from them, is the answer.
         let scores = state.scores(true);
         tracing::debug!(residual = work.residual_before, "warm start: nothing to do");
         let result = PageRankResult {
@@ -214,18 +214,35 @@ pub fn pagerank_warm_with(
         return Ok(WarmPush { result, work });
     }
     let started = Instant::now();
-    let out_edge_weight = graph.out_edge_weights();
+    // A graph with coded weights keeps its out-edge weights; otherwise build them for the
+    // pushes (4 bytes per edge, dropped before the sweeps).
+    let built = if graph.has_out_edge_weights() {
+        None
+    } else {
+        Some(EdgeWeights::Plain(graph.build_out_edge_weights()))
+    };
+    let out_edge_weight = built.as_ref().unwrap_or(graph.out_edge_weight_array());
     work.out_weights_seconds = started.elapsed().as_secs_f64();
-    work.out_weights_bytes = (out_edge_weight.len() * std::mem::size_of::<f32>()) as u64;
-    // On a pool thread, the rounds' parallel steps fork and join within the pool instead of
-    // each being handed to it from outside and waited for (two thread wake-ups per step, a
-    // real cost for ~25 rounds on a loaded machine).
-    rayon::scope(|_| state.push(graph, &out_edge_weight, push, &mut work));
-    drop(out_edge_weight);
-    work.residual_after = state.total / state.y_sum().max(f64::MIN_POSITIVE);
+    work.out_weights_bytes = built.as_ref().map_or(0, |w| (w.len() * 4) as u64);
+    // One thread, in place: a push's amounts land at once (no rounds to synchronize, no
+    // outbox), and later pushes see them (Gauss-Southwell proper).
+    state.push(graph, out_edge_weight, push, certify, &mut work);
+    drop(built);
+    work.residual_after = state.total / state.y_sum.max(f64::MIN_POSITIVE);
+    work.seconds[1] = started.elapsed().as_secs_f64();
+    if work.residual_after < certify {
+        // The pushes' residual certifies the scores (see `CERTIFY`): no sweep is needed.
+        let result = PageRankResult {
+            scores: state.scores(true),
+            iterations: 0,
+            residual: work.residual_after,
+            converged: true,
+        };
+        tracing::debug!(?work, "warm start with pushes, no sweeps");
+        return Ok(WarmPush { result, work });
+    }
     let pushed = state.scores(false);
     drop(state);
-    work.seconds[1] = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let result = pagerank(graph, options, Some(&pushed))?;
     work.sweeps = result.iterations;
@@ -234,32 +251,63 @@ pub fn pagerank_warm_with(
     Ok(WarmPush { result, work })
 }
 
-/// Nodes per block: a round's pushes are sent one task per block, and their amounts are added
-/// by the receiver's block (2^14 nodes: 128 KB of residuals, so the adds stay in cache).
-const BLOCK_SHIFT: u32 = 14;
-const BLOCK: usize = 1 << BLOCK_SHIFT;
+/// The pushes stop without sweeps when the residual, ‖r‖₁ / Σ y, falls below the tolerance
+/// times this. A residual `r` leaves `y` off the answer by `(I − α Pᵀ)⁻¹ r`, up to
+/// ‖r‖ (1 + α) / (1 − α) ≈ 12 ‖r‖ relative; on the activity graph about 1 × ‖r‖ (pushes to
+/// ‖r‖ = 1e-6 landed 1.09e-6 from the cold scores). A tenth of the tolerance keeps the error
+/// at or below the cold run's (2–3e-7 at a tolerance of 1e-6).
+const CERTIFY: f64 = 0.1;
 
-/// Nodes per patch: the unit whose largest residual density is kept, so that a round reads only
-/// the patches with something to push.
-const PATCH_SHIFT: u32 = 9;
-const PATCH: usize = 1 << PATCH_SHIFT;
-const PATCHES_PER_BLOCK: usize = BLOCK / PATCH;
+/// Nodes per unit of parallel work in the residual pass.
+const PATCH: usize = 4096;
+
+/// Density classes: the `f32` exponent of a density (0 for zero and subnormals).
+const KEYS: usize = 256;
+
+/// The class of a density (not negative): its `f32` exponent bits, so that a higher class
+/// means a density at least twice as large.
+#[inline]
+fn key(density: f32) -> usize {
+    (density.to_bits() >> 23) as usize
+}
+
+/// One node's residual and what a push of it reads, together (32 bytes): adding to a node's
+/// residual touches one cache line, and so does finding its out-edges.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    r: f64,
+    /// α / Σ w(u,·), or 0 for a dangling node (its row of P is zero).
+    factor: f64,
+    /// The node's first out-edge.
+    start: u64,
+    /// Its out-degree.
+    degree: u32,
+    /// |r| / cost, the residual per edge a push of the node touches.
+    density: f32,
+}
+
+impl Slot {
+    /// Edges a push touches: the out-degree, at least 1.
+    fn cost(&self) -> f64 {
+        self.degree.max(1) as f64
+    }
+}
 
 /// The pushed estimate `y` and its residual `r`, with what the pushes need alongside.
 struct Residual {
-    alpha: f64,
     /// The scale `s` of `y = s · x` at the start.
     scale: f64,
     y: Vec<f64>,
-    r: Vec<f64>,
-    /// |r[u]| / cost(u), the residual density that picks the pushes, in `f32`: a round reads
-    /// this array alone for the nodes it does not push (4 bytes a node instead of the 24 of
-    /// `r`, `y` and the offsets; the rounds are bound by memory traffic).
-    density: Vec<f32>,
-    /// Per patch of [`PATCH`] nodes, the largest |r[u]| / cost(u) in it (or more): a round
-    /// skips the patches with nothing to push.
-    densest: Vec<f64>,
-    /// Σ |r| as tracked through the pushes.
+    /// Σ y, kept up to date by the pushes.
+    y_sum: f64,
+    slots: Vec<Slot>,
+    /// For each density class, nodes whose density may be in it. Every node with a positive
+    /// density has an entry in its class or a higher one: an entry is added when a node's
+    /// density rises to a higher class, and a pass over a class files the entries of nodes
+    /// whose density has fallen below it again under their class. Pushes read these lists,
+    /// never the whole node range.
+    buckets: Vec<Vec<u32>>,
+    /// Σ |r|, kept up to date by the pushes.
     total: f64,
 }
 
@@ -291,165 +339,179 @@ impl Residual {
         let y: Vec<f64> = x.par_iter().map(|x| s * x).collect();
         drop(x);
         let (offsets, src, weight) = graph.in_arrays();
+        let (out_offsets, _) = graph.out_arrays();
+        if out_offsets
+            .windows(2)
+            .any(|w| w[1] - w[0] > u32::MAX as u64)
+        {
+            return Err(RankError::TooLarge(
+                "a node with more than 2^32 out-edges".to_string(),
+            ));
+        }
         let uniform = 1.0 / n as f64;
-        let mut r = vec![0f64; n];
-        let mut density = vec![0f32; n];
-        let mut densest = vec![0f64; n.div_ceil(PATCH)];
-        let total = r
+        let mut slots = vec![Slot::default(); n];
+        let total = slots
             .par_chunks_mut(PATCH)
-            .zip(density.par_chunks_mut(PATCH))
-            .zip(densest.par_iter_mut())
             .enumerate()
-            .map(|(patch, ((r, density), densest))| {
+            .map(|(patch, slots)| {
                 let first = patch * PATCH;
                 let mut total = 0.0f64;
-                for (i, (r, density)) in r.iter_mut().zip(density).enumerate() {
+                for (i, slot) in slots.iter_mut().enumerate() {
                     let v = first + i;
                     let edges = offsets[v] as usize..offsets[v + 1] as usize;
                     // SAFETY: `check_arrays` checked every predecessor against the node count,
-                    // which is `share.len()`.
-                    let pulled = unsafe { gather(&share, &src[edges.clone()], &weight[edges]) };
+                    // which is `share.len()`, and the weights.
+                    let pulled = unsafe { gather(&share, src, weight, edges) };
                     let teleport = personalization.map_or(uniform, |p| p[v]);
-                    *r = teleport + alpha * pulled - y[v];
+                    let r = teleport + alpha * pulled - y[v];
                     total += r.abs();
-                    *density = (r.abs() / cost(graph, v)) as f32;
-                    *densest = densest.max(*density as f64);
+                    let w = out_weight[v];
+                    *slot = Slot {
+                        r,
+                        factor: if w > 0.0 { alpha / w } else { 0.0 },
+                        start: out_offsets[v],
+                        degree: (out_offsets[v + 1] - out_offsets[v]) as u32,
+                        density: 0.0,
+                    };
+                    slot.density = (r.abs() / slot.cost()) as f32;
                 }
                 total
             })
             .sum();
+        drop(share);
+        let mut buckets = vec![Vec::new(); KEYS];
+        for (v, slot) in slots.iter().enumerate() {
+            if key(slot.density) > 0 {
+                buckets[key(slot.density)].push(v as u32);
+            }
+        }
+        let y_sum = y.par_iter().sum();
         Ok(Residual {
-            alpha,
             scale: s,
             y,
-            r,
-            density,
+            y_sum,
+            slots,
+            buckets,
             total,
-            densest,
         })
     }
 
-    /// Rounds of parallel pushes, as the module doc describes; adds their work to `work`.
-    /// `weight` is each out-edge's weight ([`Graph::out_edge_weights`]).
-    fn push(&mut self, graph: &Graph, weight: &[f32], options: &PushOptions, work: &mut PushWork) {
-        let edges = graph.edge_count().max(1) as f64;
-        let budget = options.budget * edges;
-        let blocks = self.r.len().div_ceil(BLOCK);
-        // outbox[from][to]: (receiver, amount) sent by block `from` to block `to` this round.
-        let mut outbox: Vec<Vec<Vec<(u32, f64)>>> = vec![vec![Vec::new(); blocks]; blocks];
-        let stop = |total: f64| options.density * total / edges;
-        let mut theta = self.densest.iter().copied().fold(0.0, f64::max);
-        let mut touched = 0.0;
-        let mut last = false;
-        while theta > 0.0 && !last && touched < budget {
-            let sent = self.send(graph, weight, theta, &mut outbox);
-            let received = self.receive(graph, &outbox);
-            self.total += received - sent.taken;
-            touched += sent.cost;
-            work.rounds += 1;
-            work.pushes += sent.pushes;
-            work.checks += sent.checks;
-            // The last round pushes down to the stopping density itself, whatever the step.
-            let next = stop(self.total);
-            last = theta / options.step <= next;
-            theta = (theta / options.step).max(next);
-        }
-        // Rounding in the tracked total must not make it negative.
-        self.total = self.total.max(0.0);
-        work.push_sweeps = touched / edges;
-    }
-
-    /// The first half of a round, one task per block: each node with |r[u]| ≥ θ · cost(u),
-    /// in the patches that have one, moves its residual into its score and files
-    /// α r[u] w(u,v) / Σ w(u,·) for each out-edge into `outbox[its block][v's block]`.
-    fn send(
+    /// Gauss-Southwell pushes, densest class first, as the module doc describes; adds their
+    /// work to `work`. `weight` is each out-edge's weight.
+    fn push(
         &mut self,
         graph: &Graph,
-        weight: &[f32],
-        theta: f64,
-        outbox: &mut [Vec<Vec<(u32, f64)>>],
-    ) -> Sent {
-        let (offsets, dst) = graph.out_arrays();
-        let out_weight = graph.out_weights();
-        let alpha = self.alpha;
-        let threshold = (theta as f32).to_bits();
-        self.r
-            .par_chunks_mut(BLOCK)
-            .zip(self.y.par_chunks_mut(BLOCK))
-            .zip(self.density.par_chunks_mut(BLOCK))
-            .zip(self.densest.par_chunks_mut(PATCHES_PER_BLOCK))
-            .zip(outbox.par_iter_mut())
-            .enumerate()
-            .map(|(block, ((((r, y), density), densest), out))| {
-                // What this block filed last round has been received.
-                out.iter_mut().for_each(Vec::clear);
-                let mut sent = Sent::default();
-                for (patch, densest) in densest.iter_mut().enumerate() {
-                    if *densest < theta {
-                        continue;
-                    }
-                    let nodes = patch * PATCH..((patch + 1) * PATCH).min(r.len());
-                    sent.checks += nodes.len() as u64;
-                    for i in nodes.clone() {
-                        // Densities are not negative, so their bits order as they do.
-                        if density[i].to_bits() < threshold {
-                            continue;
-                        }
-                        density[i] = 0.0;
-                        let u = block * BLOCK + i;
-                        let delta = std::mem::take(&mut r[i]);
-                        y[i] += delta;
-                        sent.taken += delta.abs();
-                        sent.cost += cost(graph, u);
-                        sent.pushes += 1;
-                        // A dangling node's row of P is zero: its residual only enters y.
-                        if out_weight[u] == 0.0 {
-                            continue;
-                        }
-                        let factor = alpha * delta / out_weight[u];
-                        let edges = offsets[u] as usize..offsets[u + 1] as usize;
-                        for (&v, &w) in dst[edges.clone()].iter().zip(&weight[edges]) {
-                            out[(v >> BLOCK_SHIFT) as usize].push((v, factor * w as f64));
-                        }
-                    }
-                    let left = density[nodes].iter().map(|d| d.to_bits()).max();
-                    *densest = f32::from_bits(left.unwrap_or(0)) as f64;
+        weight: &EdgeWeights,
+        options: &PushOptions,
+        certify: f64,
+        work: &mut PushWork,
+    ) {
+        let edges = graph.edge_count().max(1) as f64;
+        let budget = options.budget * edges;
+        let (_, dst) = graph.out_arrays();
+        let Residual {
+            y,
+            y_sum,
+            slots,
+            buckets,
+            total,
+            ..
+        } = self;
+        let window = (options.window * edges).max(1.0);
+        let mut touched = 0.0;
+        // Where the current efficiency window started: edges touched, Σ |r|.
+        let (mut mark, mut mark_total) = (0.0, *total);
+        let mut kept = Vec::new();
+        'classes: while touched < budget {
+            let Some(top) = (1..KEYS).rev().find(|&k| !buckets[k].is_empty()) else {
+                break;
+            };
+            let mut list = std::mem::take(&mut buckets[top]);
+            // In node order, the slots and out-lists of the pushed nodes are read front to back
+            // instead of at random.
+            list.sort_unstable();
+            work.rounds += 1;
+            work.checks += list.len() as u64;
+            for (at, &u) in list.iter().enumerate() {
+                // Each push waits on three loads in a row (the slot, then the out-list's
+                // successors and weights); asking for them a few pushes ahead overlaps them.
+                if let Some(&ahead) = list.get(at + 2 * LOOKAHEAD) {
+                    prefetch(&slots[ahead as usize]);
                 }
-                sent
-            })
-            .reduce(Sent::default, Sent::add)
-    }
-
-    /// The second half of a round, one task per receiving block: adds what every block filed
-    /// for it. Returns the change of Σ |r| over the receivers.
-    fn receive(&mut self, graph: &Graph, outbox: &[Vec<Vec<(u32, f64)>>]) -> f64 {
-        self.r
-            .par_chunks_mut(BLOCK)
-            .zip(self.density.par_chunks_mut(BLOCK))
-            .zip(self.densest.par_chunks_mut(PATCHES_PER_BLOCK))
-            .enumerate()
-            .map(|(block, ((r, density), densest))| {
-                let first = block * BLOCK;
-                let mut change = 0.0;
-                for from in outbox {
-                    for &(v, amount) in &from[block] {
-                        let i = v as usize - first;
-                        let old = r[i];
-                        let new = old + amount;
-                        r[i] = new;
-                        change += new.abs() - old.abs();
-                        density[i] = (new.abs() / cost(graph, v as usize)) as f32;
-                        let patch = &mut densest[i >> PATCH_SHIFT];
-                        *patch = patch.max(density[i] as f64);
+                if let Some(&ahead) = list.get(at + LOOKAHEAD) {
+                    let next = &slots[ahead as usize];
+                    if next.degree > 0 && next.density > 0.0 {
+                        prefetch(&dst[next.start as usize]);
+                        if let EdgeWeights::Coded { codes, .. } = weight {
+                            prefetch(&codes[next.start as usize]);
+                        }
                     }
                 }
-                change
-            })
-            .sum()
-    }
-
-    fn y_sum(&self) -> f64 {
-        self.y.par_iter().sum()
+                let Slot { r, density, .. } = slots[u as usize];
+                if key(density) < top {
+                    // Fallen below this class since it was filed: file it under its own.
+                    if key(density) > 0 {
+                        buckets[key(density)].push(u);
+                    }
+                    continue;
+                }
+                let slot = &mut slots[u as usize];
+                slot.r = 0.0;
+                slot.density = 0.0;
+                let Slot {
+                    factor,
+                    start,
+                    degree,
+                    ..
+                } = *slot;
+                y[u as usize] += r;
+                *y_sum += r;
+                *total -= r.abs();
+                touched += slot.cost();
+                work.pushes += 1;
+                if factor != 0.0 {
+                    let factor = factor * r;
+                    let edges = start as usize..start as usize + degree as usize;
+                    let targets = &dst[edges.clone()];
+                    match weight {
+                        EdgeWeights::Coded { codes, table } => {
+                            for (&v, &c) in targets.iter().zip(&codes[edges]) {
+                                add(slots, buckets, total, v, factor * table[c as usize]);
+                            }
+                        }
+                        EdgeWeights::Plain(w) => {
+                            for (&v, &w) in targets.iter().zip(&w[edges]) {
+                                add(slots, buckets, total, v, factor * w as f64);
+                            }
+                        }
+                        EdgeWeights::Absent => {}
+                    }
+                }
+                if *total < certify * *y_sum {
+                    // The residual meets the stopping rule: done, no sweeps needed.
+                    break 'classes;
+                }
+                if touched - mark >= window {
+                    let removed = (mark_total - *total) / (touched - mark);
+                    tracing::trace!(
+                        push_sweeps = touched / edges,
+                        residual = *total / *y_sum,
+                        removed_per_edge = removed / (*total / edges),
+                        "pushes"
+                    );
+                    if removed < options.efficiency * *total / edges || touched >= budget {
+                        kept.extend_from_slice(&list[at + 1..]);
+                        break 'classes;
+                    }
+                    (mark, mark_total) = (touched, *total);
+                }
+            }
+        }
+        drop(kept);
+        // The running sums drift by rounding: recount them.
+        *total = slots.par_iter().map(|s| s.r.abs()).sum();
+        *y_sum = y.par_iter().sum();
+        work.push_sweeps = touched / edges;
     }
 
     /// The estimate as a start vector (`y`, or `y + r` with `with_residual`), negatives
@@ -458,8 +520,8 @@ impl Residual {
         let mut scores: Vec<f64> = self
             .y
             .par_iter()
-            .zip(&self.r)
-            .map(|(y, r)| (y + if with_residual { *r } else { 0.0 }).max(0.0))
+            .zip(&self.slots)
+            .map(|(y, s)| (y + if with_residual { s.r } else { 0.0 }).max(0.0))
             .collect();
         let sum: f64 = scores.par_iter().sum();
         if sum > 0.0 {
@@ -469,33 +531,37 @@ impl Residual {
     }
 }
 
-/// What the first half of a round did.
-#[derive(Debug, Default)]
-struct Sent {
-    /// Σ |r| moved into the scores.
-    taken: f64,
-    /// Edges touched (pushes' costs).
-    cost: f64,
-    pushes: u64,
-    /// Nodes examined.
-    checks: u64,
-}
+/// How many entries ahead of a push its memory is asked for (twice that for the slot).
+const LOOKAHEAD: usize = 4;
 
-impl Sent {
-    fn add(self, other: Sent) -> Sent {
-        Sent {
-            taken: self.taken + other.taken,
-            cost: self.cost + other.cost,
-            pushes: self.pushes + other.pushes,
-            checks: self.checks + other.checks,
-        }
+/// Asks the CPU to bring `value`'s cache line in (a hint: no effect on the result).
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and reads nothing the program sees; the pointer comes
+    // from a reference.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>());
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
 }
 
-/// Edges a push of `u` touches: its out-degree, at least 1.
-fn cost(graph: &Graph, u: usize) -> f64 {
-    let (offsets, _) = graph.out_arrays();
-    (offsets[u + 1] - offsets[u]).max(1) as f64
+/// Adds `amount` to v's residual, filing v again when its density rises a class.
+#[inline]
+fn add(slots: &mut [Slot], buckets: &mut [Vec<u32>], total: &mut f64, v: u32, amount: f64) {
+    let slot = &mut slots[v as usize];
+    let old = slot.r;
+    let new = old + amount;
+    slot.r = new;
+    *total += new.abs() - old.abs();
+    let was = slot.density;
+    let now = (new.abs() / slot.cost()) as f32;
+    slot.density = now;
+    if key(now) > key(was) {
+        buckets[key(now)].push(v);
+    }
 }
 
 #[cfg(test)]
@@ -538,15 +604,15 @@ mod tests {
         let cold = pagerank(&g, &options, None).unwrap();
         let start = [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0];
         let push = PushOptions {
-            density: 0.0,
+            efficiency: 0.0,
             budget: 50.0,
             ..PushOptions::default()
         };
         let warm = pagerank_warm_with(&g, &options, &start, &push).unwrap();
         assert!(warm.work.pushes > 0);
         assert!(warm.work.residual_after < warm.work.residual_before);
-        // The out-edge weights were built for the pushes: 4 bytes per edge on top of the graph.
-        assert_eq!(warm.work.out_weights_bytes, 4 * g.edge_count() as u64);
+        // The graph keeps the out-edge weights as codes: nothing built, 12 bytes per edge.
+        assert_eq!(warm.work.out_weights_bytes, 0);
         assert_eq!(g.bytes_per_edge(), 12.0);
         let l1 = l1_distance(&cold.scores, &warm.result.scores);
         assert!(
@@ -560,18 +626,19 @@ mod tests {
     #[test]
     fn pushes_alone_keep_the_invariant() {
         // With sweeps left out (max 0 iterations would stop them), the pushed start vector
-        // must already be close to the answer when pushing down to a tiny density.
+        // must already be close to the answer when pushing down to a tiny residual.
         let g = graph(7, &edges());
         let cold = pagerank(&g, &tight(), None).unwrap();
         let x = normalized(&[1.0; 7], 7, "start").unwrap();
         let mut state = Residual::compute(&g, 0.85, None, x).unwrap();
         let mut work = PushWork::default();
         let push = PushOptions {
-            density: 1e-9,
+            efficiency: 0.0,
             budget: 1e6,
-            step: 2.0,
+            window: 0.5,
         };
-        state.push(&g, &g.out_edge_weights(), &push, &mut work);
+        let weights = EdgeWeights::Plain(g.out_edge_weights());
+        state.push(&g, &weights, &push, 1e-12, &mut work);
         let l1 = l1_distance(&state.scores(false), &cold.scores);
         assert!(l1 < 1e-6, "{l1} after {} pushes", work.pushes);
     }
@@ -582,7 +649,7 @@ mod tests {
         let start = [1.0; 7];
         for push in [
             PushOptions {
-                step: 1.0,
+                window: 0.0,
                 ..PushOptions::default()
             },
             PushOptions {

@@ -2,9 +2,9 @@
 //! the cold start's scores for less than half of cold's sweeps of work, counting the residual
 //! pass and the pushes in sweep-equivalents.
 //!
-//! The runs that count work use a one-thread rayon pool: Gauss-Seidel sweeps and parallel push
-//! rounds read scores other threads are updating, so with several threads their counts can
-//! differ by a sweep between runs; on one thread they are deterministic.
+//! The runs that count work use a one-thread rayon pool: Gauss-Seidel sweeps read scores other
+//! threads are updating, so with several threads their counts can differ by a sweep between
+//! runs; on one thread they are deterministic (the pushes always run on one thread).
 
 use rank::synthetic::{ActivityGenerator, Edge};
 use rank::{
