@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! disco rank                        # run: load graph, warm start, write + activate v<N>
+//! disco rank --plain                # warm start by sweeps alone (no residual pushes)
 //! disco rank --edges-out edges.tsv  # run, and also write the weighted edge list
 //! disco rank list                   # versions, newest last, `*` marks the active one
 //! disco rank activate 3             # serve v3 by default (rollback = activate an older one)
@@ -40,10 +41,14 @@ pub struct RankArgs {
     /// Start from uniform scores instead of the active version's.
     #[arg(long)]
     cold: bool,
-    /// Warm start with residual pushes before the sweeps (fewer sweep-equivalents of work;
-    /// the graph takes 4 more bytes per edge while pushing).
-    #[arg(long, conflicts_with = "cold")]
+    /// Warm start with residual pushes before the sweeps: the default (kept so that scripts
+    /// that ask for it keep working).
+    #[arg(long, conflicts_with_all = ["cold", "plain"])]
     push: bool,
+    /// Warm start with Gauss-Seidel sweeps alone, no residual pass or pushes (more sweeps;
+    /// no out-edge weights built while it runs).
+    #[arg(long, conflicts_with = "cold")]
+    plain: bool,
     /// Also run a cold start on the same graph and report both iteration counts.
     #[arg(long)]
     compare_cold: bool,
@@ -126,10 +131,10 @@ async fn run_job(globals: &Globals, store: &RankStore, args: &RankArgs) -> anyho
         progress: Progress::Auto,
     };
     let db = globals.database().await?;
-    let strategy = if args.push {
-        WarmStrategy::Push
-    } else {
+    let strategy = if args.plain {
         WarmStrategy::Plain
+    } else {
+        WarmStrategy::Push
     };
     let manifest = rank::run_job_with(&db, store, &options, strategy).await;
     db.close().await;
