@@ -176,10 +176,9 @@ async fn runs_are_versioned_warm_started_activated_and_rolled_back() {
         ],
     )
     .await;
-    // This run asks for the warm start with pushes (the default is the plain one, below).
-    let second = run_job_with(&site.db, &store, &options, WarmStrategy::Push)
-        .await
-        .unwrap();
+    // The default warm start: residual pass and pushes, then sweeps (sweeps alone on request,
+    // below).
+    let second = run_job(&site.db, &store, &options).await.unwrap();
     assert_eq!(second.version, RankVersion(2));
     let warm = second
         .warm_start
@@ -215,13 +214,14 @@ async fn runs_are_versioned_warm_started_activated_and_rolled_back() {
     assert_eq!(scores, v1);
 
     // A third run keeps the newest two plus the active v1.
-    let third = run_job(
+    let third = run_job_with(
         &site.db,
         &store,
         &JobOptions {
             activate: false,
             ..options.clone()
         },
+        WarmStrategy::Plain,
     )
     .await
     .unwrap();
@@ -229,7 +229,7 @@ async fn runs_are_versioned_warm_started_activated_and_rolled_back() {
     assert_eq!(third_warm.from, RankVersion(1));
     assert!(
         third_warm.push.is_none(),
-        "the default warm start is plain: sweeps only"
+        "the plain warm start, asked for, is sweeps only"
     );
     assert_eq!(store.active().unwrap(), Some(RankVersion(1)));
     assert_eq!(
