@@ -62,20 +62,18 @@ struct Key {
 struct Postings {
     docs: Box<[DocId]>,
     scores: Box<[Score]>,
-    /// Positions into `docs`, best score first (equal scores in document order): what a top-k
-    /// search reads until the rest cannot make its cut.
-    best_first: Box<[u32]>,
+    /// The same matches best score first (equal scores in document order): what a top-k
+    /// search reads, in order, until the rest cannot make its cut.
+    best_first: Box<[(DocId, Score)]>,
     /// The index's document count the scores were computed with.
     num_docs: u64,
 }
 
 impl Postings {
     fn new(docs: Vec<DocId>, scores: Vec<Score>, num_docs: u64) -> Postings {
-        let mut best_first: Vec<u32> = (0..docs.len() as u32).collect();
-        best_first.sort_by(|a, b| {
-            let score = |i: &u32| scores.get(*i as usize).copied().unwrap_or(0.0);
-            score(b).total_cmp(&score(a)).then(a.cmp(b))
-        });
+        let mut best_first: Vec<(DocId, Score)> =
+            docs.iter().copied().zip(scores.iter().copied()).collect();
+        best_first.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         Postings {
             docs: docs.into(),
             scores: scores.into(),
@@ -85,7 +83,7 @@ impl Postings {
     }
 
     fn bytes(&self) -> usize {
-        self.docs.len() * (size_of::<DocId>() + size_of::<Score>() + size_of::<u32>())
+        self.docs.len() * 2 * (size_of::<DocId>() + size_of::<Score>())
     }
 
     /// Calls `callback` for each document scoring above the threshold it returns, best first,
@@ -95,11 +93,7 @@ impl Postings {
         mut threshold: Score,
         callback: &mut dyn FnMut(DocId, Score) -> Score,
     ) {
-        for &at in self.best_first.iter() {
-            let at = at as usize;
-            let (Some(&doc), Some(&score)) = (self.docs.get(at), self.scores.get(at)) else {
-                continue;
-            };
+        for &(doc, score) in self.best_first.iter() {
             if score <= threshold {
                 break;
             }

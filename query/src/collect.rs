@@ -1,10 +1,11 @@
 //! Reading results out of a searcher: counts per kind, the top documents by blended score,
 //! and the stored display fields of each hit.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
+use tantivy::fastfield::FastFieldReaders;
 use tantivy::query::Query;
 use tantivy::schema::Value;
 use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader, TantivyDocument};
@@ -39,8 +40,16 @@ const NO_KIND: u8 = u8::MAX;
 static KINDS: LazyLock<SegmentMemo<u8>> = LazyLock::new(SegmentMemo::default);
 
 pub(crate) fn segment_kinds(segment: &SegmentReader) -> tantivy::Result<Arc<[u8]>> {
-    let column = segment.fast_fields().str(layout::KIND)?;
-    Ok(KINDS.get_or_compute(segment.segment_id(), || {
+    // The column is opened only to fill the memo: opening it decodes its block index.
+    let mut failed = None;
+    let kinds = KINDS.get_or_compute(segment.segment_id(), || {
+        let column = match segment.fast_fields().str(layout::KIND) {
+            Ok(column) => column,
+            Err(error) => {
+                failed = Some(error);
+                None
+            }
+        };
         let Some(column) = column else {
             return vec![NO_KIND; segment.max_doc() as usize].into();
         };
@@ -54,7 +63,15 @@ pub(crate) fn segment_kinds(segment: &SegmentReader) -> tantivy::Result<Arc<[u8]
                     .map_or(NO_KIND, |i| i as u8)
             })
             .collect()
-    }))
+    });
+    match failed {
+        // Not kept: the memo's entry is forgotten so the next search tries again.
+        Some(error) => {
+            KINDS.forget(segment.segment_id());
+            Err(error)
+        }
+        None => Ok(kinds),
+    }
 }
 
 /// The kind of each term ordinal of a segment's `kind` column.
@@ -119,12 +136,16 @@ impl SegmentCollector for SegmentCountByKind {
 }
 
 /// What scoring a document needs besides its text score: who it is and its prior.
+///
+/// Columns are opened on first use: opening one decodes its block index (thousands of blocks
+/// in a large segment), and a search whose prior keeps memoized strengths reads none of them.
 pub(crate) struct SegmentFacts {
     /// The segment's kind array ([`segment_kinds`]).
     kinds: Option<Arc<[u8]>>,
-    ids: Option<Column<i64>>,
-    popularity: Option<Column<f64>>,
-    created_at: Option<Column<tantivy::DateTime>>,
+    fast: FastFieldReaders,
+    ids: OnceLock<Option<Column<i64>>>,
+    popularity: OnceLock<Option<Column<f64>>>,
+    created_at: OnceLock<Option<Column<tantivy::DateTime>>>,
     /// The search's prior, if it blends with one.
     prior: Option<Arc<dyn Prior>>,
     /// Every document's strength under `prior`, when the prior memoizes them.
@@ -135,12 +156,12 @@ impl SegmentFacts {
     /// The segment's facts; with a memoizing `prior`, its strengths too (computed once per
     /// segment and prior, see [`crate::prior::SegmentMemo`]).
     pub(crate) fn open(segment: &SegmentReader, prior: Option<Arc<dyn Prior>>) -> SegmentFacts {
-        let fast = segment.fast_fields();
         let mut facts = SegmentFacts {
             kinds: segment_kinds(segment).ok(),
-            ids: fast.i64(layout::ID).ok(),
-            popularity: fast.f64(layout::POPULARITY).ok(),
-            created_at: fast.date(layout::CREATED_AT).ok(),
+            fast: segment.fast_fields().clone(),
+            ids: OnceLock::new(),
+            popularity: OnceLock::new(),
+            created_at: OnceLock::new(),
             prior: None,
             strengths: None,
         };
@@ -158,14 +179,21 @@ impl SegmentFacts {
         facts
     }
 
+    fn ids(&self) -> Option<&Column<i64>> {
+        self.ids
+            .get_or_init(|| self.fast.i64(layout::ID).ok())
+            .as_ref()
+    }
+
     pub(crate) fn key(&self, doc: DocId) -> Option<EntityKey> {
         let kind = *self.kinds.as_ref()?.get(doc as usize)?;
         let kind = *EntityKind::ALL.get(usize::from(kind))?;
-        Some(EntityKey::new(kind, self.ids.as_ref()?.first(doc)?))
+        Some(EntityKey::new(kind, self.ids()?.first(doc)?))
     }
 
     pub(crate) fn popularity(&self, doc: DocId) -> f64 {
         self.popularity
+            .get_or_init(|| self.fast.f64(layout::POPULARITY).ok())
             .as_ref()
             .and_then(|c| c.first(doc))
             .unwrap_or(0.0)
@@ -190,6 +218,7 @@ impl SegmentFacts {
     pub(crate) fn created_micros(&self, doc: DocId) -> Option<i64> {
         Some(
             self.created_at
+                .get_or_init(|| self.fast.date(layout::CREATED_AT).ok())
                 .as_ref()?
                 .first(doc)?
                 .into_timestamp_micros(),

@@ -108,6 +108,11 @@ impl<T> SegmentMemo<T> {
         memo.entry(segment).or_insert(computed).clone()
     }
 
+    /// Drops the segment's values (made from a failed read), so they are computed again.
+    pub(crate) fn forget(&self, segment: SegmentId) {
+        self.lock().remove(&segment);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<[T]>>> {
         self.by_segment
             .lock()

@@ -51,6 +51,11 @@ impl KindFiltered {
             mask: KindMask::of(kinds),
         }
     }
+
+    /// The clause being filtered.
+    pub fn inner(&self) -> &dyn Query {
+        &*self.inner
+    }
 }
 
 impl Clone for KindFiltered {
@@ -232,6 +237,11 @@ impl KindGroups {
     /// The union of `groups`, which the caller guarantees match disjoint documents.
     pub fn new(groups: Vec<Box<dyn Query>>) -> KindGroups {
         KindGroups { groups }
+    }
+
+    /// The groups' clauses.
+    pub fn groups(&self) -> &[Box<dyn Query>] {
+        &self.groups
     }
 }
 

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tantivy::Searcher;
+use tantivy::query::Query;
 
 use schemas::{EntityKey, EntityKind};
 
 use crate::blend::Blend;
-use crate::cached::ClauseCache;
+use crate::cached::{Cached, ClauseCache};
 use crate::collect::{self, CountByKind, KindCounts};
 use crate::compile::{self, Filters, Matching};
 use crate::highlight::highlight;
@@ -18,6 +19,7 @@ use crate::language::{self, UserQuery};
 use crate::layout::Layout;
 use crate::prior::Prior;
 use crate::prune::TopBlended;
+use crate::restrict::{KindFiltered, KindGroups};
 
 /// What to search for (already validated against the contract's limits).
 #[derive(Debug, Clone, Default)]
@@ -144,8 +146,14 @@ pub fn search(
                     other => other,
                 };
             let still_wanted = wanted.saturating_sub(ranked.len());
+            // Fill-ins are few, and their typo expansions are read once by scoring every
+            // match and counting in the same pass, rather than once per pass.
+            let every = Ranker {
+                exhaustive: true,
+                ..ranker
+            };
             let (fill_counts, top) =
-                count_and_rank(searcher, &*fill_all, &fill_scoped, still_wanted, ranker)?;
+                count_and_rank(searcher, &*fill_all, &fill_scoped, still_wanted, every)?;
             add(&mut counts, &fill_counts);
             ranked.extend(top.into_iter().map(|(s, a)| (s, a, true)));
         }
@@ -208,11 +216,19 @@ struct Ranker<F> {
     prior: Option<Arc<dyn Prior>>,
     score: F,
     cap: f32,
+    /// Score and count every match in one pass instead of pruning.
     exhaustive: bool,
 }
 
-/// Counts per kind of `all` and the best `n` of the scope. The best are found first: a frequent
-/// word's clause is materialized by scoring, and counting then reads the same arrays.
+/// Counts per kind of `all` and the best `n` of the scope.
+///
+/// When the text is made of frequent words only (their conjunction read from the clause cache,
+/// see [`materialized`]), the matches are many and cheap to count: the best are found first,
+/// best-first and pruned (scoring materializes the arrays), then counting reads the same arrays
+/// without scoring. Otherwise the matches are bounded by a less frequent word's postings, and
+/// one pass scores and counts every match (a second, counting pass would read the postings
+/// again; typo expansions would be looked up again).
+
 fn count_and_rank<F>(
     searcher: &Searcher,
     all: &dyn tantivy::query::Query,
@@ -223,7 +239,13 @@ fn count_and_rank<F>(
 where
     F: Fn(&collect::SegmentFacts, tantivy::DocId, f32) -> f32 + Send + Sync + 'static,
 {
-    if ranker.exhaustive {
+    let prune = !ranker.exhaustive
+        && materialized(all)
+        && match scope {
+            Scope::Other(query) => materialized(&**query),
+            _ => true,
+        };
+    if !prune {
         let ranking = |n| collect::ranking(n, ranker.prior, ranker.score);
         let (counts, mut top) = match scope {
             Scope::Same if n > 0 => searcher.search(all, &(CountByKind, ranking(n)))?,
@@ -262,4 +284,19 @@ fn add(total: &mut KindCounts, more: &KindCounts) {
     for (t, n) in total.iter_mut().zip(more) {
         *t += n;
     }
+}
+
+/// Whether `query`, or one of its groups, is a [`Cached`] clause (kept to its kinds): then its
+/// matches are read from arrays, best first when ranking. A group whose words are not frequent
+/// in its own fields reads its postings twice (ranking, counting), which their length bounds.
+fn materialized(query: &dyn Query) -> bool {
+    if query.is::<Cached>() {
+        return true;
+    }
+    if let Some(groups) = query.downcast_ref::<KindGroups>() {
+        return groups.groups().iter().any(|group| materialized(&**group));
+    }
+    query
+        .downcast_ref::<KindFiltered>()
+        .is_some_and(|filtered| materialized(filtered.inner()))
 }
