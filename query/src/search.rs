@@ -228,7 +228,6 @@ struct Ranker<F> {
 /// without scoring. Otherwise the matches are bounded by a less frequent word's postings, and
 /// one pass scores and counts every match (a second, counting pass would read the postings
 /// again; typo expansions would be looked up again).
-
 fn count_and_rank<F>(
     searcher: &Searcher,
     all: &dyn tantivy::query::Query,
