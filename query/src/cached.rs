@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tantivy::index::SegmentId;
 use tantivy::query::{EnableScoring, Explanation, Query, Scorer, Weight};
@@ -63,25 +63,37 @@ struct Postings {
     docs: Box<[DocId]>,
     scores: Box<[Score]>,
     /// The same matches best score first (equal scores in document order): what a top-k
-    /// search reads, in order, until the rest cannot make its cut.
-    best_first: Box<[(DocId, Score)]>,
+    /// search reads, in order, until the rest cannot make its cut. Sorted on first use: an
+    /// entry that is only seeked into (a frequent word beside a rare one) never needs it.
+    best_first: OnceLock<Box<[(DocId, Score)]>>,
     /// The index's document count the scores were computed with.
     num_docs: u64,
 }
 
 impl Postings {
     fn new(docs: Vec<DocId>, scores: Vec<Score>, num_docs: u64) -> Postings {
-        let mut best_first: Vec<(DocId, Score)> =
-            docs.iter().copied().zip(scores.iter().copied()).collect();
-        best_first.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         Postings {
             docs: docs.into(),
             scores: scores.into(),
-            best_first: best_first.into(),
+            best_first: OnceLock::new(),
             num_docs,
         }
     }
 
+    fn best_first(&self) -> &[(DocId, Score)] {
+        self.best_first.get_or_init(|| {
+            let mut best: Vec<(DocId, Score)> = self
+                .docs
+                .iter()
+                .copied()
+                .zip(self.scores.iter().copied())
+                .collect();
+            best.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            best.into()
+        })
+    }
+
+    /// The memory the entry may take (its best-first copy included, made or not).
     fn bytes(&self) -> usize {
         self.docs.len() * 2 * (size_of::<DocId>() + size_of::<Score>())
     }
@@ -93,7 +105,7 @@ impl Postings {
         mut threshold: Score,
         callback: &mut dyn FnMut(DocId, Score) -> Score,
     ) {
-        for &(doc, score) in self.best_first.iter() {
+        for &(doc, score) in self.best_first() {
             if score <= threshold {
                 break;
             }
