@@ -71,7 +71,8 @@ impl Analyzer {
     /// The tokens of `text` with positions and byte offsets into `text`, as the index sees them.
     pub fn tokens(self, text: &str) -> Vec<Token> {
         let mut out = Vec::new();
-        tokenize(self, text, &mut out);
+        let len = tokenize(self, text, &mut out);
+        out.truncate(len);
         out
     }
 
@@ -80,6 +81,7 @@ impl Analyzer {
         DiscoTokenizer {
             analyzer: self,
             tokens: Vec::new(),
+            len: 0,
         }
     }
 }
@@ -261,16 +263,20 @@ fn leet_digit(c: char) -> Option<char> {
     }
 }
 
-fn tokenize(analyzer: Analyzer, text: &str, out: &mut Vec<Token>) {
-    if analyzer == Analyzer::Keyword {
-        keyword_token(text, out);
-        return;
-    }
+/// Writes the tokens of `text` into the first slots of `out` and returns how many: slots past
+/// that are left over from an earlier text, kept so their strings' allocations are reused (an
+/// index analyzes millions of field values with one tokenizer per field).
+fn tokenize(analyzer: Analyzer, text: &str, out: &mut Vec<Token>) -> usize {
     let mut emitter = Emitter {
         out,
+        len: 0,
         position: 0,
         leet: analyzer == Analyzer::Name,
     };
+    if analyzer == Analyzer::Keyword {
+        keyword_token(text, &mut emitter);
+        return emitter.len;
+    }
     let mut chunk: Option<(usize, bool)> = None;
     for (i, c) in text.char_indices() {
         let class = (!is_break(c)).then(|| is_cjk(c));
@@ -285,9 +291,10 @@ fn tokenize(analyzer: Analyzer, text: &str, out: &mut Vec<Token>) {
     if let Some((start, cjk)) = chunk {
         emitter.chunk(text, start, text.len(), cjk);
     }
+    emitter.len
 }
 
-fn keyword_token(text: &str, out: &mut Vec<Token>) {
+fn keyword_token(text: &str, emitter: &mut Emitter<'_>) {
     let folded = fold(text);
     let mut value = folded.split_whitespace().collect::<Vec<_>>().join(" ");
     if value.is_empty() {
@@ -300,18 +307,14 @@ fn keyword_token(text: &str, out: &mut Vec<Token>) {
         }
         value.truncate(cut);
     }
-    out.push(Token {
-        offset_from: 0,
-        offset_to: text.len(),
-        position: 0,
-        text: value,
-        position_length: 1,
-    });
+    emitter.slot(0, 0, text.len()).push_str(&value);
 }
 
-/// Writes the tokens of one chunk after another, tracking positions.
+/// Writes the tokens of one chunk after another, tracking positions. The text's tokens are
+/// `out[..len]`; slots past `len` are reused (see [`tokenize`]).
 struct Emitter<'o> {
     out: &'o mut Vec<Token>,
+    len: usize,
     position: usize,
     leet: bool,
 }
@@ -325,25 +328,34 @@ impl Emitter<'_> {
         }
     }
 
+    /// The next token, at `position` over `from..to`, with empty text to write into (a slot
+    /// left by an earlier text is cleared and reused).
+    fn slot(&mut self, position: usize, from: usize, to: usize) -> &mut String {
+        if self.len == self.out.len() {
+            self.out.push(Token::default());
+        }
+        let token = &mut self.out[self.len];
+        self.len += 1;
+        token.offset_from = from;
+        token.offset_to = to;
+        token.position = position;
+        token.position_length = 1;
+        token.text.clear();
+        &mut token.text
+    }
+
     fn push(&mut self, text: &str, position: usize, from: usize, to: usize) {
         if text.is_empty() || text.len() > MAX_TOKEN_BYTES {
             return;
         }
         // The same text twice at one position adds nothing but term frequency.
-        let duplicate = self
-            .out
+        let duplicate = self.out[..self.len]
             .iter()
             .rev()
             .take_while(|t| t.position == position)
             .any(|t| t.text == text);
         if !duplicate {
-            self.out.push(Token {
-                offset_from: from,
-                offset_to: to,
-                position,
-                text: text.to_string(),
-                position_length: 1,
-            });
+            self.slot(position, from, to).push_str(text);
         }
     }
 
@@ -385,7 +397,23 @@ impl Emitter<'_> {
             .map(|i| i + raw[i..].chars().next().map_or(1, char::len_utf8))
             .unwrap_or(raw.len());
         let (from, to) = (start + first, start + last);
-        let typed = fold(&text[from..to]);
+        let core = &text[from..to];
+        // Most words are plain ASCII letters (and, in prose, digits): the one token the steps
+        // below would make is the word in lower case, written without folding or splitting.
+        // (Digits next to letters in a name are read as letters below: `deadmau5`.)
+        let plain = |b: u8| b.is_ascii_alphabetic() || (!self.leet && b.is_ascii_digit());
+        if core.bytes().all(plain) {
+            if core.len() <= MAX_TOKEN_BYTES {
+                // A new word's position holds no token yet: nothing to deduplicate.
+                let position = self.position;
+                let slot = self.slot(position, from, to);
+                slot.push_str(core);
+                slot.make_ascii_lowercase();
+            }
+            self.position += 1;
+            return;
+        }
+        let typed = fold(core);
         if !typed.chars().any(char::is_alphanumeric) {
             return;
         }
@@ -447,17 +475,18 @@ fn plain_letters(word: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct DiscoTokenizer {
     analyzer: Analyzer,
+    /// The last text's tokens are `tokens[..len]`; the rest are kept for their allocations.
     tokens: Vec<Token>,
+    len: usize,
 }
 
 impl Tokenizer for DiscoTokenizer {
     type TokenStream<'a> = DiscoTokenStream<'a>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> DiscoTokenStream<'a> {
-        self.tokens.clear();
-        tokenize(self.analyzer, text, &mut self.tokens);
+        self.len = tokenize(self.analyzer, text, &mut self.tokens);
         DiscoTokenStream {
-            tokens: &mut self.tokens,
+            tokens: &mut self.tokens[..self.len],
             next: 0,
         }
     }
@@ -465,7 +494,7 @@ impl Tokenizer for DiscoTokenizer {
 
 /// The stream of a [`DiscoTokenizer`].
 pub struct DiscoTokenStream<'a> {
-    tokens: &'a mut Vec<Token>,
+    tokens: &'a mut [Token],
     next: usize,
 }
 
@@ -693,6 +722,47 @@ mod tests {
         );
         assert!(texts(Analyzer::Name, "— ... !!! ---").is_empty());
         assert!(texts(Analyzer::Name, "").is_empty());
+    }
+
+    /// A tokenizer reuses the token slots of earlier texts: a long text after a short one, a
+    /// short one after a long one, and plain words next to folded ones all stream exactly
+    /// what a fresh analysis gives.
+    #[test]
+    fn a_reused_tokenizer_streams_each_text_like_a_fresh_one() {
+        let texts = [
+            "AC/DC rocks and rolls all night",
+            "x",
+            "",
+            "P!nk, deadmau5 坂本龍一 Beyoncé (Remix) 2024",
+            "Hello, World. Plain words only",
+            "  Hip-Hop  ",
+        ];
+        for analyzer in Analyzer::ALL {
+            let mut reused = analyzer.tokenizer();
+            for text in texts.iter().chain(texts.iter().rev()) {
+                let mut stream = reused.token_stream(text);
+                let mut streamed = Vec::new();
+                while stream.advance() {
+                    let t = stream.token();
+                    streamed.push((t.text.clone(), t.position, t.offset_from, t.offset_to));
+                }
+                let fresh: Vec<_> = analyzer
+                    .tokens(text)
+                    .into_iter()
+                    .map(|t| (t.text, t.position, t.offset_from, t.offset_to))
+                    .collect();
+                assert_eq!(streamed, fresh, "{analyzer} {text:?}");
+            }
+        }
+        assert_eq!(
+            positioned(Analyzer::Text, "Plain WORDS, 2024 x"),
+            vec![
+                ("plain".into(), 0),
+                ("words".into(), 1),
+                ("2024".into(), 2),
+                ("x".into(), 3)
+            ]
+        );
     }
 
     #[test]
