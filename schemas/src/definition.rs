@@ -52,7 +52,9 @@ pub mod system {
     pub const KEY: &str = "key";
     /// `"track"`: raw, fast, stored.
     pub const KIND: &str = "kind";
-    /// The row id: i64 indexed, fast, stored.
+    /// The row id: i64 fast, stored. Not indexed: nothing searches by it (`key` names a
+    /// document), and a term unique to every document was a sizeable share of a full
+    /// reindex's indexing work.
     pub const ID: &str = "id";
     /// The row's `updated_at` in µs: u64 fast, stored.
     pub const VERSION: &str = "version";
@@ -60,7 +62,8 @@ pub mod system {
     pub const TOMBSTONE: &str = "tombstone";
     /// The interim popularity prior: f64 fast, stored.
     pub const POPULARITY: &str = "popularity";
-    /// When the entity was created: date (µs) indexed, fast, stored.
+    /// When the entity was created: date (µs) fast, stored. Not indexed, like [`ID`]: it is
+    /// read from its fast column, never searched.
     pub const CREATED_AT: &str = "created_at";
     /// What a person reads first, rendered from the kind's template: stored only.
     pub const DISPLAY_TITLE: &str = "display_title";
@@ -491,14 +494,13 @@ fn add_system_fields(builder: &mut SchemaBuilder) -> SystemFields {
     SystemFields {
         key: builder.add_text_field(system::KEY, raw_indexed),
         kind: builder.add_text_field(system::KIND, STRING | FAST | STORED),
-        id: builder.add_i64_field(system::ID, INDEXED | FAST | STORED),
+        id: builder.add_i64_field(system::ID, FAST | STORED),
         version: builder.add_u64_field(system::VERSION, FAST | STORED),
         tombstone: builder.add_u64_field(system::TOMBSTONE, INDEXED | FAST),
         popularity: builder.add_f64_field(system::POPULARITY, FAST | STORED),
         created_at: builder.add_date_field(
             system::CREATED_AT,
             DateOptions::default()
-                .set_indexed()
                 .set_fast()
                 .set_stored()
                 .set_precision(DateTimePrecision::Microseconds),
@@ -860,7 +862,7 @@ mod tests {
         assert!(kind.is_indexed() && kind.is_fast() && kind.is_stored());
         let id = entry(sys.id);
         assert!(matches!(id.field_type(), TantivyType::I64(_)));
-        assert!(id.is_indexed() && id.is_fast() && id.is_stored());
+        assert!(!id.is_indexed() && id.is_fast() && id.is_stored());
         let version = entry(sys.version);
         assert!(matches!(version.field_type(), TantivyType::U64(_)));
         assert!(version.is_fast() && version.is_stored() && !version.is_indexed());
@@ -872,7 +874,7 @@ mod tests {
         assert!(popularity.is_fast() && popularity.is_stored());
         let created = entry(sys.created_at);
         assert!(matches!(created.field_type(), TantivyType::Date(_)));
-        assert!(created.is_indexed() && created.is_fast() && created.is_stored());
+        assert!(!created.is_indexed() && created.is_fast() && created.is_stored());
         for display in [sys.display_title, sys.display_subtitle] {
             assert!(entry(display).is_stored() && !entry(display).is_indexed());
         }
