@@ -37,6 +37,13 @@ pub struct ReindexArgs {
     /// (about 20 s per million documents), faster searches.
     #[arg(long)]
     pub merge: bool,
+    /// Indexing threads of the new generation's writer [default: the indexer's, 2].
+    #[arg(long)]
+    pub writer_threads: Option<usize>,
+    /// Memory budget of the new generation's writer in MB, shared by its threads (a thread
+    /// writes a segment each time its share fills) [default: the indexer's, 400].
+    #[arg(long)]
+    pub writer_heap_mb: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -78,11 +85,17 @@ pub async fn reindex(globals: Globals, args: ReindexArgs) -> anyhow::Result<()> 
     let db = globals.database().await?;
     let catalog = Catalog::open(&globals.data_dir)?;
     reindex::recover(&catalog)?;
-    let options = ReindexOptions {
+    let mut options = ReindexOptions {
         batch_size: args.batch_size.max(1),
         keep: args.keep.max(2),
         ..ReindexOptions::default()
     };
+    if let Some(threads) = args.writer_threads {
+        options.indexer.build_writer_threads = threads.max(1);
+    }
+    if let Some(mb) = args.writer_heap_mb {
+        options.indexer.build_writer_heap_bytes = mb.saturating_mul(1_000_000);
+    }
     let progress = Progress::default();
     let cancel = CancellationToken::new();
     {
