@@ -88,6 +88,9 @@ pub struct ReindexBenchReport {
     pub bytes: u64,
     pub before: Latency,
     pub during: Latency,
+    /// Announcements the benchmark's receiver missed because it fell more than the
+    /// broadcast's capacity behind (their events were applied; their times are unknown).
+    pub missed: u64,
 }
 
 impl fmt::Display for ReindexBenchReport {
@@ -120,6 +123,14 @@ impl fmt::Display for ReindexBenchReport {
                 f,
                 "| {phase} | {} | {} | {:.0} | {:.0} | {:.0} |",
                 l.published, l.visible, l.p50_ms, l.p99_ms, l.max_ms
+            )?;
+        }
+        if self.missed > 0 {
+            writeln!(
+                f,
+                "the benchmark's receiver fell behind the indexer's announcements and missed {} \
+                 of them: applied, but not timed (not in the visible counts)",
+                self.missed
             )?;
         }
         Ok(())
@@ -188,7 +199,7 @@ pub async fn reindex(
     let ticks = join(publishing).await?;
     let published: u64 = ticks.iter().map(|(_, n)| n).sum();
     let _ = expected.send(Some(published));
-    let seen = join(collector).await;
+    let (seen, missed) = join(collector).await;
     cancel.cancel();
     join(indexer_task).await?;
     let build = built?;
@@ -223,24 +234,27 @@ pub async fn reindex(
         live_rate: options.live_rate,
         before: phase(None, build_start),
         during: phase(Some(build_start), build_end),
+        missed,
         build,
         bytes,
     })
 }
 
 /// Every announced change's event time and time to searchable, until as many as `expecting`
-/// says were published have been seen (or nothing more came for a while).
+/// says were published have been seen or missed (or nothing more came for a while); and how
+/// many the receiver missed by lagging behind the broadcast.
 async fn collect(
     mut changes: tokio::sync::broadcast::Receiver<IndexChange>,
     mut expecting: watch::Receiver<Option<u64>>,
-) -> Vec<(DateTime<Utc>, f64)> {
+) -> (Vec<(DateTime<Utc>, f64)>, u64) {
     use tokio::sync::broadcast::error::RecvError;
     let mut seen = Vec::new();
+    let mut missed = 0u64;
     loop {
         if let Some(expected) = *expecting.borrow()
-            && seen.len() as u64 >= expected
+            && seen.len() as u64 + missed >= expected
         {
-            return seen;
+            return (seen, missed);
         }
         let quiet = if expecting.borrow().is_some() {
             Duration::from_secs(10)
@@ -251,8 +265,8 @@ async fn collect(
             _ = expecting.changed() => {}
             change = tokio::time::timeout(quiet, changes.recv()) => match change {
                 Ok(Ok(change)) => seen.push((change.version.to_datetime(), searchable_ms(&change))),
-                Ok(Err(RecvError::Lagged(_))) => {}
-                Ok(Err(RecvError::Closed)) | Err(_) => return seen,
+                Ok(Err(RecvError::Lagged(n))) => missed += n,
+                Ok(Err(RecvError::Closed)) | Err(_) => return (seen, missed),
             },
         }
     }
