@@ -238,18 +238,15 @@ async fn fuzzy_fill_ins_leave_common_words_as_typed() {
 }
 
 /// Frequent words read from the clause cache (filled on the first search, read on the second)
-/// give exactly what reading their postings gives: the same totals, counts, hits and scores.
+/// give what reading their postings gives: the same totals, counts and hits, scores up to rounding.
 #[test]
 fn clause_cache_changes_no_answer() {
     use std::sync::Arc;
 
     use query::cached::ClauseCache;
-    use query::layout::Layout;
     use query::search::{SearchRequest, SearchSettings, search};
 
-    let catalog = chinook();
-    let snapshot = query::SearchSource::snapshot(&*catalog.source()).expect("snapshot");
-    let layout = Layout::from_definitions(&snapshot.definitions).expect("layout");
+    let (snapshot, layout) = chinook_snapshot();
     let cache = Arc::new(ClauseCache::with_min_segment_docs(1));
     let settings = SearchSettings::default();
     for (text, kind) in [
@@ -302,21 +299,18 @@ fn clause_cache_changes_no_answer() {
 
 /// Skipping what cannot make the page changes no answer: for queries of every shape (frequent
 /// cached words, rare words, intersections, exclusions, phrases, kind and genre filters, deep
-/// pages), with the popularity prior and without, the pruned search returns exactly the
-/// exhaustive one's hits, scores, totals and counts.
+/// pages), with the popularity prior and without, the pruned search returns the exhaustive
+/// one's totals, counts and hits, scores up to rounding ([`assert_same_answer`]).
 #[test]
 fn pruned_ranking_equals_exhaustive_ranking() {
     use std::sync::Arc;
 
     use query::cached::ClauseCache;
-    use query::layout::Layout;
     use query::prior::{Memoized, PopularityPrior, Prior};
     use query::search::{SearchRequest, SearchSettings, search};
     use schemas::EntityKind;
 
-    let catalog = chinook();
-    let snapshot = query::SearchSource::snapshot(&*catalog.source()).expect("snapshot");
-    let layout = Layout::from_definitions(&snapshot.definitions).expect("layout");
+    let (snapshot, layout) = chinook_snapshot();
     let cache = Arc::new(ClauseCache::with_min_segment_docs(1));
     let popularity: Arc<dyn Prior> = Arc::new(Memoized::new(PopularityPrior::default()));
     let pruned = SearchSettings::default();
@@ -418,4 +412,11 @@ fn assert_same_answer(
             assert_eq!(display(g), display(w), "{what}: hit {i}");
         }
     }
+}
+
+/// The Chinook catalog's searcher and the query layout of its definitions.
+fn chinook_snapshot() -> (query::Snapshot, query::layout::Layout) {
+    let snapshot = query::SearchSource::snapshot(&*chinook().source()).expect("snapshot");
+    let layout = query::layout::Layout::from_definitions(&snapshot.definitions).expect("layout");
+    (snapshot, layout)
 }
