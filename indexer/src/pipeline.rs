@@ -20,7 +20,7 @@ use schemas::db::Db;
 use schemas::envelope::{Envelope, EnvelopeError};
 use schemas::row::EntityRow;
 use schemas::{EntityKey, EntityKind, Version};
-use tantivy::indexer::UserOperation;
+use tantivy::indexer::{LogMergePolicy, NoMergePolicy, UserOperation};
 use tantivy::{IndexWriter, TantivyDocument};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
@@ -69,6 +69,18 @@ impl Default for IndexerConfig {
             build_writer_heap_bytes: 400_000_000,
         }
     }
+}
+
+/// Live operations a building generation holds before they go to its writer anyway (see
+/// [`Indexer::commit`]): a few live batches' worth.
+const HELD_LIMIT: usize = 20_000;
+
+/// Who is committing: a live batch, or a reindex page (which pays the building writer's
+/// back-pressure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    Live,
+    Build,
 }
 
 /// tantivy refuses a writer whose heap per indexing thread is under 15 MB.
@@ -139,6 +151,9 @@ struct Target {
     /// The build's final commit runs in the background ([`Indexer::finish_build`] from a
     /// feed): writes wait in `held` meanwhile instead of queueing behind it on the writer.
     finishing: bool,
+    /// Operations not yet handed to the writer, in order: everything during the final commit
+    /// (`finishing`), and a building generation's live operations until the next reindex page
+    /// (see [`Indexer::commit`]). They go to the writer before anything newer.
     held: Vec<UserOperation>,
 }
 
@@ -432,7 +447,7 @@ impl Indexer {
             })
             .collect();
         let operations = self.versioned_writes(&mut items);
-        self.commit(operations).await?;
+        self.commit(operations, Pace::Build).await?;
         for item in &items {
             report.add(item.outcome, 1);
         }
@@ -446,6 +461,7 @@ impl Indexer {
             target.finishing = false;
             let held = std::mem::take(&mut target.held);
             write(target, held, true).await?;
+            lock_writer(&target.writer).set_merge_policy(Box::new(LogMergePolicy::default()));
             tracing::debug!(%generation, "committed the build");
         }
         self.catalog.set_phase(generation, Phase::Built)
@@ -464,7 +480,7 @@ impl Indexer {
         let mut items = self.resolve(batch::coalesce(&events)).await?;
         let hydrated = started.elapsed();
         let operations = self.versioned_writes(&mut items);
-        self.commit(operations).await?;
+        self.commit(operations, Pace::Live).await?;
         let committed = started.elapsed();
         self.announce(&items, &mut report);
         self.park(source, deliveries, &items, &mut report).await?;
@@ -513,10 +529,16 @@ impl Indexer {
                 .num_worker_threads(threads)
                 .memory_budget_per_thread((heap / threads).max(MIN_HEAP_PER_THREAD))
                 .build();
-            let writer = handle
+            let writer: IndexWriter = handle
                 .index()
                 .writer_with_options(options)
                 .map_err(|e| IndexerError::index(handle.path(), e))?;
+            if handle.meta().phase == Phase::Building {
+                // No merges while building: they took a core's share of the build (segments
+                // of ~100k documents merged again and again); `finish_build` restores the
+                // default policy, so the next commits merge them, and `--merge` merges at once.
+                writer.set_merge_policy(Box::new(NoMergePolicy));
+            }
             handle.reload()?;
             let versions = VersionMap::rebuild(&handle.searcher())?;
             tracing::info!(generation = %handle.generation, entities = versions.len(), "writing to generation");
@@ -686,28 +708,49 @@ impl Indexer {
     }
 
     /// Commit stage: each generation commits its operations and reloads its reader; only then
-    /// does its version map learn the new versions. A generation being built only queues them
-    /// (see [`Target`]; its map learns them at once: the writer applies operations in order, so
-    /// later writes are decided against what it will hold).
+    /// does its version map learn the new versions. The generations commit concurrently (each
+    /// on its own blocking thread), so a batch waits for the slowest commit, not their sum.
+    ///
+    /// A generation being built only queues its operations (see [`Target`]; its map learns
+    /// them at once: the writer applies operations in order, so later writes are decided
+    /// against what it will hold). A live batch (`Pace::Live`) does not even wait for the
+    /// building writer's queue: its operations are held and go to the writer ahead of the next
+    /// reindex page (or at [`HELD_LIMIT`]), so live batches never wait behind the build's
+    /// indexing backlog and the reindex page pays the writer's back-pressure, as it should.
     async fn commit(
         &mut self,
-        operations: BTreeMap<Generation, Writes>,
+        mut operations: BTreeMap<Generation, Writes>,
+        pace: Pace,
     ) -> Result<(), IndexerError> {
-        for (generation, writes) in operations {
-            let Some(target) = self.targets.get_mut(&generation) else {
-                continue;
-            };
-            let Writes { operations, stored } = writes;
-            if target.finishing {
-                target.held.extend(operations);
-            } else {
-                let defer = target.handle.meta().phase == Phase::Building;
-                write(target, operations, !defer).await?;
+        let jobs = (self.targets.iter_mut()).filter_map(|(generation, target)| {
+            let writes = operations.remove(generation);
+            // A reindex page also flushes what live batches left held, even when it brings
+            // nothing new for this generation.
+            let flush = pace == Pace::Build && !target.finishing && !target.held.is_empty();
+            if writes.is_none() && !flush {
+                return None;
             }
-            for (key, version) in stored {
-                target.versions.set(key, version);
-            }
-        }
+            let Writes { operations, stored } = writes.unwrap_or_default();
+            Some(async move {
+                let building = target.handle.meta().phase == Phase::Building;
+                if target.finishing {
+                    target.held.extend(operations);
+                } else if building {
+                    target.held.extend(operations);
+                    if pace == Pace::Build || target.held.len() >= HELD_LIMIT {
+                        let held = std::mem::take(&mut target.held);
+                        write(target, held, false).await?;
+                    }
+                } else {
+                    write(target, operations, true).await?;
+                }
+                for (key, version) in stored {
+                    target.versions.set(key, version);
+                }
+                Ok::<_, IndexerError>(())
+            })
+        });
+        futures::future::try_join_all(jobs).await?;
         Ok(())
     }
 
@@ -910,38 +953,73 @@ mod tests {
     use super::*;
     use crate::testing;
 
+    /// An indexer over `n` users with a generation being built from its feed.
+    struct Build {
+        _sqlite: testkit::FreshSqlite,
+        db: Db,
+        _data: tempfile::TempDir,
+        catalog: Arc<Catalog>,
+        indexer: Indexer,
+        building: Generation,
+        _feed: ReindexFeed,
+        /// When the users were written.
+        at: chrono::DateTime<Utc>,
+    }
+
+    impl Build {
+        async fn with_users(n: i64) -> Build {
+            let sqlite = testkit::FreshSqlite::create().await;
+            let db = sqlite.db.clone();
+            let at = testing::now();
+            for id in 1..=n {
+                testing::insert_user(&db, id, &format!("user{id}"), &format!("Singer {id}"), at)
+                    .await
+                    .unwrap();
+            }
+            let data = tempfile::tempdir().unwrap();
+            let catalog = Catalog::open(data.path()).unwrap();
+            let mut indexer =
+                Indexer::open(db.clone(), catalog.clone(), IndexerConfig::default()).unwrap();
+            // Created after the indexer opened (whose recovery fails builds with no owner).
+            let building = catalog
+                .create_generation(Phase::Building)
+                .unwrap()
+                .generation;
+            let feed = indexer.reindex_feed();
+            Build {
+                _sqlite: sqlite,
+                db,
+                _data: data,
+                catalog,
+                indexer,
+                building,
+                _feed: feed,
+                at,
+            }
+        }
+    }
+
     /// From a feed, a build's final commit runs off the loop: what arrives meanwhile is held,
     /// then committed with the generation marked built.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_finishing_build_holds_writes_and_commits_them_when_built() {
-        let sqlite = testkit::FreshSqlite::create().await;
-        let db = sqlite.db.clone();
-        let at = testing::now();
-        for id in 1..=3 {
-            testing::insert_user(&db, id, &format!("user{id}"), &format!("Singer {id}"), at)
-                .await
-                .unwrap();
-        }
-        let data = tempfile::tempdir().unwrap();
-        let catalog = Catalog::open(data.path()).unwrap();
-        let mut indexer =
-            Indexer::open(db.clone(), catalog.clone(), IndexerConfig::default()).unwrap();
-        // Created after the indexer opened (whose recovery fails builds with no owner).
-        let building = catalog
-            .create_generation(Phase::Building)
-            .unwrap()
-            .generation;
-        let _feed = indexer.reindex_feed();
+        let mut build = Build::with_users(3).await;
+        let (db, catalog, building) = (build.db.clone(), build.catalog.clone(), build.building);
         let rows = |ids: &'static [i64]| hydrate::hydrate(&db, EntityKind::User, ids);
-        indexer
+        build
+            .indexer
             .apply_rows(rows(&[1, 2]).await.unwrap())
             .await
             .unwrap();
 
-        let commit = indexer.commit_in_background(building).unwrap();
-        indexer.apply_rows(rows(&[3]).await.unwrap()).await.unwrap();
+        let commit = build.indexer.commit_in_background(building).unwrap();
+        build
+            .indexer
+            .apply_rows(rows(&[3]).await.unwrap())
+            .await
+            .unwrap();
         assert_eq!(
-            indexer.targets[&building].held.len(),
+            build.indexer.targets[&building].held.len(),
             1,
             "written while finishing"
         );
@@ -955,9 +1033,91 @@ mod tests {
         );
         assert_eq!(handle.meta().phase, Phase::Building);
 
-        indexer.finish_build(building).await.unwrap();
+        build.indexer.finish_build(building).await.unwrap();
         assert_eq!(handle.document_count(), 3);
         assert_eq!(handle.meta().phase, Phase::Built);
-        assert!(indexer.targets[&building].held.is_empty());
+        assert!(build.indexer.targets[&building].held.is_empty());
+    }
+
+    /// A live batch during a build hands the building generation's operations to its writer
+    /// only ahead of the next reindex page (so it never waits behind the build's backlog),
+    /// while the live generation commits at once; the build ends with the live write applied
+    /// after the page that held an older row of the same entity. The building writer does not
+    /// merge until the build is done.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_live_batch_holds_building_writes_until_the_next_page() {
+        let mut build = Build::with_users(2).await;
+        let (db, catalog, building, at) = (
+            build.db.clone(),
+            build.catalog.clone(),
+            build.building,
+            build.at,
+        );
+        let live = catalog.live().generation;
+        let user = |id| EntityKey::new(EntityKind::User, id);
+        // The reindex read user 1 before its rename, and hands the page in after it.
+        let page = hydrate::hydrate(&db, EntityKind::User, &[1]).await.unwrap();
+        let renamed = at + chrono::Duration::seconds(5);
+        testing::rename(&db, user(1), "Renamed Singer", renamed)
+            .await
+            .unwrap();
+
+        let bus = crate::source::MemoryBus::new();
+        let mut source = bus.source();
+        for (id, version) in [(1, renamed), (2, at)] {
+            let (routing_key, body) =
+                testing::event(schemas::envelope::Action::Save, user(id), version);
+            bus.publish(&routing_key, body);
+        }
+        let mut deliveries = Vec::new();
+        while deliveries.len() < 2 {
+            deliveries.extend(source.recv(None).await.unwrap());
+        }
+        build
+            .indexer
+            .process(&mut source, &deliveries)
+            .await
+            .unwrap();
+        assert_eq!(
+            build.indexer.targets[&building].held.len(),
+            2,
+            "the live batch's building writes are held"
+        );
+        assert_eq!(
+            catalog.get(live).unwrap().document_count(),
+            2,
+            "live committed"
+        );
+
+        let report = build.indexer.apply_rows(page).await.unwrap();
+        assert_eq!(report.count(Outcome::Indexed), 0, "the page's row is older");
+        assert!(
+            build.indexer.targets[&building].held.is_empty(),
+            "the page flushed them"
+        );
+        let policy = |indexer: &Indexer| {
+            format!(
+                "{:?}",
+                lock_writer(&indexer.targets[&building].writer).get_merge_policy()
+            )
+        };
+        assert!(
+            policy(&build.indexer).starts_with("NoMergePolicy"),
+            "no merges while building"
+        );
+        build.indexer.finish_build(building).await.unwrap();
+        let handle = catalog.get(building).unwrap();
+        assert_eq!(handle.document_count(), 2);
+        assert_eq!(handle.meta().phase, Phase::Built);
+        let versions = VersionMap::rebuild(&handle.searcher()).unwrap();
+        assert_eq!(
+            versions.get(&user(1)).map(|stored| stored.version),
+            Some(Version::from_datetime(renamed)),
+            "the live rename outlives the older page"
+        );
+        assert!(
+            policy(&build.indexer).starts_with("LogMergePolicy"),
+            "built: merges as usual"
+        );
     }
 }
