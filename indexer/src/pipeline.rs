@@ -434,10 +434,12 @@ impl Indexer {
                     deliveries: Vec::new(),
                     occurred: Vec::new(),
                 };
-                let resolution = match self.known(&pending) {
-                    Some(decision) => Resolution::Known(decision),
-                    None if row.searchable => Resolution::Upsert(row),
-                    None => Resolution::Gone(row.version()),
+                // The row is read already: each generation decides by its version (no
+                // floor shortcut, which would also call a row newer than a stored version
+                // stale where every generation holds the entity).
+                let resolution = match row.searchable {
+                    true => Resolution::Upsert(row),
+                    false => Resolution::Gone(row.version()),
                 };
                 Item {
                     pending,
@@ -722,6 +724,9 @@ impl Indexer {
         mut operations: BTreeMap<Generation, Writes>,
         pace: Pace,
     ) -> Result<(), IndexerError> {
+        // While a reindex streams, a live batch's commits run while the loop goes on with the
+        // reindex's pages (see `work_until_committed`).
+        let overlap = pace == Pace::Live && self.streaming && self.inbox.is_some();
         let jobs = (self.targets.iter_mut()).filter_map(|(generation, target)| {
             let writes = operations.remove(generation);
             // A reindex page also flushes what live batches left held, even when it brings
@@ -733,6 +738,7 @@ impl Indexer {
             let Writes { operations, stored } = writes.unwrap_or_default();
             Some(async move {
                 let building = target.handle.meta().phase == Phase::Building;
+                let mut started = None;
                 if target.finishing {
                     target.held.extend(operations);
                 } else if building {
@@ -741,17 +747,75 @@ impl Indexer {
                         let held = std::mem::take(&mut target.held);
                         write(target, held, false).await?;
                     }
+                } else if overlap {
+                    started = Some(Started {
+                        generation: *generation,
+                        path: target.handle.path().to_path_buf(),
+                        task: start_write(target, operations, true),
+                    });
                 } else {
                     write(target, operations, true).await?;
                 }
                 for (key, version) in stored {
                     target.versions.set(key, version);
                 }
-                Ok::<_, IndexerError>(())
+                Ok::<_, IndexerError>(started)
             })
         });
-        futures::future::try_join_all(jobs).await?;
+        let started: Vec<Started> = (futures::future::try_join_all(jobs).await?)
+            .into_iter()
+            .flatten()
+            .collect();
+        if !started.is_empty() {
+            self.work_until_committed(started).await?;
+        }
         Ok(())
+    }
+
+    /// Does the reindex's work from the inbox until the live batch's commits (`started`) are
+    /// done, then makes them searchable. A live commit (a flush, fsyncs and a reader reload,
+    /// slower while the build's threads have the cores) used to stall the build for its whole
+    /// length, a third of the loop's time at 1,000 events/s.
+    ///
+    /// Those generations' version maps learned the batch's versions when the writes were
+    /// handed over, as a building generation's do: the writer applies operations in order, so a
+    /// page that comes after is decided against them. A failed commit stops the indexer (the
+    /// batch is not acknowledged and the maps are rebuilt from the index on restart).
+    async fn work_until_committed(&mut self, started: Vec<Started>) -> Result<(), IndexerError> {
+        let Some(mut inbox) = self.inbox.take() else {
+            return Err(IndexerError::Corrupt {
+                path: self.catalog.root().to_path_buf(),
+                reason: "overlapping commits without a reindex inbox".into(),
+            });
+        };
+        let (places, tasks): (Vec<_>, Vec<_>) = (started.into_iter())
+            .map(|s| ((s.generation, s.path), s.task))
+            .unzip();
+        let mut committed = std::pin::pin!(futures::future::join_all(tasks));
+        let mut stopped = false;
+        let joined = loop {
+            tokio::select! {
+                biased;
+                joined = &mut committed => break joined,
+                Some(work) = inbox.recv(), if !stopped && !self.catalog.paused() => {
+                    // Boxed: a page's own commit leads back here (never overlapping, as
+                    // pages are not live batches), which an async fn can only do boxed.
+                    stopped = Box::pin(self.work(work)).await;
+                }
+            }
+        };
+        self.inbox = Some(inbox);
+        for ((generation, path), joined) in places.into_iter().zip(joined) {
+            written(&path, joined)?;
+            if let Some(target) = self.targets.get_mut(&generation) {
+                target.dirty = false;
+                target.handle.reload()?;
+            }
+        }
+        match stopped {
+            true => Err(IndexerError::Cancelled),
+            false => Ok(()),
+        }
     }
 
     /// After the commit: tell subscribers what changed, measure time to searchable.
@@ -903,27 +967,47 @@ async fn write(
     operations: Vec<UserOperation>,
     commit: bool,
 ) -> Result<(), IndexerError> {
-    let writer = target.writer.clone();
-    let path = target.handle.path().to_path_buf();
-    let written = tokio::task::spawn_blocking(move || {
-        let mut writer = lock_writer(&writer);
-        writer.run(operations)?;
-        if commit {
-            writer.commit()?;
-        }
-        Ok::<_, tantivy::TantivyError>(())
-    })
-    .await
-    .map_err(|e| IndexerError::Corrupt {
-        path: path.clone(),
-        reason: format!("write task: {e}"),
-    })?;
-    written.map_err(|e| IndexerError::index(&path, e))?;
+    let task = start_write(target, operations, commit);
+    written(target.handle.path(), task.await)?;
     target.dirty = !commit;
     if commit {
         target.handle.reload()?;
     }
     Ok(())
+}
+
+/// A write handed to a blocking thread: [`write`] without its wait, applied with [`written`].
+type WriteTask = tokio::task::JoinHandle<Result<(), tantivy::TantivyError>>;
+
+/// A live batch's commit in flight while the loop goes on (see `Indexer::work_until_committed`).
+struct Started {
+    generation: Generation,
+    path: std::path::PathBuf,
+    task: WriteTask,
+}
+
+fn start_write(target: &Target, operations: Vec<UserOperation>, commit: bool) -> WriteTask {
+    let writer = target.writer.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut writer = lock_writer(&writer);
+        writer.run(operations)?;
+        if commit {
+            writer.commit()?;
+        }
+        Ok(())
+    })
+}
+
+/// The outcome of a [`WriteTask`] for the generation at `path`.
+fn written(
+    path: &std::path::Path,
+    joined: Result<Result<(), tantivy::TantivyError>, tokio::task::JoinError>,
+) -> Result<(), IndexerError> {
+    let done = joined.map_err(|e| IndexerError::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("write task: {e}"),
+    })?;
+    done.map_err(|e| IndexerError::index(path, e))
 }
 
 fn lock_writer(writer: &Mutex<IndexWriter>) -> std::sync::MutexGuard<'_, IndexWriter> {
@@ -967,6 +1051,16 @@ mod tests {
     }
 
     impl Build {
+        /// The database, the catalog, the generation being built and when the users were written.
+        fn parts(&self) -> (Db, Arc<Catalog>, Generation, chrono::DateTime<Utc>) {
+            (
+                self.db.clone(),
+                self.catalog.clone(),
+                self.building,
+                self.at,
+            )
+        }
+
         async fn with_users(n: i64) -> Build {
             let sqlite = testkit::FreshSqlite::create().await;
             let db = sqlite.db.clone();
@@ -1039,6 +1133,66 @@ mod tests {
         assert!(build.indexer.targets[&building].held.is_empty());
     }
 
+    /// While a reindex streams, a live batch's commit no longer stalls the build: the loop
+    /// does a page while the live generation's commit is still running (here held up on the
+    /// writer's lock), and that page is decided against the batch's versions already (a write
+    /// of its own to the live generation would queue behind the commit and never finish).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_page_goes_through_while_a_live_commit_runs() {
+        let mut build = Build::with_users(1).await;
+        let (db, catalog, building, at) = build.parts();
+        let live = catalog.live().generation;
+        let user = EntityKey::new(EntityKind::User, 1);
+        let bus = crate::source::MemoryBus::new();
+        let mut source = bus.source();
+        let (routing_key, body) = testing::event(schemas::envelope::Action::Save, user, at);
+        bus.publish(&routing_key, body);
+        let deliveries: Vec<_> = source.recv(None).await.unwrap().into_iter().collect();
+        build.indexer.streaming = true;
+
+        // Hold the live writer's lock until the page is answered.
+        let live_writer = build.indexer.targets[&live].writer.clone();
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _guard = lock_writer(&live_writer);
+            locked.send(()).unwrap();
+            let _ = released.recv();
+        });
+        is_locked.recv().unwrap();
+        let page = hydrate::hydrate(&db, EntityKind::User, &[1]).await.unwrap();
+        let feed = build._feed.clone();
+        let answered = tokio::spawn(async move {
+            let report = feed.apply_rows(page).await;
+            release.send(()).unwrap();
+            report
+        });
+
+        let processed = tokio::time::timeout(
+            Duration::from_secs(20),
+            build.indexer.process(&mut source, &deliveries),
+        )
+        .await
+        .expect("the page went through during the live commit");
+        processed.unwrap();
+        let report = answered.await.unwrap().unwrap();
+        holder.join().unwrap();
+        assert_eq!(
+            report.count(Outcome::Duplicate),
+            1,
+            "the page was decided against the batch's versions: nothing to write anywhere"
+        );
+        assert!(
+            build.indexer.targets[&building].held.is_empty(),
+            "and flushed the batch's held write ahead of it"
+        );
+        assert_eq!(
+            catalog.get(live).unwrap().document_count(),
+            1,
+            "live committed"
+        );
+    }
+
     /// A live batch during a build hands the building generation's operations to its writer
     /// only ahead of the next reindex page (so it never waits behind the build's backlog),
     /// while the live generation commits at once; the build ends with the live write applied
@@ -1047,12 +1201,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_live_batch_holds_building_writes_until_the_next_page() {
         let mut build = Build::with_users(2).await;
-        let (db, catalog, building, at) = (
-            build.db.clone(),
-            build.catalog.clone(),
-            build.building,
-            build.at,
-        );
+        let (db, catalog, building, at) = build.parts();
         let live = catalog.live().generation;
         let user = |id| EntityKey::new(EntityKind::User, id);
         // The reindex read user 1 before its rename, and hands the page in after it.

@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
 use schemas::{EntityKey, EntityKind, Version};
 use tantivy::{DocId, Searcher};
 
@@ -55,7 +56,10 @@ pub fn covers(stored: Option<Stored>, floor: Version) -> Option<Decision> {
 /// Entity → stored version, for one generation.
 #[derive(Debug, Default, Clone)]
 pub struct VersionMap {
-    entries: HashMap<EntityKey, Stored>,
+    /// Fx-hashed: a reindex looks every row up in every writable generation's map, and the
+    /// default SipHash took a measurable share of the build (keys are not attacker-chosen
+    /// beyond ids, which a version map holds anyway).
+    entries: FxHashMap<EntityKey, Stored>,
 }
 
 /// The index's system fields could not be read back.
