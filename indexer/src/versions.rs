@@ -9,8 +9,11 @@
 //! - equal → a duplicate, nothing to do;
 //! - smaller → stale, nothing to do (no regression, no resurrection after a delete).
 //!
-//! The map is updated only after the commit that holds the write, so a crash in between means
-//! a redelivery that is applied again — never a change rejected as stale and lost.
+//! A live generation's map learns a write with its commit; only while a reindex streams does it
+//! learn it when the write is handed to the writer (the commit overlaps the reindex's pages, see
+//! `Indexer::work_until_committed`). Either way a crash or a failed commit stops the indexer
+//! before the batch is acknowledged, and the map is rebuilt from the index when it opens again:
+//! a redelivery is applied again, never rejected as stale and lost.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
