@@ -750,7 +750,7 @@ impl Indexer {
                 } else if overlap {
                     started = Some(Started {
                         generation: *generation,
-                        path: target.handle.path().to_path_buf(),
+                        handle: target.handle.clone(),
                         task: start_write(target, operations, true),
                     });
                 } else {
@@ -780,7 +780,8 @@ impl Indexer {
     /// Those generations' version maps learned the batch's versions when the writes were
     /// handed over, as a building generation's do: the writer applies operations in order, so a
     /// page that comes after is decided against them. A failed commit stops the indexer (the
-    /// batch is not acknowledged and the maps are rebuilt from the index on restart).
+    /// batch is not acknowledged and the maps are rebuilt from the index on restart). The
+    /// batch's duration (metrics, debug log) includes the pages done meanwhile.
     async fn work_until_committed(&mut self, started: Vec<Started>) -> Result<(), IndexerError> {
         let Some(mut inbox) = self.inbox.take() else {
             return Err(IndexerError::Corrupt {
@@ -789,7 +790,7 @@ impl Indexer {
             });
         };
         let (places, tasks): (Vec<_>, Vec<_>) = (started.into_iter())
-            .map(|s| ((s.generation, s.path), s.task))
+            .map(|s| ((s.generation, s.handle), s.task))
             .unzip();
         let mut committed = std::pin::pin!(futures::future::join_all(tasks));
         let mut stopped = false;
@@ -805,11 +806,13 @@ impl Indexer {
             }
         };
         self.inbox = Some(inbox);
-        for ((generation, path), joined) in places.into_iter().zip(joined) {
-            written(&path, joined)?;
+        for ((generation, handle), joined) in places.into_iter().zip(joined) {
+            written(handle.path(), joined)?;
+            // Reloaded even when a page meanwhile found the generation no longer writable
+            // (read-only, retired) and dropped its writer: it may still be served.
+            handle.reload()?;
             if let Some(target) = self.targets.get_mut(&generation) {
                 target.dirty = false;
-                target.handle.reload()?;
             }
         }
         match stopped {
@@ -982,7 +985,7 @@ type WriteTask = tokio::task::JoinHandle<Result<(), tantivy::TantivyError>>;
 /// A live batch's commit in flight while the loop goes on (see `Indexer::work_until_committed`).
 struct Started {
     generation: Generation,
-    path: std::path::PathBuf,
+    handle: Arc<GenerationHandle>,
     task: WriteTask,
 }
 
