@@ -743,8 +743,10 @@ impl Indexer {
         per_target
     }
 
-    /// Commit stage: each generation commits its operations and reloads its reader; only then
-    /// does its version map learn the new versions. The generations commit concurrently (each
+    /// Commit stage: each generation commits its operations and reloads its reader, and its
+    /// version map learns the new versions after the commit (or, for a live batch while a
+    /// reindex streams, when they are handed over: see `work_until_committed`). The
+    /// generations commit concurrently (each
     /// on its own blocking thread), so a batch waits for the slowest commit, not their sum.
     ///
     /// A generation being built only queues its operations (see [`Target`]; its map learns
@@ -759,8 +761,8 @@ impl Indexer {
         pace: Pace,
     ) -> Result<(), IndexerError> {
         // While a reindex streams, a live batch's commits run while the loop goes on with the
-        // reindex's pages (see `work_until_committed`).
-        let overlap = pace == Pace::Live && self.streaming && self.inbox.is_some();
+        // reindex's pages (see `work_until_committed`; otherwise `work_while` just waits).
+        let overlap = pace == Pace::Live && self.streaming;
         let jobs = (self.targets.iter_mut()).filter_map(|(generation, target)| {
             let writes = operations.remove(generation);
             // A reindex page also flushes what live batches left held, even when it brings
@@ -783,7 +785,6 @@ impl Indexer {
                     }
                 } else if overlap {
                     started = Some(Started {
-                        generation: *generation,
                         handle: target.handle.clone(),
                         task: start_write(target, operations, true),
                     });
@@ -815,16 +816,15 @@ impl Indexer {
     /// batch is not acknowledged and the maps are rebuilt from the index on restart). The
     /// batch's duration (metrics, debug log) includes the pages done meanwhile.
     async fn work_until_committed(&mut self, started: Vec<Started>) -> Result<(), IndexerError> {
-        let (places, tasks): (Vec<_>, Vec<_>) = (started.into_iter())
-            .map(|s| ((s.generation, s.handle), s.task))
-            .unzip();
+        let (handles, tasks): (Vec<_>, Vec<_>) =
+            (started.into_iter()).map(|s| (s.handle, s.task)).unzip();
         let joined = self.work_while(futures::future::join_all(tasks)).await?;
-        for ((generation, handle), joined) in places.into_iter().zip(joined) {
+        for (handle, joined) in handles.into_iter().zip(joined) {
             written(handle.path(), joined)?;
             // Reloaded even when a page meanwhile found the generation no longer writable
             // (read-only, retired) and dropped its writer: it may still be served.
             handle.reload()?;
-            if let Some(target) = self.targets.get_mut(&generation) {
+            if let Some(target) = self.targets.get_mut(&handle.generation) {
                 target.dirty = false;
             }
         }
@@ -994,7 +994,6 @@ type WriteTask = tokio::task::JoinHandle<Result<(), tantivy::TantivyError>>;
 
 /// A live batch's commit in flight while the loop goes on (see `Indexer::work_until_committed`).
 struct Started {
-    generation: Generation,
     handle: Arc<GenerationHandle>,
     task: WriteTask,
 }
@@ -1058,7 +1057,7 @@ mod tests {
         catalog: Arc<Catalog>,
         indexer: Indexer,
         building: Generation,
-        _feed: ReindexFeed,
+        feed: ReindexFeed,
         /// When the users were written.
         at: chrono::DateTime<Utc>,
     }
@@ -1100,7 +1099,7 @@ mod tests {
                 catalog,
                 indexer,
                 building,
-                _feed: feed,
+                feed,
                 at,
             }
         }
@@ -1184,7 +1183,7 @@ mod tests {
             let _ = released.recv();
         });
         is_locked.recv().unwrap();
-        let feed = build._feed.clone();
+        let feed = build.feed.clone();
         let answered = tokio::spawn(async move {
             let report = feed.apply_rows(old_page).await;
             release.send(()).unwrap();

@@ -154,7 +154,7 @@ impl VersionMap {
 /// most of the time the loop spent deciding versions. Only the run's place is scattered; the
 /// top bits, which the table compares before the keys, still differ per key.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct NearbyIds;
+struct NearbyIds;
 
 impl BuildHasher for NearbyIds {
     type Hasher = NearbyIdsHasher;
@@ -166,7 +166,7 @@ impl BuildHasher for NearbyIds {
 
 /// See [`NearbyIds`]: the id (the key's one `i64`) is kept apart, everything else is mixed.
 #[derive(Debug, Default)]
-pub struct NearbyIdsHasher {
+struct NearbyIdsHasher {
     mixed: u64,
     id: u64,
 }
@@ -207,6 +207,11 @@ mod tests {
         tombstone: false,
     };
 
+    const GONE: Stored = Stored {
+        version: Version(200),
+        tombstone: true,
+    };
+
     /// Consecutive ids of a kind share a run of buckets (the low bits are the id's); other runs
     /// and other kinds go elsewhere; the tag bits still tell the keys of a run apart.
     #[test]
@@ -234,10 +239,6 @@ mod tests {
             "another kind's run is elsewhere"
         );
     }
-    const GONE: Stored = Stored {
-        version: Version(200),
-        tombstone: true,
-    };
 
     #[test]
     fn only_newer_versions_are_written() {
