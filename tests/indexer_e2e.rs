@@ -152,6 +152,11 @@ async fn an_event_ahead_of_its_row_is_retried_then_indexed() {
         .unwrap();
     env.publish(Action::Create, user(1), t0).await;
     let running = env.start().await;
+    // Indexed before its tracks exist: its event writes no track (see the owner-rename test).
+    eventually("owner indexed", || {
+        matching(&running.catalog, "full_name", "replica") == vec![1]
+    })
+    .await;
     // The replica has not seen the row yet: the event must wait on the retry queue.
     env.publish(Action::Create, track(7), t0).await;
     testing::insert_track(db, 8, 1, "old version", t0)
@@ -177,6 +182,41 @@ async fn an_event_ahead_of_its_row_is_retried_then_indexed() {
         matching(&running.catalog, "title", "new") == vec![8]
     })
     .await;
+    until_verified(db, env.data.path()).await;
+    running.stop().await;
+}
+
+/// PostgreSQL + RabbitMQ: one event for a renamed user re-renders the user's tracks, which show
+/// the name (the embedded suite checks playlists and groups too, and old events after it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_rename_reaches_the_owners_tracks() {
+    let env = Env::new().await;
+    let db = env.db();
+    let t0 = testing::now();
+    testing::insert_user(db, 1, "angus", "Angus Young", t0)
+        .await
+        .unwrap();
+    for id in 1..=3 {
+        testing::insert_track(db, id, 1, &format!("riff {id}"), t0)
+            .await
+            .unwrap();
+        env.publish(Action::Create, track(id), t0).await;
+    }
+    env.publish(Action::Create, user(1), t0).await;
+    let running = env.start().await;
+    eventually("tracks indexed with the owner's name", || {
+        matching(&running.catalog, "owner_full_name", "angus") == vec![1, 2, 3]
+    })
+    .await;
+    testing::rename(db, user(1), "Bon Scott", later(t0, 1))
+        .await
+        .unwrap();
+    env.publish(Action::Save, user(1), later(t0, 1)).await;
+    eventually("tracks show the new name", || {
+        matching(&running.catalog, "owner_full_name", "scott") == vec![1, 2, 3]
+    })
+    .await;
+    assert!(matching(&running.catalog, "owner_full_name", "angus").is_empty());
     until_verified(db, env.data.path()).await;
     running.stop().await;
 }

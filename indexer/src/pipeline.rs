@@ -111,8 +111,10 @@ enum Resolution {
     Known(Decision),
     /// Searchable at this version.
     Upsert(Hydrated),
-    /// Unsearchable at this version (row deleted/private/taken down, or gone after a destroy).
+    /// Unsearchable at this version (row deleted, private or taken down).
     Gone(Version),
+    /// No row: removed from the database (a destroy event, at its time).
+    Removed(Version),
     /// The row read is older than the event, or missing for a create/save.
     Lagging,
     /// The row could not be rendered (definition and data disagree).
@@ -123,6 +125,9 @@ struct Item {
     pending: Pending,
     resolution: Resolution,
     outcome: Outcome,
+    /// Read again because its owner changed ([`Indexer::fan_out`]): written even at the
+    /// version a generation holds, since the owner's names in it may have changed.
+    rerender: bool,
 }
 
 /// What one generation must apply in a commit: the operations, and the versions its map
@@ -445,9 +450,21 @@ impl Indexer {
                     pending,
                     resolution,
                     outcome: Outcome::Duplicate,
+                    rerender: false,
                 }
             })
             .collect();
+        // A user that a page brings newer than a served generation (live, previous) holds
+        // changed while the build ran, and its event may now find every generation covered:
+        // its entities are written here, as the event would have.
+        let owners = owners(&items, |key, version| {
+            (self.targets.values())
+                .filter(|target| target.handle.meta().phase != Phase::Building)
+                .any(|target| {
+                    versions::decide(target.versions.get(&key), version) == Decision::Write
+                })
+        });
+        self.fan_out(&mut items, owners).await?;
         let operations = self.versioned_writes(&mut items);
         self.commit(operations, Pace::Build).await?;
         for item in &items {
@@ -480,6 +497,8 @@ impl Indexer {
         self.sync_targets()?;
         let events = read_envelopes(source, deliveries, &mut report).await?;
         let mut items = self.resolve(batch::coalesce(&events)).await?;
+        let owners = owners(&items, |_, _| true);
+        self.fan_out(&mut items, owners).await?;
         let hydrated = started.elapsed();
         let operations = self.versioned_writes(&mut items);
         self.commit(operations, Pace::Live).await?;
@@ -572,6 +591,7 @@ impl Indexer {
                     pending,
                     resolution,
                     outcome: Outcome::Duplicate,
+                    rerender: false,
                 }
             })
             .collect();
@@ -594,6 +614,80 @@ impl Indexer {
             }
         }
         Ok(items)
+    }
+
+    /// Owner stage: tracks, playlists and groups show their owner's names, so a user read at
+    /// a new version (`owners`) is also written to every entity it owns
+    /// ([`hydrate::dependents`]), in the same batch: the user's event is acknowledged only once
+    /// they are written. They are read after the user and re-rendered even at the version a
+    /// generation holds (their own `updated_at` did not move; a newer version still wins and
+    /// an older one is still stale). An entity in the batch on its own account is read again
+    /// too, as it may have been read before its owner.
+    async fn fan_out(&self, items: &mut Vec<Item>, owners: Vec<i64>) -> Result<(), IndexerError> {
+        if owners.is_empty() {
+            return Ok(());
+        }
+        let dependents = self
+            .retrying("dependents", || hydrate::dependents(&self.db, &owners))
+            .await?;
+        if dependents.is_empty() {
+            return Ok(());
+        }
+        let rows = self.read_rows(&dependents).await?;
+        let position: HashMap<EntityKey, usize> = (items.iter().enumerate())
+            .map(|(i, item)| (item.pending.key, i))
+            .collect();
+        for key in dependents {
+            if let Some(&i) = position.get(&key) {
+                let item = &mut items[i];
+                if !matches!(item.resolution, Resolution::Unrenderable(_)) {
+                    item.resolution = classify(&item.pending, rows.get(&key));
+                    item.rerender = true;
+                }
+                continue;
+            }
+            let pending = Pending {
+                key,
+                floor: Version(0),
+                destroyed: false,
+                deliveries: Vec::new(),
+                occurred: Vec::new(),
+            };
+            // Gone from the database since the owner's read: nothing to re-render.
+            let resolution = classify(&pending, rows.get(&key));
+            if !matches!(resolution, Resolution::Lagging) {
+                items.push(Item {
+                    pending,
+                    resolution,
+                    outcome: Outcome::Duplicate,
+                    rerender: true,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a database read until it succeeds (backing off) or the indexer is stopped: a
+    /// failed read is retried, never acknowledged unread.
+    async fn retrying<T, F, Fut>(&self, what: &str, mut read: F) -> Result<T, IndexerError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match read().await {
+                Ok(read) => return Ok(read),
+                Err(e) => {
+                    tracing::warn!(error = %e, what, retry_in = ?backoff, "database read failed");
+                    tokio::select! {
+                        _ = self.cancel.cancelled() => return Err(IndexerError::Cancelled),
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
     }
 
     /// `Some` when every writable generation already reflects the event's floor.
@@ -656,20 +750,9 @@ impl Indexer {
             if ids.is_empty() {
                 continue;
             }
-            let mut backoff = Duration::from_millis(100);
-            let hydrated = loop {
-                match hydrate::hydrate(&self.db, kind, &ids).await {
-                    Ok(hydrated) => break hydrated,
-                    Err(e) => {
-                        tracing::warn!(error = %e, %kind, retry_in = ?backoff, "hydration failed");
-                        tokio::select! {
-                            _ = self.cancel.cancelled() => return Err(IndexerError::Cancelled),
-                            _ = tokio::time::sleep(backoff) => {}
-                        }
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                    }
-                }
-            };
+            let hydrated = self
+                .retrying(kind.as_str(), || hydrate::hydrate(&self.db, kind, &ids))
+                .await?;
             rows.extend(hydrated.into_iter().map(|h| (h.key(), h)));
         }
         Ok(rows)
@@ -694,13 +777,16 @@ impl Indexer {
                     continue;
                 }
                 Resolution::Upsert(hydrated) => (hydrated.version(), false),
-                Resolution::Gone(version) => (*version, true),
+                Resolution::Gone(version) | Resolution::Removed(version) => (*version, true),
             };
             let mut written = false;
             let mut first_decision = None;
             let mut unrenderable = None;
             for (generation, target) in &self.targets {
-                let decision = versions::decide(target.versions.get(&key), version);
+                let decision = match versions::decide(target.versions.get(&key), version) {
+                    Decision::Duplicate if item.rerender => Decision::Write,
+                    decision => decision,
+                };
                 first_decision.get_or_insert(decision);
                 if decision != Decision::Write {
                     continue;
@@ -843,12 +929,12 @@ impl Indexer {
             }
             let row = match (&item.resolution, item.outcome) {
                 (Resolution::Upsert(hydrated), Outcome::Indexed) => Some(hydrated.row.clone()),
-                (Resolution::Gone(_), Outcome::Deleted) => None,
+                (Resolution::Gone(_) | Resolution::Removed(_), Outcome::Deleted) => None,
                 _ => continue,
             };
             let version = match &item.resolution {
                 Resolution::Upsert(hydrated) => hydrated.version(),
-                Resolution::Gone(version) => *version,
+                Resolution::Gone(version) | Resolution::Removed(version) => *version,
                 _ => continue,
             };
             let _ = self.changes.send(IndexChange {
@@ -951,9 +1037,26 @@ fn classify(pending: &Pending, row: Option<&Hydrated>) -> Resolution {
         Some(row) if row.version() < pending.floor => Resolution::Lagging,
         Some(row) if row.searchable => Resolution::Upsert(row.clone()),
         Some(row) => Resolution::Gone(row.version()),
-        None if pending.destroyed => Resolution::Gone(pending.floor),
+        None if pending.destroyed => Resolution::Removed(pending.floor),
         None => Resolution::Lagging,
     }
+}
+
+/// The ids of the users among `items` read at a version (upsert or gone) that `changed`
+/// accepts. A removed user is not among them: its entities, if the site left any, show its
+/// names until they change.
+fn owners(items: &[Item], changed: impl Fn(EntityKey, Version) -> bool) -> Vec<i64> {
+    (items.iter())
+        .filter(|item| item.pending.key.kind == EntityKind::User)
+        .filter_map(|item| {
+            let version = match &item.resolution {
+                Resolution::Upsert(hydrated) => hydrated.version(),
+                Resolution::Gone(version) => *version,
+                _ => return None,
+            };
+            changed(item.pending.key, version).then_some(item.pending.key.id)
+        })
+        .collect()
 }
 
 fn decided(decision: Decision) -> Outcome {

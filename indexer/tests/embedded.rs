@@ -86,6 +86,34 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Keys (`track:1`) of the live documents whose `fields` match `text`, sorted.
+    fn keys_matching(&self, fields: &[&str], text: &str) -> Vec<String> {
+        let (searcher, definitions) = self.catalog.live_searcher();
+        let fields = (fields.iter())
+            .map(|f| definitions.field(f).unwrap())
+            .collect();
+        let query = QueryParser::for_index(self.catalog.live().index(), fields)
+            .parse_query(text)
+            .unwrap();
+        let system = definitions.system();
+        let mut keys: Vec<String> = searcher
+            .search(&query, &TopDocs::with_limit(100).order_by_score())
+            .unwrap()
+            .into_iter()
+            .map(|(_, address)| {
+                let doc: tantivy::TantivyDocument = searcher.doc(address).unwrap();
+                use tantivy::schema::Value;
+                let kind = doc.get_first(system.kind).and_then(|v| v.as_str());
+                let id = doc.get_first(system.id).and_then(|v| v.as_i64());
+                format!("{}:{}", kind.unwrap(), id.unwrap())
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+}
+
 fn track(id: i64) -> EntityKey {
     EntityKey::new(EntityKind::Track, id)
 }
@@ -344,4 +372,75 @@ proptest! {
             Ok(())
         })?;
     }
+}
+
+/// Tracks, playlists and groups show their owner's names: a user's rename (one event, for the
+/// user) reaches them too, and an owner's older event cannot take them back.
+#[tokio::test]
+async fn an_owner_rename_reaches_the_tracks_playlists_and_groups_that_show_the_name() {
+    let site = testkit::FreshSqlite::create().await;
+    let data = tempfile::tempdir().unwrap();
+    let bus = MemoryBus::new();
+    let db = &site.db;
+    let t0 = testing::now();
+    let user = EntityKey::new(EntityKind::User, 1);
+    let playlist = EntityKey::new(EntityKind::Playlist, 1);
+    let group = EntityKey::new(EntityKind::Group, 1);
+    testing::insert_user(db, 1, "acdc", "Angus Young", t0)
+        .await
+        .unwrap();
+    testing::insert_user(db, 2, "other", "Someone Else", t0)
+        .await
+        .unwrap();
+    testing::insert_track(db, 1, 1, "Highway to Hell", t0)
+        .await
+        .unwrap();
+    testing::insert_track(db, 2, 2, "Not Theirs", t0)
+        .await
+        .unwrap();
+    testing::insert_playlist(db, 1, 1, "Best Of", t0)
+        .await
+        .unwrap();
+    testing::insert_group(db, 1, 1, "Rock Fans", t0)
+        .await
+        .unwrap();
+    let running = start(db, data.path(), &bus);
+    let other = EntityKey::new(EntityKind::User, 2);
+    for key in [user, other, track(1), track(2), playlist, group] {
+        let (rk, body) = event(Action::Create, key, t0);
+        bus.publish(&rk, body);
+    }
+    running.settle().await;
+    let owner_fields = ["owner_full_name", "creator_full_name"];
+    assert_eq!(
+        running.keys_matching(&owner_fields, "angus"),
+        vec!["group:1", "playlist:1", "track:1"]
+    );
+
+    let t1 = later(t0, 1);
+    testing::rename(db, user, "Bon Scott", t1).await.unwrap();
+    let (rk, body) = event(Action::Save, user, t1);
+    bus.publish(&rk, body);
+    running.settle().await;
+    assert_eq!(
+        running.keys_matching(&owner_fields, "scott"),
+        vec!["group:1", "playlist:1", "track:1"]
+    );
+    assert!(running.keys_matching(&owner_fields, "angus").is_empty());
+
+    // The track's own old create, and the user's, change nothing now.
+    for key in [track(1), user] {
+        let (rk, body) = event(Action::Create, key, t0);
+        bus.publish(&rk, body);
+    }
+    running.settle().await;
+    assert_eq!(
+        running.keys_matching(&owner_fields, "scott"),
+        vec!["group:1", "playlist:1", "track:1"]
+    );
+    let report = indexer::verify::verify(db, &running.catalog.live())
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report}");
+    running.stop().await;
 }
