@@ -457,12 +457,13 @@ impl Indexer {
         // A user that a page brings newer than a served generation (live, previous) holds
         // changed while the build ran, and its event may now find every generation covered:
         // its entities are written here, as the event would have.
+        let served: Vec<&VersionMap> = (self.targets.values())
+            .filter(|target| target.handle.meta().phase != Phase::Building)
+            .map(|target| &target.versions)
+            .collect();
         let owners = owners(&items, |key, version| {
-            (self.targets.values())
-                .filter(|target| target.handle.meta().phase != Phase::Building)
-                .any(|target| {
-                    versions::decide(target.versions.get(&key), version) == Decision::Write
-                })
+            (served.iter())
+                .any(|versions| versions::decide(versions.get(&key), version) == Decision::Write)
         });
         self.fan_out(&mut items, owners).await?;
         let operations = self.versioned_writes(&mut items);
