@@ -1209,6 +1209,69 @@ mod tests {
         }
     }
 
+    /// Keys of `handle`'s documents whose owner's full name matches `text`.
+    fn owned_by(handle: &GenerationHandle, text: &str) -> Vec<String> {
+        use tantivy::schema::Value;
+        handle.reload().unwrap();
+        let definitions = handle.definitions();
+        let field = definitions.field("owner_full_name").unwrap();
+        let query = tantivy::query::QueryParser::for_index(handle.index(), vec![field])
+            .parse_query(text)
+            .unwrap();
+        let searcher = handle.searcher();
+        let top = tantivy::collector::TopDocs::with_limit(10).order_by_score();
+        let system = definitions.system();
+        (searcher.search(&query, &top).unwrap().into_iter())
+            .map(|(_, address)| {
+                let doc: TantivyDocument = searcher.doc(address).unwrap();
+                let kind = doc.get_first(system.kind).and_then(|v| v.as_str());
+                let id = doc.get_first(system.id).and_then(|v| v.as_i64());
+                format!("{}:{}", kind.unwrap(), id.unwrap())
+            })
+            .collect()
+    }
+
+    /// A user renamed while a build runs, whose page reaches the live generation before its
+    /// event (which will then find the user covered everywhere): the page re-renders the
+    /// user's tracks in every generation, as the event would have.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_page_with_a_renamed_user_rerenders_the_users_tracks_everywhere() {
+        let mut build = Build::with_users(1).await;
+        let (db, catalog, building, at) = build.parts();
+        testing::insert_track(&db, 1, 1, "Song", at).await.unwrap();
+        let users = || hydrate::hydrate(&db, EntityKind::User, &[1]);
+        let tracks = || hydrate::hydrate(&db, EntityKind::Track, &[1]);
+        build
+            .indexer
+            .apply_rows(users().await.unwrap())
+            .await
+            .unwrap();
+        build
+            .indexer
+            .apply_rows(tracks().await.unwrap())
+            .await
+            .unwrap();
+        let live = catalog.live();
+        assert_eq!(owned_by(&live, "singer"), vec!["track:1"]);
+
+        let user = EntityKey::new(EntityKind::User, 1);
+        let renamed = at + chrono::Duration::seconds(5);
+        testing::rename(&db, user, "Renamed Crooner", renamed)
+            .await
+            .unwrap();
+        build
+            .indexer
+            .apply_rows(users().await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(owned_by(&live, "crooner"), vec!["track:1"]);
+        assert!(owned_by(&live, "singer").is_empty());
+        build.indexer.finish_build(building).await.unwrap();
+        let built = catalog.get(building).unwrap();
+        assert_eq!(owned_by(&built, "crooner"), vec!["track:1"]);
+        assert!(owned_by(&built, "singer").is_empty());
+    }
+
     /// From a feed, a build's final commit runs off the loop: what arrives meanwhile is held,
     /// then committed with the generation marked built.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
