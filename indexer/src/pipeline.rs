@@ -1211,24 +1211,7 @@ mod tests {
 
     /// Keys of `handle`'s documents whose owner's full name matches `text`.
     fn owned_by(handle: &GenerationHandle, text: &str) -> Vec<String> {
-        use tantivy::schema::Value;
-        handle.reload().unwrap();
-        let definitions = handle.definitions();
-        let field = definitions.field("owner_full_name").unwrap();
-        let query = tantivy::query::QueryParser::for_index(handle.index(), vec![field])
-            .parse_query(text)
-            .unwrap();
-        let searcher = handle.searcher();
-        let top = tantivy::collector::TopDocs::with_limit(10).order_by_score();
-        let system = definitions.system();
-        (searcher.search(&query, &top).unwrap().into_iter())
-            .map(|(_, address)| {
-                let doc: TantivyDocument = searcher.doc(address).unwrap();
-                let kind = doc.get_first(system.kind).and_then(|v| v.as_str());
-                let id = doc.get_first(system.id).and_then(|v| v.as_i64());
-                format!("{}:{}", kind.unwrap(), id.unwrap())
-            })
-            .collect()
+        testing::keys_matching(handle, &["owner_full_name"], text).unwrap()
     }
 
     /// A user renamed while a build runs, whose page reaches the live generation before its

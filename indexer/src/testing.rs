@@ -209,3 +209,35 @@ pub async fn execute_with(
     binds.push(Bind::Time(at));
     execute(db, sql, binds).await
 }
+
+/// Keys (`track:1`) of `generation`'s documents whose `fields` match `text`, sorted, after a
+/// reader reload: what a search there finds now.
+pub fn keys_matching(
+    generation: &crate::generations::GenerationHandle,
+    fields: &[&str],
+    text: &str,
+) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+    use tantivy::schema::Value;
+    generation.reload()?;
+    let definitions = generation.definitions();
+    let fields = (fields.iter())
+        .map(|name| definitions.field(name).ok_or(format!("no field {name}")))
+        .collect::<Result<_, _>>()?;
+    let query =
+        tantivy::query::QueryParser::for_index(generation.index(), fields).parse_query(text)?;
+    let searcher = generation.searcher();
+    let system = definitions.system();
+    let top = tantivy::collector::TopDocs::with_limit(100).order_by_score();
+    let mut keys = Vec::new();
+    for (_, address) in searcher.search(&query, &top)? {
+        let doc: tantivy::TantivyDocument = searcher.doc(address)?;
+        let kind = doc.get_first(system.kind).and_then(|v| v.as_str());
+        let id = doc.get_first(system.id).and_then(|v| v.as_i64());
+        match (kind, id) {
+            (Some(kind), Some(id)) => keys.push(format!("{kind}:{id}")),
+            _ => return Err("a document without its kind or id".into()),
+        }
+    }
+    keys.sort();
+    Ok(keys)
+}

@@ -89,28 +89,7 @@ impl Running {
 impl Running {
     /// Keys (`track:1`) of the live documents whose `fields` match `text`, sorted.
     fn keys_matching(&self, fields: &[&str], text: &str) -> Vec<String> {
-        let (searcher, definitions) = self.catalog.live_searcher();
-        let fields = (fields.iter())
-            .map(|f| definitions.field(f).unwrap())
-            .collect();
-        let query = QueryParser::for_index(self.catalog.live().index(), fields)
-            .parse_query(text)
-            .unwrap();
-        let system = definitions.system();
-        let mut keys: Vec<String> = searcher
-            .search(&query, &TopDocs::with_limit(100).order_by_score())
-            .unwrap()
-            .into_iter()
-            .map(|(_, address)| {
-                let doc: tantivy::TantivyDocument = searcher.doc(address).unwrap();
-                use tantivy::schema::Value;
-                let kind = doc.get_first(system.kind).and_then(|v| v.as_str());
-                let id = doc.get_first(system.id).and_then(|v| v.as_i64());
-                format!("{}:{}", kind.unwrap(), id.unwrap())
-            })
-            .collect();
-        keys.sort();
-        keys
+        testing::keys_matching(&self.catalog.live(), fields, text).unwrap()
     }
 }
 
