@@ -1043,16 +1043,16 @@ fn classify(pending: &Pending, row: Option<&Hydrated>) -> Resolution {
     }
 }
 
-/// The ids of the users among `items` read at a version (upsert or gone) that `changed`
-/// accepts. A removed user is not among them: its entities, if the site left any, show its
-/// names until they change.
+/// The ids of the users among `items` read at a version (upsert or gone), or removed from the
+/// database at one, that `changed` accepts. A removed user's row is gone but the site may have
+/// left its entities: they are re-rendered without its names.
 fn owners(items: &[Item], changed: impl Fn(EntityKey, Version) -> bool) -> Vec<i64> {
     (items.iter())
         .filter(|item| item.pending.key.kind == EntityKind::User)
         .filter_map(|item| {
             let version = match &item.resolution {
                 Resolution::Upsert(hydrated) => hydrated.version(),
-                Resolution::Gone(version) => *version,
+                Resolution::Gone(version) | Resolution::Removed(version) => *version,
                 _ => return None,
             };
             changed(item.pending.key, version).then_some(item.pending.key.id)

@@ -354,7 +354,8 @@ proptest! {
 }
 
 /// Tracks, playlists and groups show their owner's names: a user's rename (one event, for the
-/// user) reaches them too, and an owner's older event cannot take them back.
+/// user) reaches them too, an owner's older event cannot take them back, and a user deleted
+/// outright takes its names off the entities it leaves behind.
 #[tokio::test]
 async fn an_owner_rename_reaches_the_tracks_playlists_and_groups_that_show_the_name() {
     let site = testkit::FreshSqlite::create().await;
@@ -421,5 +422,20 @@ async fn an_owner_rename_reaches_the_tracks_playlists_and_groups_that_show_the_n
         .await
         .unwrap();
     assert!(report.is_clean(), "{report}");
+
+    // The user's row is deleted outright, its entities left behind: they lose the name.
+    testing::remove(db, user).await.unwrap();
+    let (rk, body) = event(Action::Destroy, user, later(t0, 2));
+    bus.publish(&rk, body);
+    running.settle().await;
+    assert!(running.keys_matching(&owner_fields, "scott").is_empty());
+    assert_eq!(
+        running.keys_matching(&["title"], "highway"),
+        vec!["track:1"]
+    );
+    assert_eq!(
+        running.keys_matching(&owner_fields, "someone"),
+        vec!["track:2"]
+    );
     running.stop().await;
 }
