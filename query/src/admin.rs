@@ -21,7 +21,6 @@
 //! speaks HTTP.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -56,7 +55,7 @@ struct AdminInner {
     options: ReindexOptions,
     progress: Progress,
     reindex_cancel: Mutex<Option<CancellationToken>>,
-    rank_running: Arc<AtomicBool>,
+    rank_slot: rank::schedule::JobSlot,
 }
 
 impl AdminState {
@@ -74,7 +73,7 @@ impl AdminState {
                 options: ReindexOptions::default(),
                 progress: Progress::default(),
                 reindex_cancel: Mutex::new(None),
-                rank_running: Arc::new(AtomicBool::new(false)),
+                rank_slot: rank::schedule::JobSlot::default(),
             }),
         }
     }
@@ -100,6 +99,13 @@ impl AdminState {
     #[must_use]
     pub fn with_ranks(self, store: RankStore) -> AdminState {
         self.change(|i| i.ranks = Some(store))
+    }
+
+    /// Share the one-run-at-a-time slot with the service's rank schedule, so that
+    /// `POST /admin/rank` answers 409 while a scheduled run is going, and the other way round.
+    #[must_use]
+    pub fn with_rank_slot(self, slot: rank::schedule::JobSlot) -> AdminState {
+        self.change(|i| i.rank_slot = slot)
     }
 
     #[must_use]
@@ -382,10 +388,9 @@ fn rank_store(state: &AdminState) -> Result<&RankStore, ApiError> {
 /// active when it finishes.
 async fn start_rank(State(state): State<AdminState>) -> Result<Response, ApiError> {
     let store = rank_store(&state)?.clone();
-    let running = state.inner.rank_running.clone();
-    if running.swap(true, Ordering::SeqCst) {
+    let Some(claim) = state.inner.rank_slot.claim() else {
         return Err(conflict("the rank job is already running"));
-    }
+    };
     let db = state.inner.db.clone();
     tokio::spawn(async move {
         let options = rank::JobOptions {
@@ -396,7 +401,7 @@ async fn start_rank(State(state): State<AdminState>) -> Result<Response, ApiErro
             Ok(m) => tracing::info!(version = %m.version, nodes = m.nodes, "rank job done"),
             Err(e) => tracing::warn!(error = %e, "rank job failed"),
         }
-        running.store(false, Ordering::SeqCst);
+        drop(claim);
     });
     Ok((StatusCode::ACCEPTED, Json(json!({ "state": "running" }))).into_response())
 }
@@ -408,7 +413,7 @@ async fn ranks(State(state): State<AdminState>) -> Result<Response, ApiError> {
     let active = store.active().map_err(rank_error)?;
     Ok(Json(json!({
         "active": active,
-        "running": state.inner.rank_running.load(Ordering::SeqCst),
+        "running": state.inner.rank_slot.is_running(),
         "versions": versions,
     }))
     .into_response())

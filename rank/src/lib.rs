@@ -33,6 +33,7 @@ pub mod load;
 pub mod nodes;
 mod progress;
 pub mod push;
+pub mod schedule;
 pub mod scores;
 pub mod synthetic;
 pub mod versions;

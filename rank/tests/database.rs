@@ -245,3 +245,70 @@ async fn runs_are_versioned_warm_started_activated_and_rolled_back() {
     let listed: Vec<RankVersion> = store.list().unwrap().iter().map(|m| m.version).collect();
     assert_eq!(listed, vec![RankVersion(3), RankVersion(4)]);
 }
+
+/// `serve --rank-every`: with no active version the first run is at once, the next one a
+/// period later (warm-started from the first); a run that finds the slot taken is skipped,
+/// and stopping ends the loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedule_runs_the_job_every_period_one_run_at_a_time() {
+    use rank::schedule::{JobSlot, every};
+    use std::time::Duration;
+
+    let site = testkit::FreshSqlite::create().await;
+    execute(&site.db, &site_sql()).await;
+    let data = tempfile::tempdir().unwrap();
+    let store = RankStore::in_data_dir(data.path()).unwrap();
+    let options = JobOptions {
+        progress: Progress::Quiet,
+        ..JobOptions::default()
+    };
+    let slot = JobSlot::default();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let schedule = tokio::spawn(every(
+        site.db.clone(),
+        store.clone(),
+        options,
+        Duration::from_secs(1),
+        slot.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let versions = |n: usize| {
+        let store = store.clone();
+        async move {
+            for _ in 0..300 {
+                if store.versions().unwrap().len() >= n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("no {n} versions after 6 s: {:?}", store.versions());
+        }
+    };
+    versions(1).await;
+    assert!(store.active().unwrap() >= Some(RankVersion(1)));
+    versions(2).await;
+    assert!(store.active().unwrap() >= Some(RankVersion(2)));
+    let second = store.manifest(RankVersion(2)).unwrap();
+    assert_eq!(second.warm_start.map(|w| w.from), Some(RankVersion(1)));
+
+    // An admin run holds the slot: the next periods pass without a run.
+    let claim = loop {
+        match slot.claim() {
+            Some(claim) => break claim,
+            None => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    };
+    let held = store.versions().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(store.versions().unwrap().len(), held);
+    drop(claim);
+    versions(held + 1).await;
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), schedule)
+        .await
+        .expect("the schedule stops")
+        .unwrap();
+}

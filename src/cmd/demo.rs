@@ -103,6 +103,7 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
         db: db.clone(),
         changes: Some(changes),
         feed: Some(feed),
+        rank_every: None,
     };
     let app = service::app(&globals, parts, &cancel).await?;
 

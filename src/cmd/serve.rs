@@ -14,6 +14,10 @@ pub struct ServeArgs {
     /// Serve queries only; another process (`disco index`) keeps the index current.
     #[arg(long)]
     pub no_indexer: bool,
+    /// Run the rank job every period (`90s`, `30m`, `6h`, `1d`), warm-started from the active
+    /// version; each run's version becomes active when it is written.
+    #[arg(long, value_name = "PERIOD", value_parser = rank::schedule::parse_period)]
+    pub rank_every: Option<std::time::Duration>,
     #[command(flatten)]
     pub index: IndexArgs,
 }
@@ -56,6 +60,7 @@ pub async fn run(globals: Globals, args: ServeArgs) -> anyhow::Result<()> {
         db,
         changes,
         feed,
+        rank_every: args.rank_every,
     };
     let app = service::app(&globals, parts, &cancel).await?;
     service::serve_http(&globals.listen, app, cancel.clone()).await?;

@@ -62,6 +62,8 @@ pub struct Parts {
     /// The in-process indexer's change stream (suggest delta) and reindex feed, when it runs here.
     pub changes: Option<tokio::sync::broadcast::Sender<indexer::IndexChange>>,
     pub feed: Option<indexer::reindex::ReindexFeed>,
+    /// Run the rank job this often (`serve --rank-every`); the new version becomes active.
+    pub rank_every: Option<Duration>,
 }
 
 /// The whole HTTP service: search and explore over the live index with DiscoRank priors from
@@ -74,6 +76,19 @@ pub async fn app(
 ) -> anyhow::Result<axum::Router> {
     let ranks = rank::RankStore::in_data_dir(&globals.data_dir)?;
     let scores = ranks.load_active()?.map(|(_, scores)| Arc::new(scores));
+    // One rank run at a time, scheduled or started through the admin API.
+    let rank_slot = rank::schedule::JobSlot::default();
+    if let Some(period) = parts.rank_every {
+        tracing::info!(?period, "rank job scheduled");
+        tokio::spawn(rank::schedule::every(
+            parts.db.clone(),
+            ranks.clone(),
+            rank::JobOptions::default(),
+            period,
+            rank_slot.clone(),
+            cancel.clone().cancelled_owned(),
+        ));
+    }
 
     let suggester = Arc::new(suggest::Suggester::new(suggest::SuggestIndex::build(
         Vec::new(),
@@ -104,7 +119,8 @@ pub async fn app(
     match globals.admin_token.as_deref() {
         Some(token) if !token.is_empty() => {
             let mut admin = query::admin::AdminState::new(token, parts.catalog, parts.db)
-                .with_ranks(rank::RankStore::in_data_dir(&globals.data_dir)?);
+                .with_ranks(rank::RankStore::in_data_dir(&globals.data_dir)?)
+                .with_rank_slot(rank_slot);
             if let Some(feed) = parts.feed {
                 admin = admin.with_feed(feed);
             }
