@@ -434,16 +434,27 @@ impl Residual {
             work.checks += list.len() as u64;
             for (at, &u) in list.iter().enumerate() {
                 // Each push waits on three loads in a row (the slot, then the out-list's
-                // successors and weights); asking for them a few pushes ahead overlaps them.
-                if let Some(&ahead) = list.get(at + 2 * LOOKAHEAD) {
+                // successors and weights, then the successors' slots); asking for each a
+                // stage of pushes ahead overlaps them.
+                if let Some(&ahead) = list.get(at + 3 * LOOKAHEAD) {
                     prefetch(&slots[ahead as usize]);
                 }
-                if let Some(&ahead) = list.get(at + LOOKAHEAD) {
+                if let Some(&ahead) = list.get(at + 2 * LOOKAHEAD) {
                     let next = &slots[ahead as usize];
                     if next.degree > 0 && next.density > 0.0 {
                         prefetch(&dst[next.start as usize]);
                         if let EdgeWeights::Coded { codes, .. } = weight {
                             prefetch(&codes[next.start as usize]);
+                        }
+                    }
+                }
+                if let Some(&ahead) = list.get(at + LOOKAHEAD) {
+                    let next = &slots[ahead as usize];
+                    if next.density > 0.0 && next.factor != 0.0 {
+                        let start = next.start as usize;
+                        let count = (next.degree as usize).min(PREFETCH_TARGETS);
+                        for &v in &dst[start..start + count] {
+                            prefetch(&slots[v as usize]);
                         }
                     }
                 }
@@ -531,8 +542,13 @@ impl Residual {
     }
 }
 
-/// How many entries ahead of a push its memory is asked for (twice that for the slot).
+/// How many entries ahead of a push its memory is asked for: its successors' slots this
+/// far ahead, its out-list twice and its own slot three times as far.
 const LOOKAHEAD: usize = 4;
+
+/// The most successors' slots asked for ahead of one push (a hub's out-list would flush
+/// what the pushes before it asked for).
+const PREFETCH_TARGETS: usize = 16;
 
 /// Asks the CPU to bring `value`'s cache line in (a hint: no effect on the result).
 #[inline(always)]
