@@ -1,11 +1,15 @@
 //! `disco verify`: is the index equal to the database?
 //!
-//! Every searchable row must be present at its version; nothing else may be searchable
+//! Every searchable row must be present at its version and show what the row renders today
+//! (its display lines: a track's and a playlist's carry the owner's name); nothing else may
+//! be searchable
 //! (tombstones are fine: they are how the index remembers a deletion). The report counts, by
-//! kind, what is missing, what is extra and what is stale, with a few example ids.
+//! kind, what is missing, what is extra, what is stale and what shows other lines, with a few
+//! example ids.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use schemas::db::Db;
 use schemas::{EntityKey, EntityKind};
@@ -31,6 +35,9 @@ pub struct KindReport {
     pub extra: u64,
     /// Documents at another version than their row.
     pub stale: u64,
+    /// Documents at their row's version whose display lines differ from the row's (an
+    /// owner renamed without its entities following).
+    pub shown: u64,
     pub examples: Vec<String>,
 }
 
@@ -54,7 +61,7 @@ impl VerifyReport {
     pub fn is_clean(&self) -> bool {
         self.kinds
             .values()
-            .all(|k| k.missing == 0 && k.extra == 0 && k.stale == 0)
+            .all(|k| k.missing == 0 && k.extra == 0 && k.stale == 0 && k.shown == 0)
     }
 }
 
@@ -72,19 +79,20 @@ impl fmt::Display for VerifyReport {
         )?;
         writeln!(
             f,
-            "{:<10} {:>10} {:>10} {:>8} {:>8} {:>8}",
-            "kind", "searchable", "indexed", "missing", "extra", "stale"
+            "{:<10} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8}",
+            "kind", "searchable", "indexed", "missing", "extra", "stale", "shown"
         )?;
         for (kind, r) in &self.kinds {
             writeln!(
                 f,
-                "{:<10} {:>10} {:>10} {:>8} {:>8} {:>8}",
+                "{:<10} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8}",
                 kind.as_str(),
                 r.searchable,
                 r.indexed,
                 r.missing,
                 r.extra,
-                r.stale
+                r.stale,
+                r.shown
             )?;
             for example in &r.examples {
                 writeln!(f, "  {example}")?;
@@ -97,7 +105,11 @@ impl fmt::Display for VerifyReport {
 /// Compares `generation` (usually the live one) with the database.
 pub async fn verify(db: &Db, generation: &GenerationHandle) -> Result<VerifyReport, IndexerError> {
     generation.reload()?;
-    let index = VersionMap::rebuild(&generation.searcher())?;
+    let searcher = generation.searcher();
+    let index = VersionMap::rebuild(&searcher)?;
+    let definitions = generation.definitions();
+    let shown = display_hashes(&searcher, &definitions)
+        .map_err(|e| IndexerError::index(generation.path(), e))?;
     let mut kinds: BTreeMap<EntityKind, KindReport> = BTreeMap::new();
     let mut seen: HashSet<EntityKey> = HashSet::new();
     for kind in EntityKind::ALL {
@@ -119,6 +131,14 @@ pub async fn verify(db: &Db, generation: &GenerationHandle) -> Result<VerifyRepo
                     (true, Some(stored)) if stored.version != row.version() => {
                         report.stale += 1;
                         report.note("stale", key);
+                    }
+                    (true, Some(_)) => {
+                        let rendered = (definitions.display(&row.row).ok())
+                            .map(|d| display_hash(&d.title, &d.subtitle));
+                        if rendered.is_none() || shown.get(&key) != rendered.as_ref() {
+                            report.shown += 1;
+                            report.note("shown differently", key);
+                        }
                     }
                     (false, Some(_)) => {
                         report.extra += 1;
@@ -145,4 +165,39 @@ pub async fn verify(db: &Db, generation: &GenerationHandle) -> Result<VerifyRepo
         generation: generation.generation.to_string(),
         kinds,
     })
+}
+
+/// A hash of a document's display lines, by key, for every searchable document of `searcher`
+/// (read from the document store, segment by segment, in storage order).
+fn display_hashes(
+    searcher: &tantivy::Searcher,
+    definitions: &schemas::definition::Definitions,
+) -> Result<HashMap<EntityKey, u64>, tantivy::TantivyError> {
+    use tantivy::schema::Value;
+    let sys = definitions.system();
+    let mut hashes = HashMap::new();
+    for segment in searcher.segment_readers() {
+        let store = segment.get_store_reader(8)?;
+        for doc in store.iter::<tantivy::TantivyDocument>(segment.alive_bitset()) {
+            let doc = doc?;
+            let text = |field| doc.get_first(field).and_then(|v| v.as_str());
+            let (Some(title), Some(subtitle)) =
+                (text(sys.display_title), text(sys.display_subtitle))
+            else {
+                continue; // a tombstone: no display lines
+            };
+            let kind = text(sys.kind).and_then(|k| k.parse::<EntityKind>().ok());
+            let id = doc.get_first(sys.id).and_then(|v| v.as_i64());
+            if let (Some(kind), Some(id)) = (kind, id) {
+                hashes.insert(EntityKey::new(kind, id), display_hash(title, subtitle));
+            }
+        }
+    }
+    Ok(hashes)
+}
+
+fn display_hash(title: &str, subtitle: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    (title, subtitle).hash(&mut hasher);
+    hasher.finish()
 }

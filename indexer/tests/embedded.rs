@@ -399,6 +399,21 @@ async fn an_owner_rename_reaches_the_tracks_playlists_and_groups_that_show_the_n
 
     let t1 = later(t0, 1);
     testing::rename(db, user, "Bon Scott", t1).await.unwrap();
+    // Before its event arrives, verify sees the user stale, and the track and playlist, at
+    // their own (unchanged) versions, showing the old name in their display lines (a group's
+    // do not show its creator).
+    let report = indexer::verify::verify(db, &running.catalog.live())
+        .await
+        .unwrap();
+    let shown = |kind| report.kinds.get(&kind).map(|k| (k.stale, k.shown));
+    assert_eq!(shown(EntityKind::User), Some((1, 0)), "{report}");
+    assert_eq!(shown(EntityKind::Track), Some((0, 1)), "{report}");
+    assert_eq!(shown(EntityKind::Playlist), Some((0, 1)), "{report}");
+    assert_eq!(shown(EntityKind::Group), Some((0, 0)), "{report}");
+    assert!(
+        report.to_string().contains("shown differently track:1"),
+        "{report}"
+    );
     let (rk, body) = event(Action::Save, user, t1);
     bus.publish(&rk, body);
     running.settle().await;
