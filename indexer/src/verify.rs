@@ -1,11 +1,10 @@
 //! `disco verify`: is the index equal to the database?
 //!
 //! Every searchable row must be present at its version and show what the row renders today
-//! (its display lines: a track's and a playlist's carry the owner's name); nothing else may
-//! be searchable
-//! (tombstones are fine: they are how the index remembers a deletion). The report counts, by
-//! kind, what is missing, what is extra, what is stale and what shows other lines, with a few
-//! example ids.
+//! (its display lines: a track's and a playlist's carry the owner's name); nothing else may be
+//! searchable (tombstones are fine: they are how the index remembers a deletion). The report
+//! counts, by kind, what is missing, what is extra, what is stale and what shows other lines,
+//! with a few example ids.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
