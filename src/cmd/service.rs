@@ -83,7 +83,11 @@ pub async fn app(
         tokio::spawn(rank::schedule::every(
             parts.db.clone(),
             ranks.clone(),
-            rank::JobOptions::default(),
+            // Log lines, not a progress bar, among the service's logs.
+            rank::JobOptions {
+                progress: rank::Progress::Lines,
+                ..rank::JobOptions::default()
+            },
             period,
             rank_slot.clone(),
             cancel.clone().cancelled_owned(),
