@@ -117,13 +117,13 @@ pub async fn app(
     tracing::info!("suggest: {report}");
 
     let state = query_state(parts.catalog.clone())?
-        .with_priors(Arc::new(query::ranks::RankPriors::open(ranks)))
+        .with_priors(Arc::new(query::ranks::RankPriors::open(ranks.clone())))
         .with_suggester(suggester);
     let mut app = query::router(state);
     match globals.admin_token.as_deref() {
         Some(token) if !token.is_empty() => {
             let mut admin = query::admin::AdminState::new(token, parts.catalog, parts.db)
-                .with_ranks(rank::RankStore::in_data_dir(&globals.data_dir)?)
+                .with_ranks(ranks)
                 .with_rank_slot(rank_slot);
             if let Some(feed) = parts.feed {
                 admin = admin.with_feed(feed);
