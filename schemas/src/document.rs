@@ -158,6 +158,10 @@ fn add_value(
 
 /// The first `max` characters of `text` (all of it when shorter or unbounded).
 fn prefix(text: &str, max: Option<usize>) -> &str {
+    // A text of at most `max` bytes has at most `max` characters: no walk needed (most are).
+    if max.is_none_or(|m| text.len() <= m) {
+        return text;
+    }
     match max.and_then(|m| text.char_indices().nth(m)) {
         Some((cut, _)) => &text[..cut],
         None => text,
