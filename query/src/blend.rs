@@ -73,11 +73,74 @@ impl Recency {
         let decay = 0.5f64.powf(half_lives) as f32;
         (self.floor + strength.clamp(0.0, 1.0)) * decay
     }
+
+    /// A document's place in Explore's order, the same at every moment: the log2 of its score
+    /// at the epoch, `log2(floor + strength) + created / half_life`. A score at time `now` is
+    /// `2^(key - now / half_life)` for every document not created in the future (those count
+    /// as age zero and score less), so [`Recency::bound`] never falls below the score. A
+    /// document without a creation time scores 0 and sorts last.
+    pub fn order_key(&self, strength: f32, created_micros: Option<i64>) -> f64 {
+        let Some(created) = created_micros else {
+            return f64::NEG_INFINITY;
+        };
+        f64::from(self.floor + strength.clamp(0.0, 1.0)).log2()
+            + created as f64 / 1e6 / self.half_life_secs()
+    }
+
+    /// The most [`Recency::score`] can be at `now_micros` for a document of order `key`,
+    /// with room for the score's f32 rounding.
+    pub fn bound(&self, key: f64, now_micros: i64) -> f32 {
+        let exact = (key - now_micros as f64 / 1e6 / self.half_life_secs()).exp2();
+        (exact * (1.0 + 1e-5)) as f32
+    }
+
+    fn half_life_secs(&self) -> f64 {
+        self.half_life.as_secs_f64().max(1e-9)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bound holds for every age and strength, including documents from the future, and is
+    /// tight for documents of the past.
+    #[test]
+    fn explore_bound_is_never_below_the_score() {
+        let recency = Recency::default();
+        let now = 1_764_000_000_000_000_i64;
+        for strength in [0.0f32, 0.003, 0.25, 0.5, 0.999, 1.0, 3.0, -1.0] {
+            for age_secs in [
+                -86_400i64,
+                -1,
+                0,
+                1,
+                3600,
+                86_400,
+                604_800,
+                30 * 86_400,
+                400 * 86_400,
+            ] {
+                let created = now - age_secs * 1_000_000;
+                let age = Duration::from_secs(age_secs.max(0).unsigned_abs());
+                let score = recency.score(strength, age);
+                let bound = recency.bound(recency.order_key(strength, Some(created)), now);
+                assert!(
+                    bound >= score,
+                    "strength {strength}, age {age_secs} s: {bound} < {score}"
+                );
+                if age_secs >= 0 {
+                    assert!(
+                        bound <= score * 1.001 + f32::MIN_POSITIVE,
+                        "{bound} vs {score}"
+                    );
+                }
+            }
+        }
+        let undated = recency.order_key(0.5, None);
+        assert_eq!(recency.bound(undated, now), 0.0);
+        assert!(undated < recency.order_key(0.0, Some(0)));
+    }
 
     #[test]
     fn prior_breaks_ties_but_is_capped() {

@@ -6,7 +6,6 @@ use std::sync::{Arc, LazyLock, OnceLock};
 use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::fastfield::FastFieldReaders;
-use tantivy::query::Query;
 use tantivy::schema::Value;
 use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader, TantivyDocument};
 
@@ -242,22 +241,6 @@ where
         let score = score.clone();
         move |doc: DocId, text: Score| score(&facts, doc, text)
     })
-}
-
-/// The best `n` documents of `query`, scored by `score(facts, doc, text_score)`.
-pub(crate) fn top<F>(
-    searcher: &Searcher,
-    query: &dyn Query,
-    n: usize,
-    prior: Option<Arc<dyn Prior>>,
-    score: F,
-) -> tantivy::Result<Vec<(Score, DocAddress)>>
-where
-    F: Fn(&SegmentFacts, DocId, Score) -> Score + Send + Sync + 'static,
-{
-    let mut top = searcher.search(query, &ranking(n, prior, score))?;
-    top.truncate(n);
-    Ok(top)
 }
 
 /// A stored document read back for display.
