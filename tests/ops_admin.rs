@@ -61,6 +61,11 @@ async fn seed(db: &Db, n: i64) {
 
 /// The query service with the admin API (when `token` is set) and the indexer, in-process.
 async fn start(token: Option<&str>) -> Service {
+    start_with_slot(token, rank::schedule::JobSlot::default()).await
+}
+
+/// [`start`], with the rank job's run-at-a-time slot shared with the caller.
+async fn start_with_slot(token: Option<&str>, slot: rank::schedule::JobSlot) -> Service {
     let sqlite = testkit::FreshSqlite::create().await;
     let db = sqlite.db.clone();
     seed(&db, 80).await;
@@ -78,7 +83,8 @@ async fn start(token: Option<&str>) -> Service {
         let ranks = rank::RankStore::open(data.path().join("ranks")).unwrap();
         let admin = query::admin::AdminState::new(token, catalog.clone(), db.clone())
             .with_feed(feed)
-            .with_ranks(ranks);
+            .with_ranks(ranks)
+            .with_rank_slot(slot);
         app = app.merge(query::admin::router(admin));
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -460,5 +466,41 @@ async fn a_cancelled_reindex_over_http_leaves_live_serving() {
     let (status, value) = service.call("GET", "/search?q=song", None, None).await;
     assert_eq!(status, 200);
     assert!(!value["results"].as_array().unwrap().is_empty());
+    service.cancel.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rank_job_over_http_runs_one_at_a_time_and_activates_its_version() {
+    let slot = rank::schedule::JobSlot::default();
+    let service = start_with_slot(Some(TOKEN), slot.clone()).await;
+    let listed = service.admin("GET", "/admin/ranks", None).await;
+    assert_eq!(listed["active"], Value::Null, "{listed}");
+    assert_eq!(listed["running"], json!(false), "{listed}");
+
+    // Another run (a scheduled one) holds the slot: a 409, and nothing starts.
+    let held = slot.claim().expect("the slot is free");
+    let (status, body) = service.call("POST", "/admin/rank", Some(TOKEN), None).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        service.admin("GET", "/admin/ranks", None).await["running"],
+        json!(true)
+    );
+    drop(held);
+
+    let started = service.admin("POST", "/admin/rank", None).await;
+    assert_eq!(started["state"], "running", "{started}");
+    let mut listed = Value::Null;
+    for _ in 0..2000 {
+        listed = service.admin("GET", "/admin/ranks", None).await;
+        if listed["running"] == json!(false) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(listed["running"], json!(false), "the run ended: {listed}");
+    let versions = listed["versions"].as_array().expect("versions");
+    assert_eq!(versions.len(), 1, "{listed}");
+    assert_eq!(listed["active"], versions[0]["version"], "{listed}");
+    assert!(!slot.is_running(), "the run freed the slot");
     service.cancel.cancel();
 }

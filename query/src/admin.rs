@@ -397,11 +397,7 @@ async fn start_rank(State(state): State<AdminState>) -> Result<Response, ApiErro
             progress: rank::Progress::Lines,
             ..rank::JobOptions::default()
         };
-        match rank::run_job(&db, &store, &options).await {
-            Ok(m) => tracing::info!(version = %m.version, nodes = m.nodes, "rank job done"),
-            Err(e) => tracing::warn!(error = %e, "rank job failed"),
-        }
-        drop(claim);
+        rank::schedule::run_claimed(&db, &store, &options, claim, "admin").await;
     });
     Ok((StatusCode::ACCEPTED, Json(json!({ "state": "running" }))).into_response())
 }

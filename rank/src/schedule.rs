@@ -50,6 +50,29 @@ impl Drop for JobClaim {
     }
 }
 
+/// Runs the rank job once under `claim` (freed when it ends), logging the outcome with what
+/// started it (`trigger`: `admin`, `schedule`). A failed run leaves the active version serving.
+pub async fn run_claimed(
+    db: &Db,
+    store: &RankStore,
+    options: &JobOptions,
+    claim: JobClaim,
+    trigger: &'static str,
+) {
+    match run_job(db, store, options).await {
+        Ok(m) => tracing::info!(
+            trigger,
+            version = %m.version,
+            nodes = m.nodes,
+            iterations = m.iterations,
+            seconds = m.duration.total_seconds,
+            "rank job done"
+        ),
+        Err(e) => tracing::warn!(trigger, error = %e, "rank job failed"),
+    }
+    drop(claim);
+}
+
 /// Runs the rank job every `period` until `stop` completes (a run in progress then is dropped;
 /// a version is only ever written whole). The first run is at once when the store has no
 /// active version, otherwise one period after the start. A run that finds the slot taken (an
@@ -82,18 +105,8 @@ pub async fn every(
         };
         tokio::select! {
             () = &mut stop => return,
-            outcome = run_job(&db, &store, &options) => match outcome {
-                Ok(m) => tracing::info!(
-                    version = %m.version,
-                    nodes = m.nodes,
-                    iterations = m.iterations,
-                    seconds = m.duration.total_seconds,
-                    "scheduled rank job done"
-                ),
-                Err(e) => tracing::warn!(error = %e, retry_in = ?period, "scheduled rank job failed"),
-            },
+            () = run_claimed(&db, &store, &options, claim, "schedule") => {}
         }
-        drop(claim);
     }
 }
 
