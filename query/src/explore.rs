@@ -250,7 +250,8 @@ struct OrderKey {
 
 struct Remembered {
     _prior: Option<Weak<dyn Prior>>,
-    order: Arc<Order>,
+    /// Empty until the first request that needs it has sorted it.
+    order: Arc<Mutex<Option<Arc<Order>>>>,
 }
 
 impl Orders {
@@ -268,20 +269,27 @@ impl Orders {
             floor: walk.recency.floor.to_bits(),
             genre: walk.genre.map(str::to_string),
         };
-        if let Some(found) = self.lock().get(&key) {
-            return Ok(found.order.clone());
+        let slot = {
+            let mut entries = self.lock();
+            if entries.len() >= ORDER_SEGMENTS && !entries.contains_key(&key) {
+                entries.clear();
+            }
+            let remembered = entries.entry(key).or_insert_with(|| Remembered {
+                _prior: prior.map(Arc::downgrade),
+                order: Arc::default(),
+            });
+            remembered.order.clone()
+        };
+        // One request sorts a segment, outside the map's lock; requests that need the same
+        // order meanwhile wait for it rather than sort it again (a merged segment of a million
+        // tracks takes ~100 ms, and a burst of requests sorting it at once took seconds).
+        let mut order = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(order) = order.as_ref() {
+            return Ok(order.clone());
         }
-        // Sorted outside the lock: other segments and requests need not wait.
-        let order = compute()?;
-        let mut entries = self.lock();
-        if entries.len() >= ORDER_SEGMENTS {
-            entries.clear();
-        }
-        let remembered = entries.entry(key).or_insert_with(|| Remembered {
-            _prior: prior.map(Arc::downgrade),
-            order,
-        });
-        Ok(remembered.order.clone())
+        let computed = compute()?;
+        *order = Some(computed.clone());
+        Ok(computed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<OrderKey, Remembered>> {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use schemas::EntityKey;
 use tantivy::index::SegmentId;
@@ -78,8 +78,11 @@ const MEMO_SEGMENTS: usize = 256;
 /// reads the segment. Segments never change (deletes only hide documents), so an entry is
 /// valid as long as its segment exists.
 pub struct SegmentMemo<T = f32> {
-    by_segment: Mutex<HashMap<SegmentId, Arc<[T]>>>,
+    by_segment: Mutex<HashMap<SegmentId, Cell<T>>>,
 }
+
+/// One segment's values, empty until the first request that needs them has computed them.
+type Cell<T> = Arc<OnceLock<Arc<[T]>>>;
 
 impl<T> Default for SegmentMemo<T> {
     fn default() -> Self {
@@ -96,16 +99,17 @@ impl<T> SegmentMemo<T> {
         segment: SegmentId,
         compute: impl FnOnce() -> Arc<[T]>,
     ) -> Arc<[T]> {
-        if let Some(found) = self.lock().get(&segment) {
-            return found.clone();
-        }
-        // Computed outside the lock: a large segment takes a while, other segments need not wait.
-        let computed = compute();
-        let mut memo = self.lock();
-        if memo.len() >= MEMO_SEGMENTS {
-            memo.clear();
-        }
-        memo.entry(segment).or_insert(computed).clone()
+        let cell = {
+            let mut memo = self.lock();
+            if memo.len() >= MEMO_SEGMENTS && !memo.contains_key(&segment) {
+                memo.clear();
+            }
+            memo.entry(segment).or_default().clone()
+        };
+        // Computed outside the map's lock: a large segment takes a while, other segments need
+        // not wait. Requests for the same segment meanwhile wait for that one computation
+        // instead of each doing it (a burst of them right after a merge took seconds).
+        cell.get_or_init(compute).clone()
     }
 
     /// Drops the segment's values (made from a failed read), so they are computed again.
@@ -113,7 +117,7 @@ impl<T> SegmentMemo<T> {
         self.lock().remove(&segment);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<[T]>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Cell<T>>> {
         self.by_segment
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -215,6 +219,35 @@ impl PriorSource for PopularitySource {
 mod tests {
     use super::*;
     use schemas::EntityKind;
+
+    /// Requests that need the same segment at once compute it once; the others wait for it.
+    #[test]
+    fn a_segment_is_computed_once_however_many_ask_at_once() {
+        let memo: SegmentMemo<u32> = SegmentMemo::default();
+        let segment = SegmentId::generate_random();
+        let computed = std::sync::atomic::AtomicUsize::new(0);
+        let values: Vec<Arc<[u32]>> = std::thread::scope(|scope| {
+            let asks: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        memo.get_or_compute(segment, || {
+                            computed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                            vec![7; 3].into()
+                        })
+                    })
+                })
+                .collect();
+            asks.into_iter()
+                .map(|a| a.join().expect("no panic"))
+                .collect()
+        });
+        assert_eq!(computed.into_inner(), 1);
+        assert!(values.iter().all(|v| v[..] == [7, 7, 7]));
+        memo.forget(segment);
+        memo.get_or_compute(segment, || vec![8].into());
+        assert_eq!(memo.get_or_compute(segment, || vec![9].into())[..], [8]);
+    }
 
     #[test]
     fn rank_parameter_parses() {
