@@ -274,7 +274,7 @@ impl Orders {
             if entries.len() >= ORDER_SEGMENTS && !entries.contains_key(&key) {
                 entries.clear();
             }
-            let remembered = entries.entry(key).or_insert_with(|| Remembered {
+            let remembered = entries.entry(key.clone()).or_insert_with(|| Remembered {
                 _prior: prior.map(Arc::downgrade),
                 order: Arc::default(),
             });
@@ -288,7 +288,14 @@ impl Orders {
             return Ok(order.clone());
         }
         let computed = compute()?;
-        *order = Some(computed.clone());
+        if computed.by_doc.is_empty() {
+            // Nothing to remember (a genre no track of the segment has): cheap to find again,
+            // and genres nobody has cannot crowd out the orders that matter.
+            drop(order);
+            self.lock().remove(&key);
+        } else {
+            *order = Some(computed.clone());
+        }
         Ok(computed)
     }
 
