@@ -282,7 +282,7 @@ impl Orders {
         };
         // One request sorts a segment, outside the map's lock; requests that need the same
         // order meanwhile wait for it rather than sort it again (a merged segment of a million
-        // tracks takes ~100 ms, and a burst of requests sorting it at once took seconds).
+        // tracks takes ~100 ms; bursts of requests each sorting it made some wait a second).
         let mut order = slot.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(order) = order.as_ref() {
             return Ok(order.clone());

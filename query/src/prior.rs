@@ -108,7 +108,7 @@ impl<T> SegmentMemo<T> {
         };
         // Computed outside the map's lock: a large segment takes a while, other segments need
         // not wait. Requests for the same segment meanwhile wait for that one computation
-        // instead of each doing it (a burst of them right after a merge took seconds).
+        // instead of each doing it (bursts of them after merges made some wait up to a second).
         cell.get_or_init(compute).clone()
     }
 
