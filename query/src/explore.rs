@@ -7,7 +7,7 @@
 //! change; deletes are checked as it walks), and stops at the first track whose best possible
 //! score ([`Recency::bound`]) cannot enter the top `limit`.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use crate::collect::{self, SegmentFacts};
 use crate::compile;
 use crate::highlight::escape;
 use crate::layout::Layout;
-use crate::prior::Prior;
+use crate::prior::{Memo, Prior};
 use crate::search::{Hit, SearchOutcome};
 
 /// Explore's `limit` tracks at time `now_micros` (µs since the epoch).
@@ -101,9 +101,14 @@ impl Walk<'_> {
         let mut best: BinaryHeap<Ranked> = BinaryHeap::with_capacity(limit + 1);
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
             let facts = SegmentFacts::open(segment, self.prior.clone());
-            let order = ORDERS.get_or_compute(segment, self, || {
-                in_order(&*weight, segment, &facts, &recency)
-            })?;
+            let memo_key = self.key(segment);
+            let order = ORDERS
+                .get_or_try_compute(&memo_key, || in_order(&*weight, segment, &facts, self))?;
+            if order.by_doc.is_empty() {
+                // Nothing to remember (a genre no track of the segment has): cheap to find
+                // again, and genres nobody has cannot crowd out the orders that matter.
+                ORDERS.forget(&memo_key);
+            }
             let alive = |doc| segment.alive_bitset().is_none_or(|a| a.is_alive(doc));
             matching += order.live(segment);
             for &(key, doc) in order.by_key.iter() {
@@ -138,13 +143,14 @@ impl Walk<'_> {
     }
 }
 
-/// The segment's documents that `weight` matches (deleted or not), in Explore order.
+/// The segment's documents that `weight` matches (deleted or not), in `walk`'s order.
 fn in_order(
     weight: &dyn tantivy::query::Weight,
     segment: &SegmentReader,
     facts: &SegmentFacts,
-    recency: &Recency,
+    walk: &Walk,
 ) -> tantivy::Result<Arc<Order>> {
+    let recency = walk.recency;
     let mut scorer = weight.scorer(segment, 1.0)?;
     let mut by_doc = Vec::new();
     let mut doc = scorer.doc();
@@ -160,6 +166,7 @@ fn in_order(
         .collect();
     by_key.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     Ok(Arc::new(Order {
+        _prior: walk.prior.as_ref().map(Arc::downgrade),
         by_key: by_key.into(),
         by_doc: by_doc.into(),
         live: Mutex::new(None),
@@ -168,6 +175,8 @@ fn in_order(
 
 /// One segment's matching documents (deleted or not) for one prior and recency.
 struct Order {
+    /// Keeps the prior's address (part of the memo's key) from being reused while this lives.
+    _prior: Option<Weak<dyn Prior>>,
     /// Best [`Recency::order_key`] first; ties by document.
     by_key: Box<[(f64, DocId)]>,
     /// In document order, for counting the live ones.
@@ -230,15 +239,11 @@ impl Eq for Ranked {}
 /// order's worth of entries.
 const ORDER_SEGMENTS: usize = 4096;
 
-static ORDERS: LazyLock<Orders> = LazyLock::new(Orders::default);
+/// Every segment's Explore order per prior, recency and genre.
+static ORDERS: LazyLock<Memo<OrderKey, Arc<Order>>> = LazyLock::new(|| Memo::new(ORDER_SEGMENTS));
 
-/// Every segment's Explore order per prior and recency. A prior is told apart by its address,
-/// and its entries hold a weak reference to it, so that address is never reused while they live.
-#[derive(Default)]
-struct Orders {
-    entries: Mutex<HashMap<OrderKey, Remembered>>,
-}
-
+/// What an order depends on. A prior is told apart by its address; its orders hold a weak
+/// reference to it, so that address is not reused while they live.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct OrderKey {
     segment: SegmentId,
@@ -248,61 +253,15 @@ struct OrderKey {
     genre: Option<String>,
 }
 
-struct Remembered {
-    _prior: Option<Weak<dyn Prior>>,
-    /// Empty until the first request that needs it has sorted it.
-    order: Arc<Mutex<Option<Arc<Order>>>>,
-}
-
-impl Orders {
-    fn get_or_compute(
-        &self,
-        segment: &SegmentReader,
-        walk: &Walk,
-        compute: impl FnOnce() -> tantivy::Result<Arc<Order>>,
-    ) -> tantivy::Result<Arc<Order>> {
-        let prior = walk.prior.as_ref();
-        let key = OrderKey {
+impl Walk<'_> {
+    fn key(&self, segment: &SegmentReader) -> OrderKey {
+        OrderKey {
             segment: segment.segment_id(),
-            prior: prior.map_or(0, |p| Arc::as_ptr(p).cast::<()>() as usize),
-            half_life: walk.recency.half_life,
-            floor: walk.recency.floor.to_bits(),
-            genre: walk.genre.map(str::to_string),
-        };
-        let slot = {
-            let mut entries = self.lock();
-            if entries.len() >= ORDER_SEGMENTS && !entries.contains_key(&key) {
-                entries.clear();
-            }
-            let remembered = entries.entry(key.clone()).or_insert_with(|| Remembered {
-                _prior: prior.map(Arc::downgrade),
-                order: Arc::default(),
-            });
-            remembered.order.clone()
-        };
-        // One request sorts a segment, outside the map's lock; requests that need the same
-        // order meanwhile wait for it rather than sort it again (a merged segment of a million
-        // tracks takes ~100 ms; bursts of requests each sorting it made some wait a second).
-        let mut order = slot.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(order) = order.as_ref() {
-            return Ok(order.clone());
+            prior: (self.prior.as_ref()).map_or(0, |p| Arc::as_ptr(p).cast::<()>() as usize),
+            half_life: self.recency.half_life,
+            floor: self.recency.floor.to_bits(),
+            genre: self.genre.map(str::to_string),
         }
-        let computed = compute()?;
-        if computed.by_doc.is_empty() {
-            // Nothing to remember (a genre no track of the segment has): cheap to find again,
-            // and genres nobody has cannot crowd out the orders that matter.
-            drop(order);
-            self.lock().remove(&key);
-        } else {
-            *order = Some(computed.clone());
-        }
-        Ok(computed)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<OrderKey, Remembered>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

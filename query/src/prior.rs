@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use schemas::EntityKey;
 use tantivy::index::SegmentId;
@@ -74,21 +74,66 @@ pub trait Prior: Send + Sync {
 /// a forgotten one is recomputed on its next search).
 const MEMO_SEGMENTS: usize = 256;
 
+/// Values computed once per key and kept until `capacity` keys are held, when it forgets them
+/// all. A key's value is computed by the first caller that needs it, outside the map's lock,
+/// so other keys need not wait; callers for the same key meanwhile wait for that one
+/// computation instead of each doing it (bursts of them after merges made some wait up to a
+/// second).
+pub(crate) struct Memo<K, V> {
+    cells: Mutex<HashMap<K, Arc<Mutex<Option<V>>>>>,
+    capacity: usize,
+}
+
+impl<K: Eq + std::hash::Hash + Clone, V: Clone> Memo<K, V> {
+    pub(crate) fn new(capacity: usize) -> Memo<K, V> {
+        Memo {
+            cells: Mutex::default(),
+            capacity,
+        }
+    }
+
+    /// The key's value, computing it with `compute` the first time (a failure is not kept).
+    pub(crate) fn get_or_try_compute<E>(
+        &self,
+        key: &K,
+        compute: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        let cell = {
+            let mut cells = self.lock();
+            if cells.len() >= self.capacity && !cells.contains_key(key) {
+                cells.clear();
+            }
+            cells.entry(key.clone()).or_default().clone()
+        };
+        let mut value = cell.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(value) = value.as_ref() {
+            return Ok(value.clone());
+        }
+        let computed = compute()?;
+        *value = Some(computed.clone());
+        Ok(computed)
+    }
+
+    /// Drops the key's value, so it is computed again when next asked for.
+    pub(crate) fn forget(&self, key: &K) {
+        self.lock().remove(key);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Arc<Mutex<Option<V>>>>> {
+        self.cells
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// One prior's strength for every document of a segment, computed on the first search that
 /// reads the segment. Segments never change (deletes only hide documents), so an entry is
 /// valid as long as its segment exists.
-pub struct SegmentMemo<T = f32> {
-    by_segment: Mutex<HashMap<SegmentId, Cell<T>>>,
-}
-
-/// One segment's values, empty until the first request that needs them has computed them.
-type Cell<T> = Arc<OnceLock<Arc<[T]>>>;
+pub struct SegmentMemo<T = f32>(Memo<SegmentId, Arc<[T]>>);
 
 impl<T> Default for SegmentMemo<T> {
     fn default() -> Self {
-        SegmentMemo {
-            by_segment: Mutex::default(),
-        }
+        SegmentMemo(Memo::new(MEMO_SEGMENTS))
     }
 }
 
@@ -99,28 +144,18 @@ impl<T> SegmentMemo<T> {
         segment: SegmentId,
         compute: impl FnOnce() -> Arc<[T]>,
     ) -> Arc<[T]> {
-        let cell = {
-            let mut memo = self.lock();
-            if memo.len() >= MEMO_SEGMENTS && !memo.contains_key(&segment) {
-                memo.clear();
-            }
-            memo.entry(segment).or_default().clone()
-        };
-        // Computed outside the map's lock: a large segment takes a while, other segments need
-        // not wait. Requests for the same segment meanwhile wait for that one computation
-        // instead of each doing it (bursts of them after merges made some wait up to a second).
-        cell.get_or_init(compute).clone()
+        let computed = self
+            .0
+            .get_or_try_compute(&segment, || Ok::<_, std::convert::Infallible>(compute()));
+        match computed {
+            Ok(values) => values,
+            Err(never) => match never {},
+        }
     }
 
     /// Drops the segment's values (made from a failed read), so they are computed again.
     pub(crate) fn forget(&self, segment: SegmentId) {
-        self.lock().remove(&segment);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Cell<T>>> {
-        self.by_segment
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0.forget(&segment);
     }
 }
 
