@@ -41,8 +41,6 @@ enum Command {
     Rank(cmd::rank::RankArgs),
     /// Build the suggest (typeahead) FST from the database.
     SuggestBuild(cmd::suggest::SuggestBuildArgs),
-    /// Benchmarks; each prints its figures in the form BENCHMARKS.md records.
-    Bench(cmd::bench::BenchArgs),
     /// Build a new index generation from every row of the database (progress, rate, ETA).
     Reindex(cmd::ops::ReindexArgs),
     /// Make a built generation live (the old live one becomes previous).
@@ -70,7 +68,6 @@ fn main() -> anyhow::Result<()> {
             Command::Simulate(args) => cmd::simulate::run(g, args).await,
             Command::Rank(args) => cmd::rank::run(g, args).await,
             Command::SuggestBuild(args) => cmd::suggest::run(g, args).await,
-            Command::Bench(args) => cmd::bench::run(g, args).await,
             Command::Reindex(args) => cmd::ops::reindex(g, args).await,
             Command::Swap(args) => cmd::ops::swap(g, args).await,
             Command::Rollback(args) => cmd::ops::rollback(g, args).await,

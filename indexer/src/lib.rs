@@ -24,7 +24,6 @@
 //! This crate never serves HTTP and never writes the site's database.
 
 pub mod batch;
-pub mod bench;
 pub mod generations;
 pub mod hydrate;
 pub mod metrics;

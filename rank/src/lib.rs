@@ -21,11 +21,10 @@
 //!
 //! Modules: [`weights`] (activity → edge weight, `weights.json`), [`nodes`] (entity ↔ node
 //! number), [`graph`] (CSR), [`load`] (database → graph), [`kernel`] (PageRank), [`push`]
-//! (the warm start with residual pushes), [`scores`]
-//! (one version's scores), [`versions`] (the version directory), [`job`] (one run), [`bench`]
-//! with [`synthetic`] (a generated activity graph).
+//! (the warm start with residual pushes), [`scores`] (one version's scores), [`versions`] (the
+//! version directory), [`job`] (one run), [`schedule`] (runs on a period). Benchmarks and the
+//! synthetic activity graph live in the `bench` crate.
 
-pub mod bench;
 pub mod graph;
 pub mod job;
 pub mod kernel;
@@ -35,7 +34,6 @@ mod progress;
 pub mod push;
 pub mod schedule;
 pub mod scores;
-pub mod synthetic;
 pub mod versions;
 pub mod weights;
 
@@ -75,8 +73,6 @@ pub enum RankError {
     Input(String),
     #[error("graph too large: {0}")]
     TooLarge(String),
-    #[error("benchmark: {0}")]
-    Bench(String),
 }
 
 impl RankError {

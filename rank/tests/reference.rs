@@ -9,7 +9,7 @@ use rank::{Graph, GraphBuilder, NodeTable, PageRankOptions, l1_distance, pageran
 
 const WIKI_VOTE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/wiki-vote.csv"
+    "/../datasets/wiki-vote.csv"
 );
 const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/reference");
 

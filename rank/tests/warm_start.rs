@@ -15,7 +15,7 @@ use rank::{
 
 const WIKI_VOTE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/wiki-vote.csv"
+    "/../datasets/wiki-vote.csv"
 );
 
 fn build(n: u32, edges: &[(u32, u32)]) -> Graph {

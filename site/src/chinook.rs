@@ -9,7 +9,7 @@
 //! [`PLAYLIST_BASE`]` + pk`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::path::Path;
+use std::path::PathBuf;
 
 use chrono::{DateTime, TimeDelta};
 use rand::{Rng, SeedableRng};
@@ -39,29 +39,60 @@ struct Record {
     fields: serde_json::Map<String, Json>,
 }
 
+/// The Chinook fixture shipped in the repository (`datasets/chinook.json`), compiled in so
+/// the demo runs from any clone, wherever it is started.
+pub const EMBEDDED: &str = include_str!("../../datasets/chinook.json");
+
+/// Where the fixture comes from: the copy compiled into the binary, or a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fixture {
+    Embedded,
+    File(PathBuf),
+}
+
+impl Fixture {
+    /// `Some(path)` reads that file; `None` is the embedded copy.
+    pub fn new(path: Option<PathBuf>) -> Fixture {
+        path.map_or(Fixture::Embedded, Fixture::File)
+    }
+
+    /// How messages name this fixture.
+    fn origin(&self) -> PathBuf {
+        match self {
+            Fixture::Embedded => PathBuf::from("<embedded datasets/chinook.json>"),
+            Fixture::File(path) => path.clone(),
+        }
+    }
+}
+
 /// Reads the fixture and builds every table's rows. `seed` drives the synthetic activity.
-pub fn read(path: &Path, seed: u64) -> Result<Vec<Rows>, SiteError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SiteError::ChinookMissing {
-        path: path.to_path_buf(),
-        source,
-    })?;
+pub fn read(fixture: &Fixture, seed: u64) -> Result<Vec<Rows>, SiteError> {
+    let text = match fixture {
+        Fixture::Embedded => std::borrow::Cow::Borrowed(EMBEDDED),
+        Fixture::File(path) => std::borrow::Cow::Owned(std::fs::read_to_string(path).map_err(
+            |source| SiteError::ChinookMissing {
+                path: path.clone(),
+                source,
+            },
+        )?),
+    };
     let records: Vec<Record> =
         serde_json::from_str(&text).map_err(|e| SiteError::ChinookFormat {
-            path: path.to_path_buf(),
+            path: fixture.origin(),
             message: format!("not a Django fixture: {e}"),
         })?;
-    let fixture = Fixture::index(records);
-    fixture
+    let index = FixtureIndex::index(records);
+    index
         .check()
         .map_err(|message| SiteError::ChinookFormat {
-            path: path.to_path_buf(),
+            path: fixture.origin(),
             message,
         })?;
-    Ok(fixture.rows(seed))
+    Ok(index.rows(seed))
 }
 
 /// The fixture's records by model and primary key.
-struct Fixture {
+struct FixtureIndex {
     models: HashMap<String, BTreeMap<i64, serde_json::Map<String, Json>>>,
 }
 
@@ -78,8 +109,8 @@ fn int(fields: &serde_json::Map<String, Json>, name: &str) -> Option<i64> {
     fields.get(name).and_then(Json::as_i64)
 }
 
-impl Fixture {
-    fn index(records: Vec<Record>) -> Fixture {
+impl FixtureIndex {
+    fn index(records: Vec<Record>) -> FixtureIndex {
         let mut models: HashMap<String, BTreeMap<i64, _>> = HashMap::new();
         for record in records {
             let model = record.model.trim_start_matches("chinook.").to_string();
@@ -88,7 +119,7 @@ impl Fixture {
                 .or_default()
                 .insert(record.pk, record.fields);
         }
-        Fixture { models }
+        FixtureIndex { models }
     }
 
     fn model(&self, name: &str) -> impl Iterator<Item = (i64, &serde_json::Map<String, Json>)> {

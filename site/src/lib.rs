@@ -9,7 +9,7 @@
 //! # async fn run() -> Result<(), site::SiteError> {
 //! let db = schemas::db::Db::connect("sqlite://data/disco.db").await.unwrap();
 //! db.migrate().await.unwrap();
-//! let options = site::seed::SeedOptions::chinook("../shared/data/chinook.json");
+//! let options = site::seed::SeedOptions::chinook(); // the embedded catalog
 //! let report = site::seed::seed(&db, &options, &site::progress::Progress::hidden()).await?;
 //! println!("{report}");
 //! # Ok(()) }
@@ -40,7 +40,9 @@ pub enum SiteError {
          pass --reset to empty it first"
     )]
     NotEmpty { table: rows::Table, rows: i64 },
-    #[error("Chinook fixture {path}: {source} (pass --chinook PATH to point at chinook.json)")]
+    #[error(
+        "Chinook fixture {path}: {source} (leave out --chinook to use the embedded catalog)"
+    )]
     ChinookMissing {
         path: PathBuf,
         source: std::io::Error,

@@ -11,7 +11,6 @@
 //! ```
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,8 +26,8 @@ use crate::synthetic::{Synthetic, SyntheticOptions};
 /// Which catalog to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dataset {
-    /// The real Chinook catalog, from the Django fixture at this path.
-    Chinook { path: PathBuf },
+    /// The real Chinook catalog, from the Django fixture (the embedded copy by default).
+    Chinook { fixture: crate::chinook::Fixture },
     /// A synthetic catalog of this many tracks.
     Synthetic { tracks: i64 },
 }
@@ -44,9 +43,14 @@ pub struct SeedOptions {
 }
 
 impl SeedOptions {
-    pub fn chinook(path: impl Into<PathBuf>) -> SeedOptions {
+    /// The Chinook catalog compiled into the binary.
+    pub fn chinook() -> SeedOptions {
+        SeedOptions::chinook_from(crate::chinook::Fixture::Embedded)
+    }
+
+    pub fn chinook_from(fixture: crate::chinook::Fixture) -> SeedOptions {
         SeedOptions {
-            dataset: Dataset::Chinook { path: path.into() },
+            dataset: Dataset::Chinook { fixture },
             seed: 42,
             reset: false,
         }
@@ -100,8 +104,8 @@ pub async fn seed(
     let started = Instant::now();
     // Build the catalog first: a missing fixture fails before the database is touched.
     let catalog: Arc<dyn Catalog> = match &options.dataset {
-        Dataset::Chinook { path } => {
-            let tables = crate::chinook::read(path, options.seed)?;
+        Dataset::Chinook { fixture } => {
+            let tables = crate::chinook::read(fixture, options.seed)?;
             Arc::new(InMemory::new(tables, 5_000))
         }
         Dataset::Synthetic { tracks } => {

@@ -4,12 +4,13 @@ use std::path::PathBuf;
 
 use schemas::db::Db;
 use site::SiteError;
+use site::chinook::Fixture;
 use site::progress::Progress;
 use site::rows::Table;
 use site::seed::{SeedOptions, seed, summary};
 
 fn chinook_path() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/chinook.json");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../datasets/chinook.json");
     assert!(
         path.exists(),
         "the Chinook fixture is required at {}",
@@ -39,7 +40,7 @@ async fn text(db: &Db, sql: &'static str) -> String {
 async fn check_chinook(db: &Db) {
     let report = seed(
         db,
-        &SeedOptions::chinook(chinook_path()),
+        &SeedOptions::chinook(),
         &Progress::hidden(),
     )
     .await
@@ -107,7 +108,7 @@ async fn check_chinook(db: &Db) {
     // Seeding again refuses; with reset it works and gives the same catalog.
     let again = seed(
         db,
-        &SeedOptions::chinook(chinook_path()),
+        &SeedOptions::chinook_from(Fixture::File(chinook_path())),
         &Progress::hidden(),
     )
     .await;
@@ -117,7 +118,7 @@ async fn check_chinook(db: &Db) {
     );
     let options = SeedOptions {
         reset: true,
-        ..SeedOptions::chinook(chinook_path())
+        ..SeedOptions::chinook_from(Fixture::File(chinook_path()))
     };
     let again = seed(db, &options, &Progress::hidden()).await.unwrap();
     assert_eq!(again.counts, report.counts);
@@ -156,7 +157,7 @@ async fn chinook_seeds_into_postgres() {
 #[tokio::test]
 async fn a_missing_fixture_fails_clearly_and_writes_nothing() {
     let sqlite = testkit::FreshSqlite::create().await;
-    let options = SeedOptions::chinook("/nonexistent/chinook.json");
+    let options = SeedOptions::chinook_from(Fixture::File("/nonexistent/chinook.json".into()));
     let err = seed(&sqlite.db, &options, &Progress::hidden())
         .await
         .unwrap_err();

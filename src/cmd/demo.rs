@@ -19,9 +19,9 @@ use super::service;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// The Chinook fixture seeded on first run.
-    #[arg(long, default_value = "../shared/data/chinook.json")]
-    pub chinook: PathBuf,
+    /// A Chinook fixture (Django JSON) to seed on first run instead of the embedded one.
+    #[arg(long)]
+    pub chinook: Option<PathBuf>,
     /// Simulated site changes per second (0: the catalog stays still).
     #[arg(long, default_value_t = 2.0)]
     pub rate: f64,
@@ -60,10 +60,10 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
     };
     let db = globals.database().await?;
     if site::load::first_non_empty(&db).await?.is_none() {
-        tracing::info!(fixture = %args.chinook.display(), "seeding the Chinook catalog");
+        tracing::info!(fixture = ?args.chinook, "seeding the Chinook catalog");
         let report = site::seed::seed(
             &db,
-            &SeedOptions::chinook(&args.chinook),
+            &SeedOptions::chinook_from(site::chinook::Fixture::new(args.chinook.clone())),
             &site::progress::Progress::new("seed", 0),
         )
         .await?;

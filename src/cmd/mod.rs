@@ -1,10 +1,8 @@
 //! One module per subcommand; each parses its own flags and calls into the library crates.
 
-pub mod bench;
 pub mod common;
 pub mod demo;
 pub mod index;
-pub mod loadgen;
 pub mod ops;
 pub mod rank;
 pub mod seed;

@@ -101,7 +101,7 @@ pub async fn reindex(globals: Globals, args: ReindexArgs) -> anyhow::Result<()> 
     {
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            query::shutdown_signal().await;
+            service::shutdown_signal().await;
             eprintln!("cancelling the reindex");
             cancel.cancel();
         });

@@ -19,13 +19,9 @@ pub struct SeedArgs {
     /// Which catalog to load.
     #[arg(long, value_enum, default_value = "chinook")]
     pub dataset: DatasetName,
-    /// The Chinook fixture (Django JSON).
-    #[arg(
-        long,
-        env = "DISCO_CHINOOK",
-        default_value = "../shared/data/chinook.json"
-    )]
-    pub chinook: PathBuf,
+    /// A Chinook fixture (Django JSON) instead of the copy compiled into the binary.
+    #[arg(long, env = "DISCO_CHINOOK")]
+    pub chinook: Option<PathBuf>,
     /// Tracks in a synthetic catalog (users, playlists, groups and activity scale with it).
     #[arg(long, default_value_t = 100_000)]
     pub tracks: i64,
@@ -43,7 +39,9 @@ pub struct SeedArgs {
 pub async fn run(globals: Globals, args: SeedArgs) -> anyhow::Result<()> {
     let db = globals.database().await?;
     let dataset = match args.dataset {
-        DatasetName::Chinook => site::seed::Dataset::Chinook { path: args.chinook },
+        DatasetName::Chinook => site::seed::Dataset::Chinook {
+            fixture: site::chinook::Fixture::new(args.chinook),
+        },
         DatasetName::Synthetic => site::seed::Dataset::Synthetic {
             tracks: args.tracks,
         },

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indexer::{CancellationToken, Catalog, IndexerConfig};
-use query::{QueryState, SearchSource, Snapshot};
+use engine::{SearchSource, Snapshot};
+use service::QueryState;
 
 use super::common::Globals;
 use super::index::IndexArgs;
@@ -34,14 +35,14 @@ pub async fn serve_http(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     tracing::info!("serving on http://{}", listener.local_addr()?);
-    query::serve(listener, app, async move { cancel.cancelled().await }).await?;
+    service::serve(listener, app, async move { cancel.cancelled().await }).await?;
     Ok(())
 }
 
 /// Fires `cancel` on Ctrl-C or SIGTERM.
 pub fn cancel_on_signal(cancel: CancellationToken) {
     tokio::spawn(async move {
-        query::shutdown_signal().await;
+        service::shutdown_signal().await;
         tracing::info!("stopping: finishing the work in hand");
         cancel.cancel();
     });
@@ -50,7 +51,7 @@ pub fn cancel_on_signal(cancel: CancellationToken) {
 /// The query service's state over the live index, recording into the process-wide metrics
 /// recorder so `/metrics` also shows the indexer's and rank job's figures.
 pub fn query_state(catalog: Arc<Catalog>) -> anyhow::Result<QueryState> {
-    let metrics = query::metrics::Metrics::install_global()
+    let metrics = service::metrics::Metrics::install_global()
         .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
     Ok(QueryState::new(Arc::new(LiveIndex(catalog))).with_metrics(metrics))
 }
@@ -117,18 +118,18 @@ pub async fn app(
     tracing::info!("suggest: {report}");
 
     let state = query_state(parts.catalog.clone())?
-        .with_priors(Arc::new(query::ranks::RankPriors::open(ranks.clone())))
+        .with_priors(Arc::new(engine::ranks::RankPriors::open(ranks.clone())))
         .with_suggester(suggester);
-    let mut app = query::router(state);
+    let mut app = service::router(state);
     match globals.admin_token.as_deref() {
         Some(token) if !token.is_empty() => {
-            let mut admin = query::admin::AdminState::new(token, parts.catalog, parts.db)
+            let mut admin = service::admin::AdminState::new(token, parts.catalog, parts.db)
                 .with_ranks(ranks)
                 .with_rank_slot(rank_slot);
             if let Some(feed) = parts.feed {
                 admin = admin.with_feed(feed);
             }
-            app = app.merge(query::admin::router(admin));
+            app = app.merge(service::admin::router(admin));
             tracing::info!("admin API on (DISCO_ADMIN_TOKEN is set)");
         }
         _ => tracing::info!("admin API off: set DISCO_ADMIN_TOKEN to enable it"),

@@ -28,9 +28,8 @@
 //! Modules: [`normalize`] (names → keys), `build` and `index` (the FST and the lanes), `topk`
 //! (heaviest postings of key ranges), `fuzzy` (typo walk), [`delta`] (changes since the
 //! build), [`store`] (builds on disk), [`source`] (the database), [`rebuild`] (background
-//! builds), [`bench`] (figures at scale), [`replay`] (a recorded keystroke mix, timed).
+//! builds). Benchmarks and the keystroke replay live in the `bench` crate.
 
-pub mod bench;
 mod build;
 pub mod delta;
 mod fuzzy;
@@ -39,7 +38,6 @@ pub mod normalize;
 mod query;
 pub mod rebuild;
 mod record;
-pub mod replay;
 pub mod source;
 pub mod store;
 mod suggester;

@@ -1,5 +1,5 @@
 //! Lookups through the public API, on a hand-made catalog (exact expectations) and on the
-//! Chinook catalog with real misspellings (`../shared/data/`).
+//! Chinook catalog with real misspellings (`datasets/`).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -369,11 +369,11 @@ fn empty_and_odd_queries_answer_nothing_or_something_without_failing() {
 
 fn shared_data(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
+        .join("../datasets")
         .join(name);
     assert!(
         path.exists(),
-        "test data {} is missing: this test needs ../shared/data beside the project",
+        "test data {} is missing from the repository's datasets/",
         path.display()
     );
     path

@@ -1,0 +1,455 @@
+//! The handlers and the wire shapes of the HTTP contract (DESIGN.md, "The HTTP contract").
+//! Every parameter arrives as text and is checked here, so a bad one is a 400 that says what
+//! to change, never a framework rejection or a 5xx.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use schemas::EntityKind;
+
+use crate::error::{ApiError, ErrorBody};
+use engine::layout::Layout;
+use engine::prior::{Prior, RankChoice};
+use engine::search::{SearchOutcome, SearchRequest};
+use crate::server::QueryState;
+use engine::source::Snapshot;
+
+/// Contract limits.
+pub const MAX_QUERY_CHARS: usize = 256;
+pub const MAX_LIMIT: usize = 100;
+pub const MAX_OFFSET: usize = 10_000;
+/// Not in the contract, but a genre name is short.
+pub const MAX_GENRE_CHARS: usize = 100;
+
+/// Query-string extraction whose rejections are JSON 400s like every other error.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Params(value))
+    }
+}
+
+/// `GET /search` parameters. All optional; all arrive as text and are checked by the handler.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// What to look for: words, "quoted phrases", -excluded words. At most 256 characters.
+    pub q: Option<String>,
+    /// Only this kind: track, user, playlist or group.
+    pub kind: Option<String>,
+    /// Only entities of this genre (tracks have one).
+    pub genre: Option<String>,
+    /// Results per page, 0 to 100 (default 20).
+    pub limit: Option<String>,
+    /// Results to skip, 0 to 10,000.
+    pub offset: Option<String>,
+    /// Rank version to blend with, or `none` for pure text relevance (default: the active one).
+    pub rank: Option<String>,
+}
+
+/// `GET /explore` parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExploreParams {
+    /// Only tracks of this genre.
+    pub genre: Option<String>,
+    /// How many tracks, 0 to 100 (default 20).
+    pub limit: Option<String>,
+    /// Rank version to weigh with, or `none`.
+    pub rank: Option<String>,
+}
+
+/// `GET /suggest` parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SuggestParams {
+    /// What has been typed so far. At most 256 characters.
+    pub q: Option<String>,
+    /// Only this kind: track, user, playlist or group.
+    pub kind: Option<String>,
+    /// How many suggestions, 0 to 100 (default 8).
+    pub limit: Option<String>,
+}
+
+/// One suggestion: an entity to go straight to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SuggestionItem {
+    pub kind: String,
+    pub id: i64,
+    /// The name to show.
+    pub text: String,
+    /// The entity's page, e.g. `/users/7`.
+    pub url: String,
+}
+
+/// The answer of `/suggest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SuggestResponse {
+    pub query: String,
+    pub took_ms: f64,
+    pub suggestions: Vec<SuggestionItem>,
+}
+
+/// Suggestions shown while typing when no `limit` is given.
+pub const DEFAULT_SUGGESTIONS: usize = 8;
+
+/// One result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ResultItem {
+    /// track, user, playlist or group.
+    pub kind: String,
+    pub id: i64,
+    /// What a person reads first.
+    pub title: String,
+    /// The context: owner, @username or member count.
+    pub subtitle: String,
+    /// The entity's page, e.g. `/tracks/42`.
+    pub url: String,
+    pub score: f32,
+    /// HTML: the matched words in `<mark>`, everything else escaped.
+    pub highlight: String,
+}
+
+/// The answer of `/search` and `/explore`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SearchResponse {
+    pub query: String,
+    /// Matches in the request's scope (its kind, or all).
+    pub total: u64,
+    pub took_ms: f64,
+    /// Matches per kind for the same query, whatever the kind filter.
+    pub counts: BTreeMap<String, u64>,
+    pub results: Vec<ResultItem>,
+}
+
+/// `/readyz`'s answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    /// A generation is open.
+    pub index: bool,
+    /// The default prior is loaded.
+    pub rank: bool,
+}
+
+/// `/healthz`'s answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Disco search",
+        description = "Site search for people, sounds, sets and groups."
+    ),
+    paths(search, explore, suggest, healthz, readyz, metrics),
+    components(schemas(
+        SearchResponse,
+        ResultItem,
+        SuggestResponse,
+        SuggestionItem,
+        ErrorBody,
+        Readiness,
+        Health
+    ))
+)]
+pub struct ApiDoc;
+
+/// Search all kinds, or one.
+#[utoipa::path(get, path = "/search", params(SearchParams), responses(
+    (status = 200, description = "Results, best first", body = SearchResponse),
+    (status = 400, description = "A parameter is out of the contract's limits", body = ErrorBody),
+    (status = 503, description = "No index generation is open yet, or the search timed out", body = ErrorBody),
+))]
+pub async fn search(
+    State(state): State<QueryState>,
+    Params(params): Params<SearchParams>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let started = Instant::now();
+    let text = query_text(params.q)?;
+    let request = SearchRequest {
+        kind: kind(params.kind.as_deref())?,
+        genre: genre(params.genre)?,
+        limit: bounded(
+            "limit",
+            params.limit.as_deref(),
+            state.inner.config.default_limit,
+            MAX_LIMIT,
+        )?,
+        offset: bounded("offset", params.offset.as_deref(), 0, MAX_OFFSET)?,
+        text,
+    };
+    let prior = prior(&state, params.rank.as_deref())?;
+    let settings = state.inner.config.search;
+    let clauses = state.inner.clauses.clone();
+    let (outcome, request) = run(&state, move |snapshot, layout| {
+        let outcome = engine::search::search(
+            &snapshot.searcher,
+            layout,
+            prior,
+            &settings,
+            &request,
+            Some(&clauses),
+        );
+        outcome.map(|o| (o, request))
+    })
+    .await?;
+    if !language_is_empty(&request.text) {
+        state.inner.metrics.searched(outcome.total, outcome.fuzzy);
+    }
+    Ok(Json(respond(request.text, outcome, started)))
+}
+
+/// Recent public tracks, recency-weighted.
+#[utoipa::path(get, path = "/explore", params(ExploreParams), responses(
+    (status = 200, description = "Recent tracks, best first", body = SearchResponse),
+    (status = 400, description = "A parameter is out of the contract's limits", body = ErrorBody),
+    (status = 503, description = "No index generation is open yet", body = ErrorBody),
+))]
+pub async fn explore(
+    State(state): State<QueryState>,
+    Params(params): Params<ExploreParams>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let started = Instant::now();
+    let limit = bounded(
+        "limit",
+        params.limit.as_deref(),
+        state.inner.config.default_limit,
+        MAX_LIMIT,
+    )?;
+    let genre = genre(params.genre)?;
+    let prior = prior(&state, params.rank.as_deref())?;
+    let recency = state.inner.config.recency;
+    let now = chrono::Utc::now().timestamp_micros();
+    let outcome = run(&state, move |snapshot, layout| {
+        engine::explore::explore(
+            &snapshot.searcher,
+            layout,
+            prior,
+            recency,
+            genre.as_deref(),
+            limit,
+            now,
+        )
+    })
+    .await?;
+    Ok(Json(respond(String::new(), outcome, started)))
+}
+
+/// Typeahead: entities whose names start with (or nearly with) what has been typed.
+#[utoipa::path(get, path = "/suggest", params(SuggestParams), responses(
+    (status = 200, description = "Suggestions, best first", body = SuggestResponse),
+    (status = 400, description = "A parameter is out of the contract's limits", body = ErrorBody),
+    (status = 503, description = "Suggest data is not loaded yet", body = ErrorBody),
+))]
+pub async fn suggest(
+    State(state): State<QueryState>,
+    Params(params): Params<SuggestParams>,
+) -> Result<Json<SuggestResponse>, ApiError> {
+    let started = Instant::now();
+    let text = query_text(params.q)?;
+    let kind = kind(params.kind.as_deref())?;
+    let limit = bounded(
+        "limit",
+        params.limit.as_deref(),
+        DEFAULT_SUGGESTIONS,
+        MAX_LIMIT,
+    )?;
+    let suggester = state
+        .inner
+        .suggester
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("suggest data is not loaded yet"))?;
+    // Lookups take microseconds: no need to leave the async thread.
+    let suggestions = suggester
+        .suggest(&text, kind, limit)
+        .into_iter()
+        .map(|s| SuggestionItem {
+            kind: s.kind.as_str().to_string(),
+            id: s.id,
+            text: s.text,
+            url: s.url,
+        })
+        .collect();
+    Ok(Json(SuggestResponse {
+        query: text,
+        took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        suggestions,
+    }))
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness: a generation is open and the default prior is loaded.
+#[utoipa::path(get, path = "/readyz", responses(
+    (status = 200, description = "Ready", body = Readiness),
+    (status = 503, description = "Not ready yet", body = Readiness),
+))]
+pub async fn readyz(State(state): State<QueryState>) -> (StatusCode, Json<Readiness>) {
+    let index = state.inner.source.snapshot().is_some();
+    let rank = state.inner.priors.ready();
+    let ready = index && rank;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(Readiness { ready, index, rank }))
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<QueryState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.inner.metrics.render(),
+    )
+        .into_response()
+}
+
+/// This API's description.
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// The search page.
+pub async fn page() -> Html<&'static str> {
+    Html(crate::page::HTML)
+}
+
+/// Runs blocking index work off the async threads, bounded by the request timeout.
+pub(crate) async fn run<T, F>(state: &QueryState, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Snapshot, &Layout) -> tantivy::Result<T> + Send + 'static,
+{
+    let source = state.inner.source.clone();
+    let layouts = state.inner.layouts.clone();
+    // Taking the snapshot is part of the bounded work: a source may wait on a generation swap.
+    let task = tokio::task::spawn_blocking(move || {
+        let snapshot = source
+            .snapshot()
+            .ok_or_else(|| ApiError::unavailable("no index generation is open yet"))?;
+        let layout = layouts
+            .layout(&snapshot.definitions)
+            .map_err(ApiError::internal)?;
+        work(&snapshot, &layout).map_err(ApiError::internal)
+    });
+    match tokio::time::timeout(state.inner.config.request_timeout, task).await {
+        Err(_) => Err(ApiError::unavailable(
+            "the search took too long; try fewer words",
+        )),
+        Ok(Err(join)) => Err(ApiError::internal(join)),
+        Ok(Ok(answer)) => answer,
+    }
+}
+
+fn respond(query: String, outcome: SearchOutcome, started: Instant) -> SearchResponse {
+    SearchResponse {
+        query,
+        total: outcome.total,
+        took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        counts: outcome
+            .counts
+            .into_iter()
+            .map(|(k, n)| (k.as_str().to_string(), n))
+            .collect(),
+        results: outcome
+            .hits
+            .into_iter()
+            .map(|hit| ResultItem {
+                kind: hit.key.kind.as_str().to_string(),
+                id: hit.key.id,
+                url: hit.key.url(),
+                title: hit.title,
+                subtitle: hit.subtitle,
+                score: hit.score,
+                highlight: hit.highlight,
+            })
+            .collect(),
+    }
+}
+
+fn language_is_empty(text: &str) -> bool {
+    engine::language::parse(text).is_empty()
+}
+
+/// The `q` parameter: absent is empty, more than the contract's limit is a 400.
+fn query_text(q: Option<String>) -> Result<String, ApiError> {
+    let text = q.unwrap_or_default();
+    if text.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "q is longer than {MAX_QUERY_CHARS} characters"
+        )));
+    }
+    Ok(text)
+}
+
+fn kind(text: Option<&str>) -> Result<Option<EntityKind>, ApiError> {
+    match text.map(str::trim) {
+        None | Some("") | Some("all") => Ok(None),
+        Some(k) => k
+            .parse()
+            .map(Some)
+            .map_err(|e: schemas::kind::UnknownKind| ApiError::bad_request(e.to_string())),
+    }
+}
+
+fn genre(text: Option<String>) -> Result<Option<String>, ApiError> {
+    match text {
+        Some(g) if g.chars().count() > MAX_GENRE_CHARS => Err(ApiError::bad_request(format!(
+            "genre is longer than {MAX_GENRE_CHARS} characters"
+        ))),
+        Some(g) if g.trim().is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// An integer parameter in `0..=max`, `default` when absent or empty.
+fn bounded(name: &str, text: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(default);
+    };
+    match text.parse::<usize>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(ApiError::bad_request(format!(
+            "{name} must be a whole number from 0 to {max}"
+        ))),
+    }
+}
+
+fn prior(state: &QueryState, rank: Option<&str>) -> Result<Option<Arc<dyn Prior>>, ApiError> {
+    let choice = match rank.map(str::trim).filter(|r| !r.is_empty()) {
+        None => RankChoice::Active,
+        Some(text) => text
+            .parse()
+            .map_err(|e: engine::prior::BadRankChoice| ApiError::bad_request(e.to_string()))?,
+    };
+    state
+        .inner
+        .priors
+        .prior(choice)
+        .map_err(|e| ApiError::bad_request(e.to_string()))
+}
