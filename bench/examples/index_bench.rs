@@ -35,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     sqlx::query("ANALYZE tracks").execute(pool).await?;
     eprintln!("seeded {tracks} tracks in {:.1?}", started.elapsed());
     let data = tempfile::tempdir()?;
-    let amqp = indexer::source::AmqpConfig::new(
+    let amqp = indexer::broker::AmqpConfig::new(
         &testkit::amqp_url(),
         &testkit::unique_name("bench-models"),
         &testkit::unique_name("bench-indexer"),

@@ -1,11 +1,13 @@
 //! Full reindex throughput on PostgreSQL: seeds N users and N tracks (plus N/10 playlists and
-//! N/100 groups) with `generate_series`, then times `indexer::reindex::bench`.
+//! N/100 groups) with `generate_series`, then times one full reindex
+//! into a fresh generation (no live indexer, no swap).
 //!
 //! ```text
 //! cargo run --release -p bench --example reindex_bench -- 100000
 //! ```
 
-use indexer::reindex::{self, ReindexOptions};
+use indexer::Generations;
+use indexer::reindex::{self, ReindexOptions, ReindexProgress, Sink};
 use schemas::db::Db;
 
 #[tokio::main]
@@ -42,9 +44,19 @@ async fn main() {
             ..ReindexOptions::default()
         };
         let dir = data.path().join(format!("b{batch_size}"));
-        let report = reindex::bench(&pg.db, &dir, &options)
-            .await
-            .expect("reindex");
+        let generations = Generations::open(&dir).expect("generations");
+        let cancel = indexer::CancellationToken::new();
+        let progress = ReindexProgress::default();
+        let report = reindex::run(
+            &pg.db,
+            &generations,
+            &options,
+            &progress,
+            Sink::Own,
+            &cancel,
+        )
+        .await
+        .expect("reindex");
         println!(
             "reindex batch {batch_size}: {} rows {:?} in {:.2}s = {:.0} entities/s",
             report.total_rows(),

@@ -23,10 +23,8 @@ use schemas::db::Db;
 use schemas::envelope::Action;
 use schemas::{EntityKey, EntityKind};
 
-
-
-use indexer::source::{AmqpConfig, AmqpSource, MemoryBus};
-use indexer::{CancellationToken, Catalog, Indexer, IndexerConfig, IndexerError};
+use indexer::broker::{AmqpConfig, AmqpSource, MemoryBus};
+use indexer::{CancellationToken, Generations, Indexer, IndexerConfig, IndexerError};
 
 /// Figures for one publish rate.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,7 +102,7 @@ pub async fn run(
     if ids.is_empty() {
         return Err(BenchError::Empty);
     }
-    let catalog = Catalog::open(data_dir)?;
+    let catalog = Generations::open(data_dir)?;
     let indexer = Indexer::open(db.clone(), catalog, IndexerConfig::default())?;
     let mut changes = indexer.subscribe();
     let cancel = CancellationToken::new();

@@ -31,7 +31,12 @@ struct Globals {
     #[arg(long, env = "DISCO_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
     /// The indexer's broker queue; the benchmarks use `<queue>-bench`.
-    #[arg(long, env = "DISCO_QUEUE", default_value = "disco-indexer", global = true)]
+    #[arg(
+        long,
+        env = "DISCO_QUEUE",
+        default_value = "disco-indexer",
+        global = true
+    )]
     queue: String,
     /// Topic exchange; the benchmarks use `<exchange>-bench`.
     #[arg(long, env = "DISCO_EXCHANGE", default_value = "models", global = true)]
@@ -43,9 +48,10 @@ impl Globals {
     /// applies its migrations.
     async fn database(&self) -> anyhow::Result<schemas::db::Db> {
         std::fs::create_dir_all(&self.data_dir)?;
-        let url = self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("disco.db").display())
-        });
+        let url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("disco.db").display()));
         let db = schemas::db::Db::connect(&url).await?;
         db.migrate().await?;
         Ok(db)
@@ -193,7 +199,7 @@ async fn run(globals: Globals, what: Bench) -> anyhow::Result<()> {
             no_clause_cache,
             exhaustive,
         } => {
-            let catalog = indexer::Catalog::open(&globals.data_dir)?;
+            let catalog = indexer::Generations::open(&globals.data_dir)?;
             let (searcher, definitions) = catalog.live_searcher();
             let snapshot = engine::Snapshot {
                 searcher,
@@ -228,7 +234,7 @@ async fn run(globals: Globals, what: Bench) -> anyhow::Result<()> {
                     ..Default::default()
                 },
             };
-            let progress = indexer::reindex::Progress::default();
+            let progress = indexer::reindex::ReindexProgress::default();
             let reporter = {
                 let progress = progress.clone();
                 tokio::spawn(async move {
@@ -259,9 +265,9 @@ async fn run(globals: Globals, what: Bench) -> anyhow::Result<()> {
 
 /// The broker names the indexer benchmarks use (`<exchange>-bench`, `<queue>-bench`), so they
 /// never meet a running indexer's queue; `None` without `--amqp-url` (in-process bus).
-fn bench_amqp(globals: &Globals) -> Option<indexer::source::AmqpConfig> {
+fn bench_amqp(globals: &Globals) -> Option<indexer::broker::AmqpConfig> {
     globals.amqp_url.as_deref().map(|url| {
-        indexer::source::AmqpConfig::new(
+        indexer::broker::AmqpConfig::new(
             url,
             &format!("{}-bench", globals.exchange),
             &format!("{}-bench", globals.queue),

@@ -29,12 +29,12 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::synthetic_graph::{ActivityGenerator, Edge};
 use anyhow::{Context, bail};
-use rank::{Graph, GraphBuilder};
-use rank::{Method, PageRankOptions, l1_distance, pagerank_with};
 use rank::NodeTable;
 use rank::pagerank_warm;
-use crate::synthetic_graph::{ActivityGenerator, Edge};
+use rank::{Graph, GraphBuilder};
+use rank::{Method, PageRankOptions, l1_distance, pagerank_with};
 
 /// The Python half, shipped inside the crate.
 const PYTHON_SCRIPT: &str = include_str!("../reference/bench_python.py");
@@ -421,8 +421,8 @@ fn run_python(
         }
         let mut rows = Vec::new();
         for line in String::from_utf8_lossy(&output.stdout).lines() {
-            let value: serde_json::Value = serde_json::from_str(line)
-                .with_context(|| format!("python said `{line}`"))?;
+            let value: serde_json::Value =
+                serde_json::from_str(line).with_context(|| format!("python said `{line}`"))?;
             let field = |name: &str| value.get(name).and_then(|v| v.as_f64());
             let scores_path = PathBuf::from(
                 value
@@ -430,7 +430,8 @@ fn run_python(
                     .and_then(|v| v.as_str())
                     .unwrap_or_default(),
             );
-            let bytes = std::fs::read(&scores_path).with_context(|| scores_path.display().to_string())?;
+            let bytes =
+                std::fs::read(&scores_path).with_context(|| scores_path.display().to_string())?;
             let scores: Vec<f64> = bytes
                 .chunks_exact(8)
                 .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))

@@ -14,7 +14,7 @@
 //! # async fn run(db: schemas::db::Db) -> Result<(), bench::indexing::BenchError> {
 //! use bench::reindexing::{self, ReindexBenchOptions};
 //! let options = ReindexBenchOptions { live_rate: 1000, ..ReindexBenchOptions::default() };
-//! let progress = indexer::reindex::Progress::default();
+//! let progress = indexer::reindex::ReindexProgress::default();
 //! let report = reindexing::reindex(db, None, std::path::Path::new("/tmp/bench"), &options, &progress).await?;
 //! println!("{report}");
 //! # Ok(()) }
@@ -29,10 +29,10 @@ use schemas::db::Db;
 use tokio::sync::watch;
 
 use crate::indexing::{BenchError, all_track_ids, quantile, searchable_ms, start};
+use indexer::broker::AmqpConfig;
 use indexer::generations::Phase;
-use indexer::reindex::{self, Progress, ReindexOptions, ReindexReport, Sink};
-use indexer::source::AmqpConfig;
-use indexer::{CancellationToken, Catalog, IndexChange, Indexer};
+use indexer::reindex::{self, ReindexOptions, ReindexProgress, ReindexReport, Sink};
+use indexer::{CancellationToken, Generations, IndexChange, Indexer};
 
 /// What the reindex benchmark runs.
 #[derive(Debug, Clone)]
@@ -145,13 +145,13 @@ pub async fn reindex(
     amqp: Option<AmqpConfig>,
     data_dir: &Path,
     options: &ReindexBenchOptions,
-    progress: &Progress,
+    progress: &ReindexProgress,
 ) -> Result<ReindexBenchReport, BenchError> {
     let ids = all_track_ids(&db).await?;
     if ids.is_empty() && options.live_rate > 0 {
         return Err(BenchError::Empty);
     }
-    let catalog = Catalog::open(data_dir)?;
+    let catalog = Generations::open(data_dir)?;
     let mut indexer = Indexer::open(db.clone(), catalog.clone(), options.reindex.indexer.clone())?;
     let feed = indexer.reindex_feed();
     let changes = indexer.subscribe();

@@ -74,10 +74,7 @@ pub struct LayoutCache {
 }
 
 impl LayoutCache {
-    pub fn layout(
-        &self,
-        definitions: &Arc<Definitions>,
-    ) -> Result<Arc<Layout>, LayoutError> {
+    pub fn layout(&self, definitions: &Arc<Definitions>) -> Result<Arc<Layout>, LayoutError> {
         let mut last = self
             .last
             .lock()

@@ -18,7 +18,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::source::{Delivery, EventSource, SourceError};
+use crate::broker::{Delivery, EventSource, SourceError};
+use crate::metrics::Outcome;
 
 /// How big and how old a batch may grow before it is processed.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +39,24 @@ impl Default for BatchConfig {
             max_wait: Duration::from_millis(50),
             work_window: Duration::from_millis(200),
         }
+    }
+}
+
+/// What one batch did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct BatchReport {
+    pub outcomes: BTreeMap<Outcome, u64>,
+    /// Event time → visible, for each delivery whose effect this batch committed.
+    pub time_to_searchable: Vec<Duration>,
+}
+
+impl BatchReport {
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        self.outcomes.get(&outcome).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn add(&mut self, outcome: Outcome, n: u64) {
+        *self.outcomes.entry(outcome).or_default() += n;
     }
 }
 
@@ -268,7 +287,7 @@ mod tests {
 
     #[tokio::test]
     async fn gathering_stops_at_the_size_limit_and_at_the_deadline() {
-        let bus = crate::source::MemoryBus::new();
+        let bus = crate::broker::MemoryBus::new();
         for _ in 0..5 {
             bus.publish("create.track", b"{}".to_vec());
         }
@@ -304,7 +323,7 @@ mod tests {
     }
 
     /// Publishes one event after each pause (milliseconds), in the background.
-    fn publish_after(bus: &crate::source::MemoryBus, pauses: &[u64]) {
+    fn publish_after(bus: &crate::broker::MemoryBus, pauses: &[u64]) {
         let (bus, pauses) = (bus.clone(), pauses.to_vec());
         tokio::spawn(async move {
             for pause in pauses {
@@ -317,7 +336,7 @@ mod tests {
     /// Virtual time: the windows are checked exactly, with no real waiting.
     #[tokio::test(start_paused = true)]
     async fn an_idle_indexer_waits_the_full_window_a_busy_one_only_a_tenth() {
-        let bus = crate::source::MemoryBus::new();
+        let bus = crate::broker::MemoryBus::new();
         let mut source = bus.source();
         let cancel = CancellationToken::new();
         let config = BatchConfig {
@@ -405,7 +424,7 @@ mod tests {
     /// the window plus the piece of work in hand.
     #[tokio::test(start_paused = true)]
     async fn streaming_work_gets_a_window_then_the_live_batch_goes() {
-        let bus = crate::source::MemoryBus::new();
+        let bus = crate::broker::MemoryBus::new();
         let mut source = bus.source();
         let cancel = CancellationToken::new();
         let config = windowed(10_000);
@@ -449,7 +468,7 @@ mod tests {
     /// as an idle one does, and work handed back cuts the batch short.
     #[tokio::test(start_paused = true)]
     async fn work_flows_without_live_deliveries_and_a_hold_cuts_the_batch_short() {
-        let bus = crate::source::MemoryBus::new();
+        let bus = crate::broker::MemoryBus::new();
         let mut source = bus.source();
         let cancel = CancellationToken::new();
         let config = windowed(100);

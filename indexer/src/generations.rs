@@ -6,14 +6,14 @@
 //! <data_dir>/index/gen-3/generation.json {"phase": "built", "created_at": …, "read_only": false}
 //! ```
 //!
-//! The [`Catalog`] is the one handle on this directory. The indexer writes through it (one
+//! [`Generations`] is the one handle on this directory. The indexer writes through it (one
 //! writer per writable generation, see `pipeline`); the query service reads through it, in the
 //! same process or in another one:
 //!
 //! ```no_run
 //! # fn run() -> Result<(), indexer::IndexerError> {
-//! let catalog = indexer::Catalog::open(std::path::Path::new("./data"))?;
-//! let live = catalog.live();
+//! let generations = indexer::Generations::open(std::path::Path::new("./data"))?;
+//! let live = generations.live();
 //! let searcher = live.searcher();          // a tantivy Searcher on the live generation
 //! let schema_of_docs = live.definitions(); // how its documents were rendered
 //! # drop((searcher, schema_of_docs)); Ok(()) }
@@ -21,12 +21,17 @@
 //!
 //! Readers reload on commit by themselves (another process) and the in-process indexer reloads
 //! them right after each commit, so a change is searchable as soon as its batch is committed.
-//! Alias changes made by another process are picked up by [`Catalog::live`] (it re-reads the
+//! Alias changes made by another process are picked up by [`Generations::live`] (it re-reads the
 //! alias file when its modification time changes).
 //!
 //! Every generation that is not read-only, failed or retired is writable: live events go to all
 //! of them (live, building, built, previous), so a reindex misses nothing and a rollback loses
 //! nothing.
+//!
+//! Around a reindex (`lifecycle`): [`recover`] fails builds whose process died, [`prune`]
+//! deletes old generations, [`swap_candidate`] is what a swap with no generation named picks.
+
+pub(crate) mod lifecycle;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -42,6 +47,8 @@ use serde::{Deserialize, Serialize};
 use tantivy::{Index, IndexReader, ReloadPolicy, Searcher};
 
 use crate::IndexerError;
+
+pub use lifecycle::{prune, recover, swap_candidate};
 
 /// One index directory, `gen-<N>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -213,59 +220,59 @@ impl GenerationHandle {
 const META_FILE: &str = "generation.json";
 const ALIASES_FILE: &str = "aliases.json";
 
-struct CatalogState {
+struct GenerationsState {
     aliases: Aliases,
     aliases_mtime: Option<SystemTime>,
     generations: BTreeMap<Generation, Arc<GenerationHandle>>,
 }
 
 /// Every generation under `<data_dir>/index`, and which one is live.
-pub struct Catalog {
+pub struct Generations {
     root: PathBuf,
     definitions: Arc<Definitions>,
-    state: RwLock<CatalogState>,
+    state: RwLock<GenerationsState>,
 }
 
-impl fmt::Debug for Catalog {
+impl fmt::Debug for Generations {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Catalog")
+        f.debug_struct("Generations")
             .field("root", &self.root)
             .finish_non_exhaustive()
     }
 }
 
-impl Catalog {
+impl Generations {
     /// Opens `<data_dir>/index` with the built-in definitions, creating a first, empty, live
     /// generation when there is none.
-    pub fn open(data_dir: &Path) -> Result<Arc<Catalog>, IndexerError> {
-        Catalog::open_with(data_dir, Arc::new(Definitions::builtin()))
+    pub fn open(data_dir: &Path) -> Result<Arc<Generations>, IndexerError> {
+        Generations::open_with(data_dir, Arc::new(Definitions::builtin()))
     }
 
-    /// Like [`Catalog::open`] with explicit definitions (new generations are built with them).
+    /// Like [`Generations::open`] with explicit definitions (new generations are built with them).
     pub fn open_with(
         data_dir: &Path,
         definitions: Arc<Definitions>,
-    ) -> Result<Arc<Catalog>, IndexerError> {
+    ) -> Result<Arc<Generations>, IndexerError> {
         let root = data_dir.join("index");
         fs::create_dir_all(&root).map_err(|e| IndexerError::io(&root, e))?;
-        let catalog = Catalog {
+        let generations = Generations {
             root,
             definitions,
-            state: RwLock::new(CatalogState {
+            state: RwLock::new(GenerationsState {
                 aliases: Aliases::default(),
                 aliases_mtime: None,
                 generations: BTreeMap::new(),
             }),
         };
-        catalog.load()?;
-        if catalog.aliases().live.is_none() {
-            let first = catalog.create_generation(Phase::Built)?;
-            catalog.set_aliases(Aliases {
+        generations.load()?;
+        if generations.aliases().live.is_none() {
+            let first = generations.create_generation(Phase::Built)?;
+            generations.set_aliases(Aliases {
                 live: Some(first.generation),
                 previous: None,
             })?;
         }
-        Ok(Arc::new(catalog))
+        Ok(Arc::new(generations))
     }
 
     /// The definitions new generations are built with.
@@ -295,7 +302,7 @@ impl Catalog {
             // newest generation rather than failing every query.
             None => match state.generations.values().next_back() {
                 Some(newest) => newest.clone(),
-                None => unreachable!("a catalog always holds at least one generation"),
+                None => unreachable!("a generations always holds at least one generation"),
             },
         }
     }
@@ -537,7 +544,7 @@ impl Catalog {
             .any(|g| !known.contains(&g));
         if unknown {
             if let Err(e) = self.load() {
-                tracing::warn!(error = %e, "re-reading the index catalog failed");
+                tracing::warn!(error = %e, "re-reading the index generations failed");
             }
             return;
         }
@@ -635,8 +642,8 @@ mod tests {
     fn merge_segments_leaves_one_segment_with_every_document()
     -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let catalog = Catalog::open(dir.path())?;
-        let handle = catalog.create_generation(Phase::Building)?;
+        let generations = Generations::open(dir.path())?;
+        let handle = generations.create_generation(Phase::Building)?;
         let definitions = handle.definitions();
         {
             let mut writer: tantivy::IndexWriter =

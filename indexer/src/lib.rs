@@ -10,26 +10,27 @@
 //!
 //! ```no_run
 //! # async fn run(db: schemas::db::Db) -> Result<(), indexer::IndexerError> {
-//! use indexer::{Catalog, Indexer, IndexerConfig, source::MemoryBus};
-//! let catalog = Catalog::open(std::path::Path::new("./data"))?;
+//! use indexer::{Generations, Indexer, IndexerConfig, broker::MemoryBus};
+//! let generations = Generations::open(std::path::Path::new("./data"))?;
 //! let bus = MemoryBus::new();                       // the site publishes here
-//! let indexer = Indexer::open(db, catalog.clone(), IndexerConfig::default())?;
+//! let indexer = Indexer::open(db, generations.clone(), IndexerConfig::default())?;
 //! let mut changes = indexer.subscribe();            // IndexChange after each commit
 //! let cancel = tokio_util::sync::CancellationToken::new();
 //! tokio::spawn(indexer.run(bus.source(), cancel.clone()));
-//! let (searcher, definitions) = catalog.live_searcher(); // what the query service reads
+//! let (searcher, definitions) = generations.live_searcher(); // the query service reads these
 //! # drop((changes.try_recv(), searcher, definitions)); Ok(()) }
 //! ```
 //!
 //! This crate never serves HTTP and never writes the site's database.
 
 pub mod batch;
+pub mod broker;
+pub mod feed;
 pub mod generations;
 pub mod hydrate;
 pub mod metrics;
 mod pipeline;
 pub mod reindex;
-pub mod source;
 #[doc(hidden)]
 pub mod testing;
 pub mod verify;
@@ -40,8 +41,9 @@ use std::path::{Path, PathBuf};
 use schemas::row::EntityRow;
 use schemas::{EntityKey, Version};
 
-pub use generations::{Catalog, Generation, GenerationHandle};
-pub use pipeline::{BatchReport, Indexer, IndexerConfig};
+pub use batch::BatchReport;
+pub use generations::{Generation, GenerationHandle, Generations};
+pub use pipeline::{Indexer, IndexerConfig};
 /// The tantivy this crate writes with, for readers that want the exact same version.
 pub use tantivy;
 /// Stops [`Indexer::run`] (re-exported so callers need no tokio-util of their own).
@@ -71,6 +73,10 @@ pub enum IndexerError {
     },
     #[error("{path} is unreadable: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    /// A task the indexer spawned (a write, a commit, a reindex's reader) panicked or was
+    /// aborted: a bug or a shutdown, not a damaged index.
+    #[error("{task} failed: {reason}")]
+    TaskFailed { task: String, reason: String },
     #[error("no generation {0}")]
     NoSuchGeneration(Generation),
     #[error("{0} is not built; only a built generation can be made live")]
@@ -80,7 +86,7 @@ pub enum IndexerError {
     #[error(transparent)]
     Versions(#[from] versions::RebuildError),
     #[error(transparent)]
-    Source(#[from] source::SourceError),
+    Source(#[from] broker::SourceError),
     #[error("reading the site's database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("the indexer was stopped")]
@@ -94,6 +100,16 @@ impl IndexerError {
         IndexerError::Io {
             path: path.to_path_buf(),
             source,
+        }
+    }
+
+    pub(crate) fn task_failed(
+        task: impl Into<String>,
+        join: tokio::task::JoinError,
+    ) -> IndexerError {
+        IndexerError::TaskFailed {
+            task: task.into(),
+            reason: join.to_string(),
         }
     }
 

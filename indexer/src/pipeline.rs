@@ -26,12 +26,12 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::batch::{self, BatchConfig, Pending, Turn};
-use crate::generations::{Catalog, Generation, GenerationHandle, Phase};
+use crate::batch::{self, BatchConfig, BatchReport, Pending, Turn};
+use crate::broker::{Delivery, EventSource};
+use crate::feed::{ReindexFeed, Synthesized, Work};
+use crate::generations::{Generation, GenerationHandle, Generations, Phase};
 use crate::hydrate::{self, Hydrated};
 use crate::metrics::{self, Outcome};
-use crate::reindex::{ReindexFeed, Synthesized, Work};
-use crate::source::{Delivery, EventSource};
 use crate::versions::{self, Decision, Stored, VersionMap};
 use crate::{IndexChange, IndexerError};
 
@@ -85,24 +85,6 @@ enum Pace {
 
 /// tantivy refuses a writer whose heap per indexing thread is under 15 MB.
 const MIN_HEAP_PER_THREAD: usize = 15_000_000;
-
-/// What one batch did.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct BatchReport {
-    pub outcomes: BTreeMap<Outcome, u64>,
-    /// Event time → visible, for each delivery whose effect this batch committed.
-    pub time_to_searchable: Vec<Duration>,
-}
-
-impl BatchReport {
-    pub fn count(&self, outcome: Outcome) -> u64 {
-        self.outcomes.get(&outcome).copied().unwrap_or(0)
-    }
-
-    fn add(&mut self, outcome: Outcome, n: u64) {
-        *self.outcomes.entry(outcome).or_default() += n;
-    }
-}
 
 /// What the database (or the version map) says about one pending entity.
 #[derive(Debug, Clone)]
@@ -162,10 +144,10 @@ struct Target {
     held: Vec<UserOperation>,
 }
 
-/// The running indexer: the database, the catalog's writable generations and their writers.
+/// The running indexer: the database, the writable generations and their writers.
 pub struct Indexer {
     db: Db,
-    catalog: Arc<Catalog>,
+    generations: Arc<Generations>,
     config: IndexerConfig,
     changes: broadcast::Sender<IndexChange>,
     targets: BTreeMap<Generation, Target>,
@@ -186,27 +168,27 @@ impl Indexer {
     /// Opens a writer on every writable generation and rebuilds their version maps.
     pub fn open(
         db: Db,
-        catalog: Arc<Catalog>,
+        generations: Arc<Generations>,
         config: IndexerConfig,
     ) -> Result<Indexer, IndexerError> {
-        crate::reindex::recover(&catalog)?;
-        Indexer::open_targets(db, catalog, config, None)
+        crate::generations::recover(&generations)?;
+        Indexer::open_targets(db, generations, config, None)
     }
 
     /// An indexer that writes to `generation` only (a reindex with no live indexer in this
-    /// process; see [`crate::reindex::run`]).
+    /// process).
     pub fn open_for(
         db: Db,
-        catalog: Arc<Catalog>,
+        generations: Arc<Generations>,
         config: IndexerConfig,
         generation: Generation,
     ) -> Result<Indexer, IndexerError> {
-        Indexer::open_targets(db, catalog, config, Some(generation))
+        Indexer::open_targets(db, generations, config, Some(generation))
     }
 
     fn open_targets(
         db: Db,
-        catalog: Arc<Catalog>,
+        generations: Arc<Generations>,
         config: IndexerConfig,
         only: Option<Generation>,
     ) -> Result<Indexer, IndexerError> {
@@ -214,7 +196,7 @@ impl Indexer {
         let (changes, _) = broadcast::channel(4096);
         let mut indexer = Indexer {
             db,
-            catalog,
+            generations,
             config,
             changes,
             targets: BTreeMap::new(),
@@ -238,8 +220,8 @@ impl Indexer {
         self.changes.clone()
     }
 
-    pub fn catalog(&self) -> &Arc<Catalog> {
-        &self.catalog
+    pub fn generations(&self) -> &Arc<Generations> {
+        &self.generations
     }
 
     /// Where a reindex hands its batches of keys while [`Indexer::run`] consumes live events:
@@ -269,7 +251,7 @@ impl Indexer {
             if cancel.is_cancelled() {
                 return Ok(());
             }
-            if self.catalog.paused() {
+            if self.generations.paused() {
                 tokio::select! {
                     _ = cancel.cancelled() => return Ok(()),
                     _ = tokio::time::sleep(Duration::from_millis(200)) => continue,
@@ -289,7 +271,7 @@ impl Indexer {
             if deliveries.is_empty() {
                 continue;
             }
-            if self.catalog.paused() {
+            if self.generations.paused() {
                 source.release(&deliveries).await?;
                 continue;
             }
@@ -372,13 +354,12 @@ impl Indexer {
         let Some(inbox) = self.outbox.clone() else {
             return;
         };
-        let path = self.catalog.root().to_path_buf();
         tokio::spawn(async move {
             let result = commit.await.unwrap_or_else(|e| {
-                Err(IndexerError::Corrupt {
-                    path,
-                    reason: format!("commit task: {e}"),
-                })
+                Err(IndexerError::task_failed(
+                    format!("committing {generation}"),
+                    e,
+                ))
             });
             let work = Work::Committed { generation, result };
             // A closed inbox means the indexer stopped: `done` is dropped, the build fails.
@@ -484,7 +465,7 @@ impl Indexer {
             lock_writer(&target.writer).set_merge_policy(Box::new(LogMergePolicy::default()));
             tracing::debug!(%generation, "committed the build");
         }
-        self.catalog.set_phase(generation, Phase::Built)
+        self.generations.set_phase(generation, Phase::Built)
     }
 
     /// One batch, through every stage in order.
@@ -526,7 +507,7 @@ impl Indexer {
     /// (committing what they were already given first).
     fn sync_targets(&mut self) -> Result<(), IndexerError> {
         let only = self.only;
-        let writable: Vec<_> = (self.catalog.writable().into_iter())
+        let writable: Vec<_> = (self.generations.writable().into_iter())
             .filter(|h| only.is_none_or(|g| g == h.generation))
             .collect();
         for (generation, target) in &mut self.targets {
@@ -721,7 +702,7 @@ impl Indexer {
             tokio::select! {
                 biased;
                 output = &mut future => break output,
-                Some(work) = inbox.recv(), if !stopped && !self.catalog.paused() => {
+                Some(work) = inbox.recv(), if !stopped && !self.generations.paused() => {
                     // Boxed: a page's own commit leads back here (never overlapping, as pages
                     // are not live batches), which an async fn can only do boxed.
                     stopped = Box::pin(self.work(work)).await;
@@ -999,7 +980,7 @@ struct InLoop<'a>(&'a mut Indexer);
 
 impl batch::Worker<Synthesized> for InLoop<'_> {
     async fn work(&mut self, work: Synthesized) -> Turn<Synthesized> {
-        if self.0.catalog.paused() {
+        if self.0.generations.paused() {
             Turn::Hold(work)
         } else if self.0.work(work).await {
             Turn::Stop
@@ -1119,10 +1100,8 @@ fn written(
     path: &std::path::Path,
     joined: Result<Result<(), tantivy::TantivyError>, tokio::task::JoinError>,
 ) -> Result<(), IndexerError> {
-    let done = joined.map_err(|e| IndexerError::Corrupt {
-        path: path.to_path_buf(),
-        reason: format!("write task: {e}"),
-    })?;
+    let done =
+        joined.map_err(|e| IndexerError::task_failed(format!("writing {}", path.display()), e))?;
     done.map_err(|e| IndexerError::index(path, e))
 }
 
@@ -1158,7 +1137,7 @@ mod tests {
         _sqlite: testkit::FreshSqlite,
         db: Db,
         _data: tempfile::TempDir,
-        catalog: Arc<Catalog>,
+        generations: Arc<Generations>,
         indexer: Indexer,
         building: Generation,
         feed: ReindexFeed,
@@ -1167,11 +1146,12 @@ mod tests {
     }
 
     impl Build {
-        /// The database, the catalog, the generation being built and when the users were written.
-        fn parts(&self) -> (Db, Arc<Catalog>, Generation, chrono::DateTime<Utc>) {
+        /// The database, the generation set, the generation being built and when the users were
+        /// written.
+        fn parts(&self) -> (Db, Arc<Generations>, Generation, chrono::DateTime<Utc>) {
             (
                 self.db.clone(),
-                self.catalog.clone(),
+                self.generations.clone(),
                 self.building,
                 self.at,
             )
@@ -1187,11 +1167,11 @@ mod tests {
                     .unwrap();
             }
             let data = tempfile::tempdir().unwrap();
-            let catalog = Catalog::open(data.path()).unwrap();
+            let generations = Generations::open(data.path()).unwrap();
             let mut indexer =
-                Indexer::open(db.clone(), catalog.clone(), IndexerConfig::default()).unwrap();
+                Indexer::open(db.clone(), generations.clone(), IndexerConfig::default()).unwrap();
             // Created after the indexer opened (whose recovery fails builds with no owner).
-            let building = catalog
+            let building = generations
                 .create_generation(Phase::Building)
                 .unwrap()
                 .generation;
@@ -1200,7 +1180,7 @@ mod tests {
                 _sqlite: sqlite,
                 db,
                 _data: data,
-                catalog,
+                generations,
                 indexer,
                 building,
                 feed,
@@ -1220,7 +1200,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_page_with_a_renamed_user_rerenders_the_users_tracks_everywhere() {
         let mut build = Build::with_users(1).await;
-        let (db, catalog, building, at) = build.parts();
+        let (db, generations, building, at) = build.parts();
         testing::insert_track(&db, 1, 1, "Song", at).await.unwrap();
         let users = || hydrate::hydrate(&db, EntityKind::User, &[1]);
         let tracks = || hydrate::hydrate(&db, EntityKind::Track, &[1]);
@@ -1234,7 +1214,7 @@ mod tests {
             .apply_rows(tracks().await.unwrap())
             .await
             .unwrap();
-        let live = catalog.live();
+        let live = generations.live();
         assert_eq!(owned_by(&live, "singer"), vec!["track:1"]);
 
         let user = EntityKey::new(EntityKind::User, 1);
@@ -1250,7 +1230,7 @@ mod tests {
         assert_eq!(owned_by(&live, "crooner"), vec!["track:1"]);
         assert!(owned_by(&live, "singer").is_empty());
         build.indexer.finish_build(building).await.unwrap();
-        let built = catalog.get(building).unwrap();
+        let built = generations.get(building).unwrap();
         assert_eq!(owned_by(&built, "crooner"), vec!["track:1"]);
         assert!(owned_by(&built, "singer").is_empty());
     }
@@ -1260,7 +1240,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_finishing_build_holds_writes_and_commits_them_when_built() {
         let mut build = Build::with_users(3).await;
-        let (db, catalog, building) = (build.db.clone(), build.catalog.clone(), build.building);
+        let (db, generations, building) =
+            (build.db.clone(), build.generations.clone(), build.building);
         let rows = |ids: &'static [i64]| hydrate::hydrate(&db, EntityKind::User, ids);
         build
             .indexer
@@ -1280,7 +1261,7 @@ mod tests {
             "written while finishing"
         );
         commit.await.unwrap().unwrap();
-        let handle = catalog.get(building).unwrap();
+        let handle = generations.get(building).unwrap();
         handle.reload().unwrap();
         assert_eq!(
             handle.document_count(),
@@ -1302,8 +1283,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_page_goes_through_while_a_live_batch_runs() {
         let mut build = Build::with_users(1).await;
-        let (db, catalog, building, at) = build.parts();
-        let live = catalog.live().generation;
+        let (db, generations, building, at) = build.parts();
+        let live = generations.live().generation;
         let user = EntityKey::new(EntityKind::User, 1);
         let page = || hydrate::hydrate(&db, EntityKind::User, &[1]);
         build
@@ -1316,7 +1297,7 @@ mod tests {
         testing::rename(&db, user, "Renamed Singer", renamed)
             .await
             .unwrap();
-        let bus = crate::source::MemoryBus::new();
+        let bus = crate::broker::MemoryBus::new();
         let mut source = bus.source();
         let (routing_key, body) = testing::event(schemas::envelope::Action::Save, user, renamed);
         bus.publish(&routing_key, body);
@@ -1356,7 +1337,7 @@ mod tests {
         );
         build.indexer.finish_build(building).await.unwrap();
         for generation in [live, building] {
-            let handle = catalog.get(generation).unwrap();
+            let handle = generations.get(generation).unwrap();
             handle.reload().unwrap();
             let versions = VersionMap::rebuild(&handle.searcher()).unwrap();
             assert_eq!(
@@ -1375,8 +1356,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_live_batch_holds_building_writes_until_the_next_page() {
         let mut build = Build::with_users(2).await;
-        let (db, catalog, building, at) = build.parts();
-        let live = catalog.live().generation;
+        let (db, generations, building, at) = build.parts();
+        let live = generations.live().generation;
         let user = |id| EntityKey::new(EntityKind::User, id);
         // The reindex read user 1 before its rename, and hands the page in after it.
         let page = hydrate::hydrate(&db, EntityKind::User, &[1]).await.unwrap();
@@ -1385,7 +1366,7 @@ mod tests {
             .await
             .unwrap();
 
-        let bus = crate::source::MemoryBus::new();
+        let bus = crate::broker::MemoryBus::new();
         let mut source = bus.source();
         for (id, version) in [(1, renamed), (2, at)] {
             let (routing_key, body) =
@@ -1407,7 +1388,7 @@ mod tests {
             "the live batch's building writes are held"
         );
         assert_eq!(
-            catalog.get(live).unwrap().document_count(),
+            generations.get(live).unwrap().document_count(),
             2,
             "live committed"
         );
@@ -1429,7 +1410,7 @@ mod tests {
             "no merges while building"
         );
         build.indexer.finish_build(building).await.unwrap();
-        let handle = catalog.get(building).unwrap();
+        let handle = generations.get(building).unwrap();
         assert_eq!(handle.document_count(), 2);
         assert_eq!(handle.meta().phase, Phase::Built);
         let versions = VersionMap::rebuild(&handle.searcher()).unwrap();

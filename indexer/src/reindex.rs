@@ -11,25 +11,30 @@
 //! — live, previous and the one being built — and versions settle every race between the two.
 //!
 //! ```no_run
-//! # async fn run(db: schemas::db::Db, catalog: std::sync::Arc<indexer::Catalog>,
+//! # async fn run(db: schemas::db::Db, generations: std::sync::Arc<indexer::Generations>,
 //! #              mut indexer: indexer::Indexer) -> Result<(), indexer::IndexerError> {
-//! use indexer::reindex::{self, Progress, ReindexOptions, Sink};
+//! use indexer::reindex::{self, ReindexOptions, ReindexProgress, Sink};
 //! let feed = indexer.reindex_feed();              // before `indexer.run(..)` moves it
-//! let progress = Progress::default();             // GET /admin/reindex reads a clone
+//! let progress = ReindexProgress::default();      // GET /admin/reindex reads a clone
 //! let cancel = indexer::CancellationToken::new();
-//! let report = reindex::run(&db, &catalog, &ReindexOptions::default(), &progress,
+//! let report = reindex::run(&db, &generations, &ReindexOptions::default(), &progress,
 //!                           Sink::Feed(feed), &cancel).await?;
-//! catalog.swap(report.generation)?;               // the caller decides when to go live
+//! generations.swap(report.generation)?;           // the caller decides when to go live
 //! # Ok(()) }
 //! ```
 //!
 //! The generation is created `building` and becomes `built` only when every row went through;
 //! a reindex that fails or is cancelled marks it `failed`, and one whose process died is found
-//! by [`recover`] (which [`Indexer::open`] calls) and marked `failed` too. Only a built
-//! generation can be swapped in, so a half-built one never becomes live.
+//! by [`generations::recover`](crate::generations::recover) (which [`Indexer::open`] calls) and
+//! marked `failed` too. Only a built generation can be swapped in, so a half-built one never
+//! becomes live.
+//!
+//! The pages reach the running indexer through its [`ReindexFeed`] ([`Sink::Feed`], the
+//! protocol is in [`crate::feed`]); with no indexer running in the process the reindex opens one
+//! of its own for the new generation ([`Sink::Own`]). [`fill_live`] is the same walk into the
+//! live generation, for a first start.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -37,14 +42,17 @@ use chrono::{DateTime, Utc};
 use schemas::EntityKind;
 use schemas::db::Db;
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::IndexerError;
-use crate::generations::{Catalog, Generation, Phase};
+use crate::batch::BatchReport;
+use crate::feed::ReindexFeed;
+use crate::generations::lifecycle::{remove_owner, write_owner};
+use crate::generations::{Generation, Generations, Phase};
 use crate::hydrate::{self, Hydrated};
 use crate::metrics::Outcome;
-use crate::pipeline::{BatchReport, Indexer, IndexerConfig};
+use crate::pipeline::{Indexer, IndexerConfig};
 
 /// How a reindex walks the tables and how many old generations survive it.
 #[derive(Debug, Clone)]
@@ -70,64 +78,6 @@ impl Default for ReindexOptions {
             keep: 3,
             indexer: IndexerConfig::default(),
         }
-    }
-}
-
-/// What a reindex hands the running indexer.
-pub(crate) enum Work {
-    /// A page of hydrated rows to write ([`Indexer::apply_rows`]).
-    Rows(Vec<Hydrated>),
-    /// Commit the generation and mark it built ([`Indexer::finish_build`]).
-    Finish(Generation),
-    /// The background commit of a finishing build is done (the indexer hands this to itself).
-    Committed {
-        generation: Generation,
-        result: Result<(), IndexerError>,
-    },
-}
-
-/// Work handed to the running indexer, and where it reports back.
-pub(crate) struct Synthesized {
-    pub(crate) work: Work,
-    pub(crate) done: oneshot::Sender<Result<BatchReport, IndexerError>>,
-}
-
-/// The way into a running [`Indexer`] (from [`Indexer::reindex_feed`]). Cheap to clone.
-#[derive(Clone)]
-pub struct ReindexFeed {
-    sender: mpsc::Sender<Synthesized>,
-}
-
-impl std::fmt::Debug for ReindexFeed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReindexFeed").finish_non_exhaustive()
-    }
-}
-
-impl ReindexFeed {
-    pub(crate) fn new(sender: mpsc::Sender<Synthesized>) -> ReindexFeed {
-        ReindexFeed { sender }
-    }
-
-    /// Writes `rows` through the running indexer ([`Indexer::apply_rows`]); waits until they
-    /// are written (committed in every generation but the one being built).
-    pub async fn apply_rows(&self, rows: Vec<Hydrated>) -> Result<BatchReport, IndexerError> {
-        self.send(Work::Rows(rows)).await
-    }
-
-    /// Commits everything `generation` was given and marks it built, in the indexer's own
-    /// loop ([`Indexer::finish_build`]); waits until it is durable, searchable and built.
-    pub async fn finish(&self, generation: Generation) -> Result<(), IndexerError> {
-        self.send(Work::Finish(generation)).await.map(|_| ())
-    }
-
-    async fn send(&self, work: Work) -> Result<BatchReport, IndexerError> {
-        let (done, answer) = oneshot::channel();
-        self.sender
-            .send(Synthesized { work, done })
-            .await
-            .map_err(|_| IndexerError::Cancelled)?;
-        answer.await.map_err(|_| IndexerError::Cancelled)?
     }
 }
 
@@ -161,7 +111,7 @@ pub struct KindProgress {
 
 /// What `GET /admin/reindex` answers and the CLI's bar shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProgressReport {
+pub struct ReindexProgressReport {
     pub state: ReindexState,
     pub generation: Option<u32>,
     pub rows_done: u64,
@@ -187,11 +137,11 @@ struct ProgressInner {
 
 /// A reindex's progress, shared between the reindex and whoever reports it. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Progress(Arc<Mutex<ProgressInner>>);
+pub struct ReindexProgress(Arc<Mutex<ProgressInner>>);
 
-impl Default for Progress {
+impl Default for ReindexProgress {
     fn default() -> Self {
-        Progress(Arc::new(Mutex::new(ProgressInner {
+        ReindexProgress(Arc::new(Mutex::new(ProgressInner {
             state: ReindexState::Idle,
             generation: None,
             kinds: BTreeMap::new(),
@@ -202,7 +152,7 @@ impl Default for Progress {
     }
 }
 
-impl Progress {
+impl ReindexProgress {
     fn lock(&self) -> std::sync::MutexGuard<'_, ProgressInner> {
         self.0
             .lock()
@@ -250,7 +200,7 @@ impl Progress {
     }
 
     /// The figures now.
-    pub fn report(&self) -> ProgressReport {
+    pub fn report(&self) -> ReindexProgressReport {
         let inner = self.lock();
         let rows_done: u64 = inner.kinds.values().map(|k| k.rows_done).sum();
         // Rows added while building can push done past the starting count.
@@ -276,7 +226,7 @@ impl Progress {
             ReindexState::Building => None,
             _ => Some(0.0).filter(|_| inner.state == ReindexState::Built),
         };
-        ProgressReport {
+        ReindexProgressReport {
             state: inner.state,
             generation: inner.generation.map(|g| g.0),
             rows_done,
@@ -314,25 +264,23 @@ impl ReindexReport {
     }
 }
 
-const OWNER_FILE: &str = "reindex.owner";
-
 /// Builds a new generation from every row of every kind and marks it built (the caller swaps).
 /// On error or cancellation the generation is marked failed and never becomes live.
 ///
-/// `progress` must not be building already (see [`Progress::try_begin`]); when it is idle or
+/// `progress` must not be building already (see [`ReindexProgress::try_begin`]); when it is idle or
 /// finished, this claims it.
 pub async fn run(
     db: &Db,
-    catalog: &Arc<Catalog>,
+    generations: &Arc<Generations>,
     options: &ReindexOptions,
-    progress: &Progress,
+    progress: &ReindexProgress,
     sink: Sink,
     cancel: &CancellationToken,
 ) -> Result<ReindexReport, IndexerError> {
     if progress.state() != ReindexState::Building && !progress.try_begin() {
         return Err(IndexerError::Busy);
     }
-    let generation = match catalog.create_generation(Phase::Building) {
+    let generation = match generations.create_generation(Phase::Building) {
         Ok(handle) => handle.generation,
         Err(e) => {
             progress.finish(ReindexState::Failed, Some(e.to_string()));
@@ -342,16 +290,16 @@ pub async fn run(
     progress.set_generation(generation);
     // Marks the generation failed if this future is dropped half-way (an aborted task).
     let mut guard = FailOnDrop {
-        catalog: catalog.clone(),
+        generations: generations.clone(),
         generation,
         progress: progress.clone(),
         armed: true,
     };
-    let outcome = build(db, catalog, options, progress, sink, cancel, generation).await;
+    let outcome = build(db, generations, options, progress, sink, cancel, generation).await;
     guard.armed = false;
     match outcome {
         Ok(report) => {
-            remove_owner(catalog, generation);
+            remove_owner(generations, generation);
             progress.finish(ReindexState::Built, None);
             tracing::info!(%generation, rows = report.total_rows(), seconds = report.seconds,
                 rate = report.rate(), "reindex built");
@@ -363,10 +311,10 @@ pub async fn run(
             } else {
                 ReindexState::Failed
             };
-            if let Err(mark) = catalog.set_phase(generation, Phase::Failed) {
+            if let Err(mark) = generations.set_phase(generation, Phase::Failed) {
                 tracing::warn!(%generation, error = %mark, "marking the reindex failed");
             }
-            remove_owner(catalog, generation);
+            remove_owner(generations, generation);
             progress.finish(state, Some(e.to_string()));
             tracing::warn!(%generation, error = %e, "reindex stopped; its generation is failed");
             Err(e)
@@ -374,26 +322,64 @@ pub async fn run(
     }
 }
 
+/// Writes every row of every kind into the live generation through the running indexer: the
+/// first build of a new install, whose empty live generation a reindex would only swap out (to
+/// an empty previous). The pages go to every writable generation as a reindex's do, and the
+/// live one commits each; nothing is created, marked or swapped. The report names live.
+pub async fn fill_live(
+    db: &Db,
+    generations: &Generations,
+    options: &ReindexOptions,
+    feed: ReindexFeed,
+    cancel: &CancellationToken,
+) -> Result<ReindexReport, IndexerError> {
+    let started = Instant::now();
+    let live = generations.live().generation;
+    let mut sink = Writer::Feed(feed);
+    let progress = ReindexProgress::default();
+    let mut report = write_pages(db, options, &progress, &mut sink, cancel, live).await?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
 async fn build(
     db: &Db,
-    catalog: &Arc<Catalog>,
+    generations: &Arc<Generations>,
     options: &ReindexOptions,
-    progress: &Progress,
+    progress: &ReindexProgress,
     sink: Sink,
     cancel: &CancellationToken,
     generation: Generation,
 ) -> Result<ReindexReport, IndexerError> {
     let started = Instant::now();
-    write_owner(catalog, generation)?;
+    write_owner(generations, generation)?;
     let mut sink = match sink {
         Sink::Own => Writer::Own(Box::new(Indexer::open_for(
             db.clone(),
-            catalog.clone(),
+            generations.clone(),
             options.indexer.clone(),
             generation,
         )?)),
         Sink::Feed(feed) => Writer::Feed(feed),
     };
+    let mut report = write_pages(db, options, progress, &mut sink, cancel, generation).await?;
+    // Only now is the generation durable: until this commit a crash leaves it `building`,
+    // which recovery marks failed.
+    sink.finish(generation, cancel).await?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Every row of every kind, page by page, through `sink`; `generation` is only what the report
+/// names.
+async fn write_pages(
+    db: &Db,
+    options: &ReindexOptions,
+    progress: &ReindexProgress,
+    sink: &mut Writer,
+    cancel: &CancellationToken,
+    generation: Generation,
+) -> Result<ReindexReport, IndexerError> {
     for kind in EntityKind::ALL {
         let total = hydrate::count_rows(db, kind).await?;
         progress.set_total(kind, u64::try_from(total).unwrap_or(0));
@@ -427,12 +413,7 @@ async fn build(
     // The reader closed the channel: it is done, or it failed.
     match (&mut reader.0).await {
         Ok(read) => read?,
-        Err(e) => {
-            return Err(IndexerError::Corrupt {
-                path: catalog.root().to_path_buf(),
-                reason: format!("reindex reader task: {e}"),
-            });
-        }
+        Err(e) => return Err(IndexerError::task_failed("reading the reindex's pages", e)),
     }
     if cancel.is_cancelled() {
         return Err(IndexerError::Cancelled);
@@ -442,10 +423,6 @@ async fn build(
     for kind in EntityKind::ALL {
         progress.set_total(kind, report.rows.get(&kind).copied().unwrap_or(0));
     }
-    // Only now is the generation durable: until this commit a crash leaves it `building`,
-    // which recovery marks failed.
-    sink.finish(generation, cancel).await?;
-    report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
@@ -561,117 +538,23 @@ impl Writer {
 }
 
 struct FailOnDrop {
-    catalog: Arc<Catalog>,
+    generations: Arc<Generations>,
     generation: Generation,
-    progress: Progress,
+    progress: ReindexProgress,
     armed: bool,
 }
 
 impl Drop for FailOnDrop {
     fn drop(&mut self) {
         if self.armed {
-            let _ = self.catalog.set_phase(self.generation, Phase::Failed);
-            remove_owner(&self.catalog, self.generation);
+            let _ = self.generations.set_phase(self.generation, Phase::Failed);
+            remove_owner(&self.generations, self.generation);
             self.progress.finish(
                 ReindexState::Cancelled,
                 Some("the reindex task was dropped".into()),
             );
         }
     }
-}
-
-fn owner_path(catalog: &Catalog, generation: Generation) -> std::path::PathBuf {
-    catalog.root().join(generation.to_string()).join(OWNER_FILE)
-}
-
-fn write_owner(catalog: &Catalog, generation: Generation) -> Result<(), IndexerError> {
-    let path = owner_path(catalog, generation);
-    std::fs::write(&path, std::process::id().to_string()).map_err(|e| IndexerError::io(&path, e))
-}
-
-fn remove_owner(catalog: &Catalog, generation: Generation) {
-    let _ = std::fs::remove_file(owner_path(catalog, generation));
-}
-
-/// Marks `building` generations whose reindex is gone (its process died) as failed, so they
-/// are neither written nor ever made live. [`Indexer::open`] calls it; call it at startup in
-/// any other process that writes generations. Returns the generations it marked.
-pub fn recover(catalog: &Catalog) -> Result<Vec<Generation>, IndexerError> {
-    let mut marked = Vec::new();
-    for info in catalog.list() {
-        if info.state != crate::generations::State::Building {
-            continue;
-        }
-        let generation = Generation(info.generation);
-        let owner = std::fs::read_to_string(owner_path(catalog, generation)).ok();
-        let alive = owner
-            .and_then(|pid| pid.trim().parse::<u32>().ok())
-            .is_some_and(process_alive);
-        if !alive {
-            catalog.set_phase(generation, Phase::Failed)?;
-            tracing::warn!(%generation, "an interrupted reindex left this generation; marked failed");
-            marked.push(generation);
-        }
-    }
-    Ok(marked)
-}
-
-fn process_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        // Our own reindexes mark their generation when they end (or are dropped).
-        return true;
-    }
-    let proc = Path::new("/proc");
-    !proc.exists() || proc.join(pid.to_string()).exists()
-}
-
-/// Deletes retired and failed generations beyond the newest `keep` (live, previous, building
-/// and built ones are never deleted; one an indexer still writes waits for the next call).
-/// Returns the generations deleted.
-pub fn prune(catalog: &Catalog, keep: usize) -> Result<Vec<Generation>, IndexerError> {
-    let mut generations: Vec<Generation> = catalog
-        .list()
-        .iter()
-        .map(|i| Generation(i.generation))
-        .collect();
-    generations.sort_unstable_by(|a, b| b.cmp(a));
-    let mut deleted = Vec::new();
-    for generation in generations.into_iter().skip(keep) {
-        if catalog.remove(generation)? {
-            tracing::info!(%generation, "old generation deleted");
-            deleted.push(generation);
-        }
-    }
-    Ok(deleted)
-}
-
-/// Full reindex throughput: builds one generation from `db` in a fresh catalog under
-/// `data_dir` (no live indexer, no swap) and returns the report — rows per kind, seconds,
-/// [`ReindexReport::rate`] in entities/s. `disco bench reindex` prints it.
-pub async fn bench(
-    db: &Db,
-    data_dir: &Path,
-    options: &ReindexOptions,
-) -> Result<ReindexReport, IndexerError> {
-    let catalog = Catalog::open(data_dir)?;
-    let progress = Progress::default();
-    let cancel = CancellationToken::new();
-    run(db, &catalog, options, &progress, Sink::Own, &cancel).await
-}
-
-/// What a swap with no generation named makes live: the newest built generation, or after a
-/// rollback the previous one when it is newer than live (swapping forward again).
-pub fn swap_candidate(catalog: &Catalog) -> Option<Generation> {
-    use crate::generations::State;
-    let list = catalog.list();
-    let newest = |state: State| {
-        list.iter()
-            .rev()
-            .find(|g| g.state == state)
-            .map(|g| Generation(g.generation))
-    };
-    let live = catalog.aliases().live;
-    newest(State::Built).or_else(|| newest(State::Previous).filter(|p| Some(*p) > live))
 }
 
 /// Every id of `kind`, in id order (keyset pagination).
@@ -695,7 +578,8 @@ mod tests {
     use schemas::envelope::Action;
 
     use super::*;
-    use crate::source::MemoryBus;
+    use crate::broker::MemoryBus;
+    use crate::generations::lifecycle::owner_path;
     use crate::testing::{self, event};
     use crate::verify::verify;
 
@@ -736,22 +620,22 @@ mod tests {
     }
 
     struct Running {
-        catalog: Arc<Catalog>,
+        generations: Arc<Generations>,
         bus: MemoryBus,
         feed: ReindexFeed,
         cancel: CancellationToken,
         task: tokio::task::JoinHandle<Result<(), IndexerError>>,
     }
 
-    fn start(db: &Db, data: &Path) -> Running {
-        let catalog = Catalog::open(data).unwrap();
+    fn start(db: &Db, data: &std::path::Path) -> Running {
+        let generations = Generations::open(data).unwrap();
         let bus = MemoryBus::new();
-        let mut indexer = Indexer::open(db.clone(), catalog.clone(), config()).unwrap();
+        let mut indexer = Indexer::open(db.clone(), generations.clone(), config()).unwrap();
         let feed = indexer.reindex_feed();
         let cancel = CancellationToken::new();
         let task = tokio::spawn(indexer.run(bus.source(), cancel.clone()));
         Running {
-            catalog,
+            generations,
             bus,
             feed,
             cancel,
@@ -806,14 +690,14 @@ mod tests {
         seed(&db, 120).await;
         let data = tempfile::tempdir().unwrap();
         let running = start(&db, data.path());
-        let first = running.catalog.aliases().live.unwrap();
+        let first = running.generations.aliases().live.unwrap();
 
-        let progress = Progress::default();
+        let progress = ReindexProgress::default();
         let cancel = CancellationToken::new();
         let build = {
-            let (db, catalog, progress, feed, cancel) = (
+            let (db, generations, progress, feed, cancel) = (
                 db.clone(),
-                running.catalog.clone(),
+                running.generations.clone(),
                 progress.clone(),
                 running.feed.clone(),
                 cancel.clone(),
@@ -821,7 +705,7 @@ mod tests {
             tokio::spawn(async move {
                 run(
                     &db,
-                    &catalog,
+                    &generations,
                     &options(),
                     &progress,
                     Sink::Feed(feed),
@@ -843,8 +727,8 @@ mod tests {
         assert!(report.total_rows() >= 242);
 
         // The old live generation never saw those rows through events: it was empty.
-        running.catalog.swap(report.generation).unwrap();
-        let live = running.catalog.live();
+        running.generations.swap(report.generation).unwrap();
+        let live = running.generations.live();
         assert_eq!(live.generation, report.generation);
         let clean = verify(&db, &live).await.unwrap();
         assert!(clean.is_clean(), "{clean:?}");
@@ -853,13 +737,39 @@ mod tests {
         churn(&db, &running, 99).await;
         running.settle().await;
         assert!(
-            verify(&db, &running.catalog.live())
+            verify(&db, &running.generations.live())
                 .await
                 .unwrap()
                 .is_clean()
         );
-        running.catalog.rollback().unwrap();
-        assert_eq!(running.catalog.live().generation, first);
+        running.generations.rollback().unwrap();
+        assert_eq!(running.generations.live().generation, first);
+        running.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fill_live_builds_the_empty_live_generation_in_place() {
+        let sqlite = testkit::FreshSqlite::create().await;
+        let db = sqlite.db.clone();
+        seed(&db, 30).await;
+        let data = tempfile::tempdir().unwrap();
+        let running = start(&db, data.path());
+        let aliases = running.generations.aliases();
+        let report = fill_live(
+            &db,
+            &running.generations,
+            &options(),
+            running.feed.clone(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.generation, aliases.live.unwrap());
+        assert_eq!(report.total_rows(), 62);
+        assert_eq!(running.generations.aliases(), aliases);
+        assert_eq!(running.generations.list().len(), 1);
+        let live = running.generations.live();
+        assert!(verify(&db, &live).await.unwrap().is_clean());
         running.stop().await;
     }
 
@@ -870,12 +780,12 @@ mod tests {
         seed(&db, 30).await;
         let data = tempfile::tempdir().unwrap();
         let running = start(&db, data.path());
-        let progress = Progress::default();
+        let progress = ReindexProgress::default();
         let cancel = CancellationToken::new();
         let sink = || Sink::Feed(running.feed.clone());
         let a = run(
             &db,
-            &running.catalog,
+            &running.generations,
             &options(),
             &progress,
             sink(),
@@ -883,10 +793,10 @@ mod tests {
         )
         .await
         .unwrap();
-        running.catalog.swap(a.generation).unwrap();
+        running.generations.swap(a.generation).unwrap();
         let b = run(
             &db,
-            &running.catalog,
+            &running.generations,
             &options(),
             &progress,
             sink(),
@@ -894,20 +804,20 @@ mod tests {
         )
         .await
         .unwrap();
-        running.catalog.swap(b.generation).unwrap();
+        running.generations.swap(b.generation).unwrap();
         for round in 0..5 {
             churn(&db, &running, round).await;
         }
         running.settle().await;
         assert!(
-            verify(&db, &running.catalog.live())
+            verify(&db, &running.generations.live())
                 .await
                 .unwrap()
                 .is_clean()
         );
-        running.catalog.rollback().unwrap();
-        assert_eq!(running.catalog.live().generation, a.generation);
-        let report = verify(&db, &running.catalog.live()).await.unwrap();
+        running.generations.rollback().unwrap();
+        assert_eq!(running.generations.live().generation, a.generation);
+        let report = verify(&db, &running.generations.live()).await.unwrap();
         assert!(report.is_clean(), "{report:?}");
         running.stop().await;
     }
@@ -919,10 +829,10 @@ mod tests {
         seed(&db, 10).await;
         let data = tempfile::tempdir().unwrap();
         let running = start(&db, data.path());
-        let progress = Progress::default();
+        let progress = ReindexProgress::default();
         let built = run(
             &db,
-            &running.catalog,
+            &running.generations,
             &options(),
             &progress,
             Sink::Feed(running.feed.clone()),
@@ -930,12 +840,12 @@ mod tests {
         )
         .await
         .unwrap();
-        running.catalog.swap(built.generation).unwrap();
-        let live = running.catalog.live();
+        running.generations.swap(built.generation).unwrap();
+        let live = running.generations.live();
         let before = live.document_count();
 
         running
-            .catalog
+            .generations
             .set_read_only(live.generation, true)
             .unwrap();
         // Let the indexer finish any batch in hand and see the flag.
@@ -960,7 +870,7 @@ mod tests {
         );
 
         running
-            .catalog
+            .generations
             .set_read_only(live.generation, false)
             .unwrap();
         running.settle().await;
@@ -976,28 +886,33 @@ mod tests {
         let db = sqlite.db.clone();
         seed(&db, 50).await;
         let data = tempfile::tempdir().unwrap();
-        let catalog = Catalog::open(data.path()).unwrap();
-        let aliases = catalog.aliases();
-        let progress = Progress::default();
+        let generations = Generations::open(data.path()).unwrap();
+        let aliases = generations.aliases();
+        let progress = ReindexProgress::default();
         let cancel = CancellationToken::new();
         cancel.cancel();
-        let outcome = run(&db, &catalog, &options(), &progress, Sink::Own, &cancel).await;
+        let outcome = run(&db, &generations, &options(), &progress, Sink::Own, &cancel).await;
         assert!(
             matches!(outcome, Err(IndexerError::Cancelled)),
             "{outcome:?}"
         );
         assert_eq!(progress.state(), ReindexState::Cancelled);
         let failed = Generation(progress.report().generation.unwrap());
-        assert_eq!(catalog.aliases(), aliases);
+        assert_eq!(generations.aliases(), aliases);
         assert!(matches!(
-            catalog.swap(failed),
+            generations.swap(failed),
             Err(IndexerError::NotBuilt(_))
         ));
-        assert!(catalog.writable().iter().all(|g| g.generation != failed));
+        assert!(
+            generations
+                .writable()
+                .iter()
+                .all(|g| g.generation != failed)
+        );
         // A new reindex starts from the start and can be swapped in.
         let report = run(
             &db,
-            &catalog,
+            &generations,
             &options(),
             &progress,
             Sink::Own,
@@ -1006,56 +921,36 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(report.total_rows(), 102);
-        catalog.swap(report.generation).unwrap();
-        assert!(verify(&db, &catalog.live()).await.unwrap().is_clean());
+        generations.swap(report.generation).unwrap();
+        assert!(verify(&db, &generations.live()).await.unwrap().is_clean());
     }
 
     #[tokio::test]
     async fn a_build_whose_process_died_is_marked_failed_on_the_next_start() {
         let sqlite = testkit::FreshSqlite::create().await;
         let data = tempfile::tempdir().unwrap();
-        let catalog = Catalog::open(data.path()).unwrap();
-        let orphan = catalog
+        let generations = Generations::open(data.path()).unwrap();
+        let orphan = generations
             .create_generation(Phase::Building)
             .unwrap()
             .generation;
-        std::fs::write(owner_path(&catalog, orphan), "4000000000").unwrap();
-        let no_owner = catalog
+        std::fs::write(owner_path(&generations, orphan), "4000000000").unwrap();
+        let no_owner = generations
             .create_generation(Phase::Building)
             .unwrap()
             .generation;
-        let ours = catalog
+        let ours = generations
             .create_generation(Phase::Building)
             .unwrap()
             .generation;
-        write_owner(&catalog, ours).unwrap();
-        drop(catalog);
+        write_owner(&generations, ours).unwrap();
+        drop(generations);
 
-        let catalog = Catalog::open(data.path()).unwrap();
-        let _indexer = Indexer::open(sqlite.db.clone(), catalog.clone(), config()).unwrap();
-        let phase = |g| catalog.get(g).unwrap().meta().phase;
+        let generations = Generations::open(data.path()).unwrap();
+        let _indexer = Indexer::open(sqlite.db.clone(), generations.clone(), config()).unwrap();
+        let phase = |g| generations.get(g).unwrap().meta().phase;
         assert_eq!(phase(orphan), Phase::Failed);
         assert_eq!(phase(no_owner), Phase::Failed);
         assert_eq!(phase(ours), Phase::Building);
-    }
-
-    #[tokio::test]
-    async fn prune_keeps_the_newest_and_never_live_or_previous() {
-        let data = tempfile::tempdir().unwrap();
-        let catalog = Catalog::open(data.path()).unwrap();
-        let first = catalog.live().generation;
-        let mut built = Vec::new();
-        for _ in 0..4 {
-            let g = catalog.create_generation(Phase::Built).unwrap().generation;
-            catalog.swap(g).unwrap();
-            built.push(g);
-        }
-        // gen-1 .. gen-3 are retired now; gen-4 previous, gen-5 live.
-        let deleted = prune(&catalog, 2).unwrap();
-        assert_eq!(deleted.len(), 3, "{deleted:?}");
-        assert!(catalog.get(first).is_none());
-        assert!(!catalog.root().join(first.to_string()).exists());
-        assert!(catalog.get(built[3]).is_some() && catalog.get(built[2]).is_some());
-        assert_eq!(catalog.list().len(), 2);
     }
 }

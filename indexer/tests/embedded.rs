@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use indexer::source::MemoryBus;
+use indexer::broker::MemoryBus;
 use indexer::testing::{self, event};
-use indexer::{CancellationToken, Catalog, Indexer, IndexerConfig};
+use indexer::{CancellationToken, Generations, Indexer, IndexerConfig};
 use proptest::prelude::*;
 use schemas::db::Db;
 use schemas::envelope::Action;
@@ -16,7 +16,7 @@ use tantivy::collector::TopDocs;
 use tantivy::query::QueryParser;
 
 struct Running {
-    catalog: Arc<Catalog>,
+    generations: Arc<Generations>,
     bus: MemoryBus,
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), indexer::IndexerError>>,
@@ -33,12 +33,12 @@ fn fast_config() -> IndexerConfig {
 }
 
 fn start(db: &Db, data: &std::path::Path, bus: &MemoryBus) -> Running {
-    let catalog = Catalog::open(data).unwrap();
-    let indexer = Indexer::open(db.clone(), catalog.clone(), fast_config()).unwrap();
+    let generations = Generations::open(data).unwrap();
+    let indexer = Indexer::open(db.clone(), generations.clone(), fast_config()).unwrap();
     let cancel = CancellationToken::new();
     let task = tokio::spawn(indexer.run(bus.source(), cancel.clone()));
     Running {
-        catalog,
+        generations,
         bus: bus.clone(),
         cancel,
         task,
@@ -64,8 +64,8 @@ impl Running {
 
     /// Ids of tracks whose title matches `text`.
     fn tracks_titled(&self, text: &str) -> Vec<i64> {
-        let (searcher, definitions) = self.catalog.live_searcher();
-        let live = self.catalog.live();
+        let (searcher, definitions) = self.generations.live_searcher();
+        let live = self.generations.live();
         let title = definitions.field("title").unwrap();
         let query = QueryParser::for_index(live.index(), vec![title])
             .parse_query(text)
@@ -89,7 +89,7 @@ impl Running {
 impl Running {
     /// Keys (`track:1`) of the live documents whose `fields` match `text`, sorted.
     fn keys_matching(&self, fields: &[&str], text: &str) -> Vec<String> {
-        testing::keys_matching(&self.catalog.live(), fields, text).unwrap()
+        testing::keys_matching(&self.generations.live(), fields, text).unwrap()
     }
 }
 
@@ -153,7 +153,7 @@ async fn create_save_and_delete_reach_the_index_and_old_events_change_nothing() 
     running.settle().await;
     assert!(running.tracks_titled("thunderstruck").is_empty());
     assert!(running.tracks_titled("highway").is_empty());
-    let report = indexer::verify::verify(db, &running.catalog.live())
+    let report = indexer::verify::verify(db, &running.generations.live())
         .await
         .unwrap();
     assert!(report.is_clean(), "{report}");
@@ -345,7 +345,7 @@ proptest! {
                 }
             }
             running.settle().await;
-            let report = indexer::verify::verify(&site.db, &running.catalog.live()).await.unwrap();
+            let report = indexer::verify::verify(&site.db, &running.generations.live()).await.unwrap();
             running.stop().await;
             prop_assert!(report.is_clean(), "{}", report);
             Ok(())
@@ -402,7 +402,7 @@ async fn an_owner_rename_reaches_the_tracks_playlists_and_groups_that_show_the_n
     // Before its event arrives, verify sees the user stale, and the track and playlist, at
     // their own (unchanged) versions, showing the old name in their display lines (a group's
     // do not show its creator).
-    let report = indexer::verify::verify(db, &running.catalog.live())
+    let report = indexer::verify::verify(db, &running.generations.live())
         .await
         .unwrap();
     let shown = |kind| report.kinds.get(&kind).map(|k| (k.stale, k.shown));
@@ -433,7 +433,7 @@ async fn an_owner_rename_reaches_the_tracks_playlists_and_groups_that_show_the_n
         running.keys_matching(&owner_fields, "scott"),
         vec!["group:1", "playlist:1", "track:1"]
     );
-    let report = indexer::verify::verify(db, &running.catalog.live())
+    let report = indexer::verify::verify(db, &running.generations.live())
         .await
         .unwrap();
     assert!(report.is_clean(), "{report}");

@@ -8,7 +8,7 @@
 //! address), what and when.
 //!
 //! ```no_run
-//! # fn wire(catalog: std::sync::Arc<indexer::Catalog>, db: schemas::db::Db,
+//! # fn wire(catalog: std::sync::Arc<indexer::Generations>, db: schemas::db::Db,
 //! #         mut indexer: indexer::Indexer, state: query::QueryState) -> axum::Router {
 //! let admin = query::admin::AdminState::new("s3cret", catalog, db)
 //!     .with_feed(indexer.reindex_feed())   // reindex through the live indexer
@@ -17,7 +17,7 @@
 //! # }
 //! ```
 //!
-//! The engines do the work (`indexer::reindex`, `indexer::Catalog`, `rank`); this module only
+//! The engines do the work (`indexer::reindex`, `indexer::Generations`, `rank`); this module only
 //! speaks HTTP.
 
 use std::net::SocketAddr;
@@ -30,9 +30,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use indexer::generations::Generation;
-use indexer::reindex::{self, Progress, ReindexFeed, ReindexOptions, Sink};
-use indexer::{CancellationToken, Catalog, IndexerError};
+use indexer::feed::ReindexFeed;
+use indexer::generations::{self, Generation};
+use indexer::reindex::{self, ReindexOptions, ReindexProgress, Sink};
+use indexer::{CancellationToken, Generations, IndexerError};
 use rank::{RankError, RankStore, RankVersion};
 use schemas::db::Db;
 use serde::Deserialize;
@@ -48,12 +49,12 @@ pub struct AdminState {
 
 struct AdminInner {
     token: String,
-    catalog: Arc<Catalog>,
+    catalog: Arc<Generations>,
     db: Db,
     feed: Option<ReindexFeed>,
     ranks: Option<RankStore>,
     options: ReindexOptions,
-    progress: Progress,
+    progress: ReindexProgress,
     reindex_cancel: Mutex<Option<CancellationToken>>,
     rank_slot: rank::schedule::JobSlot,
 }
@@ -62,7 +63,7 @@ impl AdminState {
     /// Admin over `catalog` and the site's `db`, guarded by `token`. Without
     /// [`AdminState::with_feed`] a reindex writes the new generation with its own writer, so
     /// give the feed whenever an indexer runs in this process.
-    pub fn new(token: impl Into<String>, catalog: Arc<Catalog>, db: Db) -> AdminState {
+    pub fn new(token: impl Into<String>, catalog: Arc<Generations>, db: Db) -> AdminState {
         AdminState {
             inner: Arc::new(AdminInner {
                 token: token.into(),
@@ -71,7 +72,7 @@ impl AdminState {
                 feed: None,
                 ranks: None,
                 options: ReindexOptions::default(),
-                progress: Progress::default(),
+                progress: ReindexProgress::default(),
                 reindex_cancel: Mutex::new(None),
                 rank_slot: rank::schedule::JobSlot::default(),
             }),
@@ -114,7 +115,7 @@ impl AdminState {
     }
 
     /// The reindex progress handle `GET /admin/reindex` reports.
-    pub fn progress(&self) -> Progress {
+    pub fn progress(&self) -> ReindexProgress {
         self.inner.progress.clone()
     }
 }
@@ -286,7 +287,7 @@ async fn start_reindex(State(state): State<AdminState>) -> Result<Response, ApiE
         )
         .await;
         if outcome.is_ok()
-            && let Err(e) = reindex::prune(&task.catalog, task.options.keep)
+            && let Err(e) = generations::prune(&task.catalog, task.options.keep)
         {
             tracing::warn!(error = %e, "pruning old generations failed");
         }
@@ -322,12 +323,12 @@ async fn swap(State(state): State<AdminState>, body: Bytes) -> Result<Response, 
     let catalog = &state.inner.catalog;
     let target = match optional_body::<SwapBody>(&body)? {
         Some(body) => Generation(body.generation),
-        None => reindex::swap_candidate(catalog).ok_or_else(|| {
+        None => generations::swap_candidate(catalog).ok_or_else(|| {
             conflict("no built generation to swap in; run a reindex first (POST /admin/reindex)")
         })?,
     };
     let aliases = catalog.swap(target).map_err(indexer_error)?;
-    if let Err(e) = reindex::prune(catalog, state.inner.options.keep) {
+    if let Err(e) = generations::prune(catalog, state.inner.options.keep) {
         tracing::warn!(error = %e, "pruning old generations failed");
     }
     Ok(Json(aliases).into_response())

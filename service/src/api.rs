@@ -18,10 +18,10 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use schemas::EntityKind;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::server::QueryState;
 use engine::layout::Layout;
 use engine::prior::{Prior, RankChoice};
 use engine::search::{SearchOutcome, SearchRequest};
-use crate::server::QueryState;
 use engine::source::Snapshot;
 
 /// Contract limits.

@@ -16,9 +16,9 @@ use schemas::{EntityKey, EntityKind};
 
 use crate::api::run;
 use crate::error::ApiError;
+use crate::server::QueryState;
 use engine::highlight::escape;
 use engine::layout::Layout;
-use crate::server::QueryState;
 
 /// One entity as its page shows it.
 #[derive(Debug, Clone, PartialEq)]

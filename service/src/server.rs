@@ -15,11 +15,11 @@ use schemas::EntityKind;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::api;
-use engine::blend::Recency;
-use engine::cached::ClauseCache;
 use crate::entity;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use engine::blend::Recency;
+use engine::cached::ClauseCache;
 use engine::prior::{PopularitySource, PriorSource};
 use engine::search::SearchSettings;
 use engine::source::{LayoutCache, SearchSource};

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use indexer::source::MemoryBus;
-use indexer::{CancellationToken, Catalog, Indexer};
+use indexer::broker::MemoryBus;
+use indexer::{CancellationToken, Generations, Indexer};
 use site::publish::Publisher;
 use site::seed::SeedOptions;
 use site::simulate::{Limit, SimOptions, Simulator};
@@ -72,7 +72,7 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
 
     let cancel = CancellationToken::new();
     service::cancel_on_signal(cancel.clone());
-    let catalog = Catalog::open(&globals.data_dir)?;
+    let catalog = Generations::open(&globals.data_dir)?;
     let bus = MemoryBus::new();
     let mut indexer = Indexer::open(
         db.clone(),
@@ -89,7 +89,15 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
         })
     };
     if catalog.live().document_count() == 0 {
-        service::first_build(&db, &catalog, &bus).await?;
+        let options = indexer::reindex::ReindexOptions::default();
+        let report =
+            indexer::reindex::fill_live(&db, &catalog, &options, feed.clone(), &cancel).await?;
+        tracing::info!(
+            rows = report.total_rows(),
+            documents = catalog.live().document_count(),
+            seconds = report.seconds,
+            "first index build done"
+        );
     }
 
     let ranks = rank::RankStore::in_data_dir(&globals.data_dir)?;

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use clap::Args;
-use indexer::source::{AmqpConfig, AmqpSource};
-use indexer::{CancellationToken, Catalog, Indexer, IndexerConfig};
+use indexer::broker::{AmqpConfig, AmqpSource};
+use indexer::{CancellationToken, Generations, Indexer, IndexerConfig};
 
 use super::common::Globals;
 
@@ -26,7 +26,7 @@ pub async fn run(globals: Globals, args: IndexArgs) -> anyhow::Result<()> {
         );
     };
     let db = globals.database().await?;
-    let catalog = Catalog::open(&globals.data_dir)?;
+    let catalog = Generations::open(&globals.data_dir)?;
     let mut config = IndexerConfig::default();
     config.batch.max_events = args.batch_size.max(1);
     config.batch.max_wait = Duration::from_millis(args.batch_wait_ms);

@@ -17,8 +17,8 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use indexer::reindex::{self, Progress, ReindexOptions, Sink};
-use indexer::{CancellationToken, Catalog, Generation};
+use indexer::reindex::{self, ReindexOptions, ReindexProgress, Sink};
+use indexer::{CancellationToken, Generation, Generations, generations};
 
 use super::common::Globals;
 
@@ -83,8 +83,8 @@ fn parse_generation(text: &str) -> anyhow::Result<Generation> {
 /// per kind); Ctrl-C cancels it and leaves its generation failed, live untouched.
 pub async fn reindex(globals: Globals, args: ReindexArgs) -> anyhow::Result<()> {
     let db = globals.database().await?;
-    let catalog = Catalog::open(&globals.data_dir)?;
-    reindex::recover(&catalog)?;
+    let catalog = Generations::open(&globals.data_dir)?;
+    generations::recover(&catalog)?;
     let mut options = ReindexOptions {
         batch_size: args.batch_size.max(1),
         keep: args.keep.max(2),
@@ -96,7 +96,7 @@ pub async fn reindex(globals: Globals, args: ReindexArgs) -> anyhow::Result<()> 
     if let Some(mb) = args.writer_heap_mb {
         options.indexer.build_writer_heap_bytes = mb.saturating_mul(1_000_000);
     }
-    let progress = Progress::default();
+    let progress = ReindexProgress::default();
     let cancel = CancellationToken::new();
     {
         let cancel = cancel.clone();
@@ -149,7 +149,7 @@ pub async fn reindex(globals: Globals, args: ReindexArgs) -> anyhow::Result<()> 
     if args.swap {
         let aliases = catalog.swap(report.generation)?;
         println!("live: {}", describe(aliases.live));
-        reindex::prune(&catalog, options.keep)?;
+        generations::prune(&catalog, options.keep)?;
     } else {
         println!("make it live with: disco swap {}", report.generation.0);
     }
@@ -157,7 +157,7 @@ pub async fn reindex(globals: Globals, args: ReindexArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn progress_line(p: &reindex::ProgressReport) -> String {
+fn progress_line(p: &reindex::ReindexProgressReport) -> String {
     let kinds = p
         .kinds
         .iter()
@@ -179,10 +179,10 @@ fn progress_line(p: &reindex::ProgressReport) -> String {
 
 /// `disco swap [gen]`.
 pub async fn swap(globals: Globals, args: SwapArgs) -> anyhow::Result<()> {
-    let catalog = Catalog::open(&globals.data_dir)?;
+    let catalog = Generations::open(&globals.data_dir)?;
     let target = match &args.generation {
         Some(text) => parse_generation(text)?,
-        None => reindex::swap_candidate(&catalog)
+        None => generations::swap_candidate(&catalog)
             .ok_or_else(|| anyhow::anyhow!("no built generation; run `disco reindex` first"))?,
     };
     let aliases = catalog.swap(target)?;
@@ -191,14 +191,14 @@ pub async fn swap(globals: Globals, args: SwapArgs) -> anyhow::Result<()> {
         describe(aliases.live),
         describe(aliases.previous)
     );
-    reindex::prune(&catalog, args.keep.max(2))?;
+    generations::prune(&catalog, args.keep.max(2))?;
     print_generations(&catalog);
     Ok(())
 }
 
 /// `disco rollback`.
 pub async fn rollback(globals: Globals, _args: RollbackArgs) -> anyhow::Result<()> {
-    let catalog = Catalog::open(&globals.data_dir)?;
+    let catalog = Generations::open(&globals.data_dir)?;
     let aliases = catalog.rollback()?;
     println!(
         "live: {}, previous: {}",
@@ -211,7 +211,7 @@ pub async fn rollback(globals: Globals, _args: RollbackArgs) -> anyhow::Result<(
 
 /// `disco read-only <gen> on|off`.
 pub async fn read_only(globals: Globals, args: ReadOnlyArgs) -> anyhow::Result<()> {
-    let catalog = Catalog::open(&globals.data_dir)?;
+    let catalog = Generations::open(&globals.data_dir)?;
     let generation = parse_generation(&args.generation)?;
     let on = matches!(args.state, OnOff::On);
     catalog.set_read_only(generation, on)?;
@@ -231,7 +231,7 @@ fn describe(generation: Option<Generation>) -> String {
     generation.map_or_else(|| "none".into(), |g| g.to_string())
 }
 
-fn print_generations(catalog: &Catalog) {
+fn print_generations(catalog: &Generations) {
     println!(
         "{:<8} {:<9} {:>10} {:>12} {:<5} created",
         "gen", "state", "documents", "bytes", "ro"

@@ -2,8 +2,8 @@
 //! process, over PostgreSQL + RabbitMQ (or the embedded SQLite without a broker: query only).
 
 use clap::Args;
-use indexer::source::{AmqpConfig, AmqpSource};
-use indexer::{CancellationToken, Catalog, Indexer};
+use indexer::broker::{AmqpConfig, AmqpSource};
+use indexer::{CancellationToken, Generations, Indexer};
 
 use super::common::Globals;
 use super::index::IndexArgs;
@@ -23,7 +23,7 @@ pub struct ServeArgs {
 }
 
 pub async fn run(globals: Globals, args: ServeArgs) -> anyhow::Result<()> {
-    let catalog = Catalog::open(&globals.data_dir)?;
+    let catalog = Generations::open(&globals.data_dir)?;
     let db = globals.database().await?;
     let cancel = CancellationToken::new();
     service::cancel_on_signal(cancel.clone());

@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use indexer::{CancellationToken, Catalog, IndexerConfig};
 use engine::{SearchSource, Snapshot};
+use indexer::{CancellationToken, Generations, IndexerConfig};
 use service::QueryState;
 
 use super::common::Globals;
 use super::index::IndexArgs;
 
 /// The query service reads whatever generation the catalog's alias names live, at each request.
-pub struct LiveIndex(pub Arc<Catalog>);
+pub struct LiveIndex(pub Arc<Generations>);
 
 impl SearchSource for LiveIndex {
     fn snapshot(&self) -> Option<Snapshot> {
@@ -50,7 +50,7 @@ pub fn cancel_on_signal(cancel: CancellationToken) {
 
 /// The query service's state over the live index, recording into the process-wide metrics
 /// recorder so `/metrics` also shows the indexer's and rank job's figures.
-pub fn query_state(catalog: Arc<Catalog>) -> anyhow::Result<QueryState> {
+pub fn query_state(catalog: Arc<Generations>) -> anyhow::Result<QueryState> {
     let metrics = service::metrics::Metrics::install_global()
         .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
     Ok(QueryState::new(Arc::new(LiveIndex(catalog))).with_metrics(metrics))
@@ -58,11 +58,11 @@ pub fn query_state(catalog: Arc<Catalog>) -> anyhow::Result<QueryState> {
 
 /// What the HTTP service is assembled from, beyond the live index.
 pub struct Parts {
-    pub catalog: Arc<Catalog>,
+    pub catalog: Arc<Generations>,
     pub db: schemas::db::Db,
     /// The in-process indexer's change stream (suggest delta) and reindex feed, when it runs here.
     pub changes: Option<tokio::sync::broadcast::Sender<indexer::IndexChange>>,
-    pub feed: Option<indexer::reindex::ReindexFeed>,
+    pub feed: Option<indexer::feed::ReindexFeed>,
     /// Run the rank job this often (`serve --rank-every`); the new version becomes active.
     pub rank_every: Option<Duration>,
 }
@@ -195,38 +195,4 @@ fn suggest_change(change: &indexer::IndexChange) -> suggest::Change {
         }
     };
     suggest::Change::Upsert(record)
-}
-
-/// Builds an empty live generation from the database: a synthesized `create` event for every
-/// row of every kind, through the same bus, hydration and versioned writes as live events.
-/// Event time is the epoch, so any row version satisfies the floor. Waits until all are applied.
-pub async fn first_build(
-    db: &schemas::db::Db,
-    catalog: &Catalog,
-    bus: &indexer::source::MemoryBus,
-) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-    let mut published = 0u64;
-    for kind in schemas::EntityKind::ALL {
-        for id in indexer::reindex::all_ids(db, kind).await? {
-            let event = schemas::Envelope {
-                action: schemas::Action::Create,
-                key: schemas::EntityKey::new(kind, id),
-                occurred_at: epoch,
-            };
-            bus.publish(&event.routing_key(), event.to_body());
-            published += 1;
-        }
-    }
-    while bus.outstanding() > 0 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tracing::info!(
-        events = published,
-        documents = catalog.live().document_count(),
-        seconds = started.elapsed().as_secs_f64(),
-        "first index build done"
-    );
-    Ok(())
 }

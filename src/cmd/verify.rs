@@ -2,7 +2,7 @@
 //! when they differ.
 
 use clap::Args;
-use indexer::{Catalog, Generation};
+use indexer::{Generation, Generations};
 
 use super::common::Globals;
 
@@ -15,7 +15,7 @@ pub struct VerifyArgs {
 
 pub async fn run(globals: Globals, args: VerifyArgs) -> anyhow::Result<()> {
     let db = globals.database().await?;
-    let catalog = Catalog::open(&globals.data_dir)?;
+    let catalog = Generations::open(&globals.data_dir)?;
     let handle = match args.generation {
         Some(n) => catalog.get(Generation(n)).ok_or_else(|| {
             anyhow::anyhow!("no generation gen-{n} under {}", catalog.root().display())

@@ -1,8 +1,8 @@
 //! The indexer end to end on real PostgreSQL and RabbitMQ (issue 3, "Checked by"). Each test
 //! has its own database, exchange, queue and data directory.
 
-use indexer::testing;
 use crate::support::{Env, eventually, later, matching, track, until_verified, user};
+use indexer::testing;
 use schemas::envelope::Action;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

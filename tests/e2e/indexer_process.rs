@@ -5,8 +5,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use indexer::testing;
 use crate::support::{Env, later, track, until_verified, user};
+use indexer::testing;
 use schemas::db::Db;
 use schemas::envelope::Action;
 
@@ -51,7 +51,7 @@ fn indexed(env: &Env) -> u64 {
     if !env.data.path().join("index").join("aliases.json").exists() {
         return 0;
     }
-    match indexer::Catalog::open(env.data.path()) {
+    match indexer::Generations::open(env.data.path()) {
         Ok(catalog) => catalog.live().document_count(),
         Err(_) => 0,
     }

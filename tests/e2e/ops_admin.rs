@@ -5,19 +5,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use indexer::source::MemoryBus;
-use indexer::testing;
-use indexer::{CancellationToken, Catalog, Indexer, IndexerConfig};
 use engine::{SearchSource, Snapshot};
-use service::QueryState;
+use indexer::broker::MemoryBus;
+use indexer::testing;
+use indexer::{CancellationToken, Generations, Indexer, IndexerConfig};
 use schemas::db::Db;
 use schemas::envelope::Action;
 use schemas::{EntityKey, EntityKind};
 use serde_json::{Value, json};
+use service::QueryState;
 
 const TOKEN: &str = "ops-test-token";
 
-struct LiveIndex(Arc<Catalog>);
+struct LiveIndex(Arc<Generations>);
 
 impl SearchSource for LiveIndex {
     fn snapshot(&self) -> Option<Snapshot> {
@@ -32,7 +32,7 @@ impl SearchSource for LiveIndex {
 struct Service {
     base: String,
     http: reqwest::Client,
-    catalog: Arc<Catalog>,
+    catalog: Arc<Generations>,
     bus: MemoryBus,
     db: Db,
     cancel: CancellationToken,
@@ -71,7 +71,7 @@ async fn start_with_slot(token: Option<&str>, slot: rank::schedule::JobSlot) -> 
     let db = sqlite.db.clone();
     seed(&db, 80).await;
     let data = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(data.path()).unwrap();
+    let catalog = Generations::open(data.path()).unwrap();
     let bus = MemoryBus::new();
     let mut indexer = Indexer::open(db.clone(), catalog.clone(), config()).unwrap();
     let feed = indexer.reindex_feed();

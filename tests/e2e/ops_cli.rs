@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use indexer::testing;
-use indexer::{Catalog, Generation};
+use indexer::{Generation, Generations};
 
 fn disco(database_url: &str, data: &std::path::Path, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_disco"))
@@ -49,7 +49,7 @@ async fn reindex_swap_read_only_and_rollback_from_the_command_line() {
         &["reindex", "--swap", "--merge", "--batch-size", "7"],
     );
     assert!(out.contains("gen-2 built: 50 rows"), "{out}");
-    let catalog = Catalog::open(data.path()).unwrap();
+    let catalog = Generations::open(data.path()).unwrap();
     assert_eq!(catalog.aliases().live, Some(Generation(2)));
     let report = indexer::verify::verify(&sqlite.db, &catalog.live())
         .await

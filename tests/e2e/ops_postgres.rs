@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use crate::support::Env;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "ops-postgres-token";

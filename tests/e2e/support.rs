@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use indexer::source::{AmqpConfig, AmqpSource};
+use indexer::broker::{AmqpConfig, AmqpSource};
 use indexer::tantivy::collector::TopDocs;
 use indexer::tantivy::query::QueryParser;
 use indexer::tantivy::schema::Value;
-use indexer::{CancellationToken, Catalog, Indexer, IndexerConfig};
+use indexer::{CancellationToken, Generations, Indexer, IndexerConfig};
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
@@ -80,7 +80,7 @@ impl Env {
 
     /// Starts an indexer in this process on the test's queue.
     pub async fn start(&self) -> Running {
-        let catalog = Catalog::open(self.data.path()).unwrap();
+        let catalog = Generations::open(self.data.path()).unwrap();
         let source = AmqpSource::connect(self.amqp.clone()).await.unwrap();
         let indexer = Indexer::open(self.pg.db.clone(), catalog.clone(), config()).unwrap();
         let cancel = CancellationToken::new();
@@ -123,9 +123,9 @@ impl Env {
                 _ => String::new(),
             };
             found.push((
-                header(indexer::source::ROUTING_KEY_HEADER),
-                header(indexer::source::REASON_LABEL_HEADER),
-                header(indexer::source::REASON_HEADER),
+                header(indexer::broker::ROUTING_KEY_HEADER),
+                header(indexer::broker::REASON_LABEL_HEADER),
+                header(indexer::broker::REASON_HEADER),
             ));
         }
         found
@@ -144,7 +144,7 @@ pub fn config() -> IndexerConfig {
 }
 
 pub struct Running {
-    pub catalog: Arc<Catalog>,
+    pub catalog: Arc<Generations>,
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), indexer::IndexerError>>,
 }
@@ -169,7 +169,7 @@ pub fn later(at: DateTime<Utc>, ms: i64) -> DateTime<Utc> {
 }
 
 /// Ids of the live generation's documents whose `field` matches `text`.
-pub fn matching(catalog: &Catalog, field: &str, text: &str) -> Vec<i64> {
+pub fn matching(catalog: &Generations, field: &str, text: &str) -> Vec<i64> {
     let live = catalog.live();
     let (searcher, definitions) = (live.searcher(), live.definitions());
     let query = QueryParser::for_index(live.index(), vec![definitions.field(field).unwrap()])
@@ -204,7 +204,7 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 pub async fn until_verified(db: &schemas::db::Db, data: &Path) -> indexer::verify::VerifyReport {
     let mut last = None;
     for _ in 0..300 {
-        let catalog = Catalog::open(data).unwrap();
+        let catalog = Generations::open(data).unwrap();
         let report = indexer::verify::verify(db, &catalog.live()).await.unwrap();
         if report.is_clean() {
             return report;

@@ -11,10 +11,10 @@ use serde_json::Value;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
 use engine::FixedSource;
-use service::QueryState;
 use schemas::definition::Definitions;
 use schemas::row::EntityRow;
 use schemas::{EntityKey, EntityKind, Version};
+use service::QueryState;
 use suggest::{KindFactors, Record, SuggestIndex, Suggester};
 
 /// An index built for a test, and what went into it.

@@ -6,7 +6,7 @@
 //!
 //! ```
 //! # async fn run() {
-//! use indexer::source::{EventSource, MemoryBus};
+//! use indexer::broker::{EventSource, MemoryBus};
 //! let bus = MemoryBus::new();
 //! bus.publish("create.track", br#"{"id": 1, "occurred_at": "2026-01-01T00:00:00Z"}"#.to_vec());
 //! let mut source = bus.source();
