@@ -1,7 +1,7 @@
 //! Times a synthetic seed: `cargo run --release -p bench --example seed_bench -- <database-url> <tracks> [seed]`.
 //! The database is migrated and emptied first; the summary follows the timing.
 
-use site::progress::Progress;
+use site::progress::ProgressMeter;
 use site::seed::{SeedOptions, seed, summary};
 
 #[tokio::main]
@@ -18,7 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         reset: true,
         ..SeedOptions::synthetic(tracks, seed_value)
     };
-    let report = seed(&db, &options, &Progress::new("seed", 0)).await?;
+    let report = seed(&db, &options, &ProgressMeter::new("seed", 0)).await?;
     print!("{report}");
     print!("{}", summary(&db).await?);
     db.close().await;

@@ -329,7 +329,7 @@ pub async fn graph_load(
     db: &schemas::db::Db,
     weights: &rank::Weights,
 ) -> anyhow::Result<LoadReport> {
-    let loaded = rank::load_graph(db, weights, rank::Progress::Quiet).await?;
+    let loaded = rank::load_graph(db, weights, rank::ProgressMode::Quiet).await?;
     Ok(LoadReport {
         nodes: loaded.graph.node_count(),
         edges: loaded.graph.edge_count(),

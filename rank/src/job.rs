@@ -26,7 +26,7 @@ use crate::RankError;
 use crate::graph::Graph;
 use crate::kernel::{PageRankOptions, PageRankResult, pagerank};
 use crate::load::load_graph;
-use crate::progress::Progress;
+use crate::progress::ProgressMode;
 use serde::{Deserialize, Serialize};
 
 use crate::push::{WarmPush, pagerank_warm};
@@ -64,7 +64,7 @@ pub struct JobOptions {
     pub keep: usize,
     /// Also write the weighted edge list here (TSV `src dst weight`, nodes as `kind:id`).
     pub edges_out: Option<PathBuf>,
-    pub progress: Progress,
+    pub progress: ProgressMode,
 }
 
 impl Default for JobOptions {
@@ -80,7 +80,7 @@ impl Default for JobOptions {
             activate: true,
             keep: 5,
             edges_out: None,
-            progress: Progress::Auto,
+            progress: ProgressMode::Auto,
         }
     }
 }

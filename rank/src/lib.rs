@@ -44,7 +44,7 @@ pub use job::{JobOptions, WarmStrategy, run_job, run_job_with, warm_start_vector
 pub use kernel::{Method, PageRankOptions, PageRankResult, l1_distance, pagerank, pagerank_with};
 pub use load::{LoadedGraph, load_graph};
 pub use nodes::NodeTable;
-pub use progress::Progress;
+pub use progress::ProgressMode;
 pub use push::{PushOptions, PushWork, WarmPush, pagerank_warm, pagerank_warm_with};
 pub use scores::RankScores;
 pub use versions::{Durations, Manifest, RankStore, RankVersion, WarmStart};

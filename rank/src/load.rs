@@ -15,7 +15,7 @@ use schemas::db::Db;
 use crate::RankError;
 use crate::graph::{Graph, GraphBuilder};
 use crate::nodes::NodeTable;
-use crate::progress::{Meter, Progress};
+use crate::progress::{Meter, ProgressMode};
 use crate::weights::Weights;
 
 /// The ids of a kind's searchable rows.
@@ -150,7 +150,7 @@ pub struct LoadedGraph {
 pub async fn load_graph(
     db: &Db,
     weights: &Weights,
-    progress: Progress,
+    progress: ProgressMode,
 ) -> Result<LoadedGraph, RankError> {
     let started = Instant::now();
     let mut ids: [Vec<i64>; 4] = Default::default();

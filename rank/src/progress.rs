@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// How a job reports progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Progress {
+pub enum ProgressMode {
     /// A bar when stderr is a terminal, log lines otherwise.
     #[default]
     Auto,
@@ -28,8 +28,8 @@ pub(crate) struct Meter {
 }
 
 impl Meter {
-    pub(crate) fn new(progress: Progress, label: &str) -> Meter {
-        let terminal = progress == Progress::Auto && std::io::stderr().is_terminal();
+    pub(crate) fn new(progress: ProgressMode, label: &str) -> Meter {
+        let terminal = progress == ProgressMode::Auto && std::io::stderr().is_terminal();
         let bar = terminal.then(|| {
             let bar = ProgressBar::new_spinner();
             let style = ProgressStyle::with_template(
@@ -44,7 +44,7 @@ impl Meter {
         let now = Instant::now();
         Meter {
             bar,
-            lines: progress != Progress::Quiet && !terminal,
+            lines: progress != ProgressMode::Quiet && !terminal,
             label: label.to_string(),
             count: 0,
             started: now,

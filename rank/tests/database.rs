@@ -3,7 +3,7 @@
 //! versioned, activated and rolled back.
 
 use rank::{
-    JobOptions, Progress, RankStore, RankVersion, WarmStrategy, Weights, load_graph, run_job,
+    JobOptions, ProgressMode, RankStore, RankVersion, WarmStrategy, Weights, load_graph, run_job,
     run_job_with,
 };
 use schemas::db::Db;
@@ -50,7 +50,7 @@ fn key(kind: EntityKind, id: i64) -> EntityKey {
 /// The seeded site loads into exactly the expected weighted graph.
 async fn check_loaded_graph(db: &Db) {
     let w = Weights::builtin();
-    let loaded = load_graph(db, &w, Progress::Quiet).await.unwrap();
+    let loaded = load_graph(db, &w, ProgressMode::Quiet).await.unwrap();
     let g = &loaded.graph;
     let nodes = g.nodes();
     let keys: Vec<String> = nodes.keys().map(|k| k.to_string()).collect();
@@ -146,7 +146,7 @@ async fn runs_are_versioned_warm_started_activated_and_rolled_back() {
     let store = RankStore::in_data_dir(data.path()).unwrap();
     let edges_out = data.path().join("edges.tsv");
     let options = JobOptions {
-        progress: Progress::Quiet,
+        progress: ProgressMode::Quiet,
         compare_cold: true,
         keep: 2,
         edges_out: Some(edges_out.clone()),
@@ -259,7 +259,7 @@ async fn the_schedule_runs_the_job_every_period_one_run_at_a_time() {
     let data = tempfile::tempdir().unwrap();
     let store = RankStore::in_data_dir(data.path()).unwrap();
     let options = JobOptions {
-        progress: Progress::Quiet,
+        progress: ProgressMode::Quiet,
         ..JobOptions::default()
     };
     let slot = JobSlot::default();

@@ -7,10 +7,7 @@ use std::path::Path;
 
 use rank::{Graph, GraphBuilder, NodeTable, PageRankOptions, l1_distance, pagerank};
 
-const WIKI_VOTE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../datasets/wiki-vote.csv"
-);
+const WIKI_VOTE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets/wiki-vote.csv");
 const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/reference");
 
 fn read(path: &str) -> String {

@@ -13,10 +13,7 @@ use rank::{
     pagerank_with, warm_start_vector,
 };
 
-const WIKI_VOTE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../datasets/wiki-vote.csv"
-);
+const WIKI_VOTE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets/wiki-vote.csv");
 
 fn build(n: u32, edges: &[(u32, u32)]) -> Graph {
     let mut builder = GraphBuilder::new(n);

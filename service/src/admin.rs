@@ -395,7 +395,7 @@ async fn start_rank(State(state): State<AdminState>) -> Result<Response, ApiErro
     let db = state.inner.db.clone();
     tokio::spawn(async move {
         let options = rank::JobOptions {
-            progress: rank::Progress::Lines,
+            progress: rank::ProgressMode::Lines,
             ..rank::JobOptions::default()
         };
         rank::schedule::run_claimed(&db, &store, &options, claim, "admin").await;

@@ -69,12 +69,14 @@ impl Fixture {
 pub fn read(fixture: &Fixture, seed: u64) -> Result<Vec<Rows>, SiteError> {
     let text = match fixture {
         Fixture::Embedded => std::borrow::Cow::Borrowed(EMBEDDED),
-        Fixture::File(path) => std::borrow::Cow::Owned(std::fs::read_to_string(path).map_err(
-            |source| SiteError::ChinookMissing {
-                path: path.clone(),
-                source,
-            },
-        )?),
+        Fixture::File(path) => {
+            std::borrow::Cow::Owned(std::fs::read_to_string(path).map_err(|source| {
+                SiteError::ChinookMissing {
+                    path: path.clone(),
+                    source,
+                }
+            })?)
+        }
     };
     let records: Vec<Record> =
         serde_json::from_str(&text).map_err(|e| SiteError::ChinookFormat {
@@ -82,12 +84,10 @@ pub fn read(fixture: &Fixture, seed: u64) -> Result<Vec<Rows>, SiteError> {
             message: format!("not a Django fixture: {e}"),
         })?;
     let index = FixtureIndex::index(records);
-    index
-        .check()
-        .map_err(|message| SiteError::ChinookFormat {
-            path: fixture.origin(),
-            message,
-        })?;
+    index.check().map_err(|message| SiteError::ChinookFormat {
+        path: fixture.origin(),
+        message,
+    })?;
     Ok(index.rows(seed))
 }
 

@@ -10,7 +10,7 @@
 //! let db = schemas::db::Db::connect("sqlite://data/disco.db").await.unwrap();
 //! db.migrate().await.unwrap();
 //! let options = site::seed::SeedOptions::chinook(); // the embedded catalog
-//! let report = site::seed::seed(&db, &options, &site::progress::Progress::hidden()).await?;
+//! let report = site::seed::seed(&db, &options, &site::progress::ProgressMeter::hidden()).await?;
 //! println!("{report}");
 //! # Ok(()) }
 //! ```
@@ -40,9 +40,7 @@ pub enum SiteError {
          pass --reset to empty it first"
     )]
     NotEmpty { table: rows::Table, rows: i64 },
-    #[error(
-        "Chinook fixture {path}: {source} (leave out --chinook to use the embedded catalog)"
-    )]
+    #[error("Chinook fixture {path}: {source} (leave out --chinook to use the embedded catalog)")]
     ChinookMissing {
         path: PathBuf,
         source: std::io::Error,

@@ -16,7 +16,7 @@ use sqlx::{AssertSqlSafe, PgPool, SqlitePool};
 use tokio::sync::mpsc;
 
 use crate::SiteError;
-use crate::progress::Progress;
+use crate::progress::ProgressMeter;
 use crate::rows::{Rows, Table, Value};
 
 /// Chunks waiting per table between the generators and the database.
@@ -40,7 +40,7 @@ pub type Counts = BTreeMap<Table, u64>;
 pub async fn load(
     db: &Db,
     catalog: Arc<dyn Catalog>,
-    progress: &Progress,
+    progress: &ProgressMeter,
 ) -> Result<Counts, SiteError> {
     match db {
         Db::Postgres(pool) => load_postgres(pool, catalog, progress).await,
@@ -107,7 +107,7 @@ where
 async fn load_postgres(
     pool: &PgPool,
     catalog: Arc<dyn Catalog>,
-    progress: &Progress,
+    progress: &ProgressMeter,
 ) -> Result<Counts, SiteError> {
     let tables: Vec<Table> = {
         let mut t: Vec<Table> = catalog.jobs().into_iter().map(|(t, _)| t).collect();
@@ -144,7 +144,7 @@ async fn copy_all(
     pool: &PgPool,
     tables: &[Table],
     catalog: Arc<dyn Catalog>,
-    progress: &Progress,
+    progress: &ProgressMeter,
 ) -> Result<Counts, SiteError> {
     let mut senders = BTreeMap::new();
     let mut copies = Vec::new();
@@ -291,7 +291,7 @@ const SQLITE_MAX_ROWS: usize = 500;
 async fn load_sqlite(
     pool: &SqlitePool,
     catalog: Arc<dyn Catalog>,
-    progress: &Progress,
+    progress: &ProgressMeter,
 ) -> Result<Counts, SiteError> {
     // One writer: SQLite serialises writers anyway, and one connection avoids lock retries.
     let (tx, mut rx) = mpsc::channel::<Rows>(CHANNEL_DEPTH * 2);

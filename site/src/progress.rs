@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
 /// A counter of done units out of an expected total, shown as the process's stderr allows.
-pub struct Progress {
+pub struct ProgressMeter {
     label: String,
     total: AtomicU64,
     done: AtomicU64,
@@ -26,10 +26,10 @@ enum Display {
     Plain(Mutex<Instant>),
 }
 
-impl Progress {
+impl ProgressMeter {
     /// A progress display for `total` units (an estimate is fine): a bar when stderr is a
     /// terminal, plain lines otherwise.
-    pub fn new(label: &str, total: u64) -> Progress {
+    pub fn new(label: &str, total: u64) -> ProgressMeter {
         let display = if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(total);
             let style = ProgressStyle::with_template(
@@ -42,16 +42,16 @@ impl Progress {
         } else {
             Display::Plain(Mutex::new(Instant::now()))
         };
-        Progress::with_display(label, total, display)
+        ProgressMeter::with_display(label, total, display)
     }
 
     /// Counts without showing anything.
-    pub fn hidden() -> Progress {
-        Progress::with_display("", 0, Display::Hidden)
+    pub fn hidden() -> ProgressMeter {
+        ProgressMeter::with_display("", 0, Display::Hidden)
     }
 
-    fn with_display(label: &str, total: u64, display: Display) -> Progress {
-        Progress {
+    fn with_display(label: &str, total: u64, display: Display) -> ProgressMeter {
+        ProgressMeter {
             label: label.to_string(),
             total: AtomicU64::new(total),
             done: AtomicU64::new(0),

@@ -5,7 +5,7 @@
 //! # async fn run(db: schemas::db::Db) -> Result<(), site::SiteError> {
 //! use site::seed::{seed, summary, SeedOptions};
 //! let options = SeedOptions { reset: true, ..SeedOptions::synthetic(10_000, 42) };
-//! seed(&db, &options, &site::progress::Progress::new("seed", 0)).await?;
+//! seed(&db, &options, &site::progress::ProgressMeter::new("seed", 0)).await?;
 //! println!("{}", summary(&db).await?);
 //! # Ok(()) }
 //! ```
@@ -19,7 +19,7 @@ use sqlx::AssertSqlSafe;
 
 use crate::SiteError;
 use crate::load::{self, Catalog, Counts, InMemory};
-use crate::progress::Progress;
+use crate::progress::ProgressMeter;
 use crate::rows::Table;
 use crate::synthetic::{Synthetic, SyntheticOptions};
 
@@ -99,7 +99,7 @@ impl fmt::Display for SeedReport {
 pub async fn seed(
     db: &Db,
     options: &SeedOptions,
-    progress: &Progress,
+    progress: &ProgressMeter,
 ) -> Result<SeedReport, SiteError> {
     let started = Instant::now();
     // Build the catalog first: a missing fixture fails before the database is touched.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use schemas::db::Db;
 use site::SiteError;
 use site::chinook::Fixture;
-use site::progress::Progress;
+use site::progress::ProgressMeter;
 use site::rows::Table;
 use site::seed::{SeedOptions, seed, summary};
 
@@ -38,13 +38,9 @@ async fn text(db: &Db, sql: &'static str) -> String {
 }
 
 async fn check_chinook(db: &Db) {
-    let report = seed(
-        db,
-        &SeedOptions::chinook(),
-        &Progress::hidden(),
-    )
-    .await
-    .unwrap();
+    let report = seed(db, &SeedOptions::chinook(), &ProgressMeter::hidden())
+        .await
+        .unwrap();
     assert_eq!(report.counts[&Table::Tracks], 3_503);
     assert_eq!(scalar(db, "SELECT count(*) FROM tracks").await, 3_503);
     assert_eq!(
@@ -109,7 +105,7 @@ async fn check_chinook(db: &Db) {
     let again = seed(
         db,
         &SeedOptions::chinook_from(Fixture::File(chinook_path())),
-        &Progress::hidden(),
+        &ProgressMeter::hidden(),
     )
     .await;
     assert!(
@@ -120,7 +116,7 @@ async fn check_chinook(db: &Db) {
         reset: true,
         ..SeedOptions::chinook_from(Fixture::File(chinook_path()))
     };
-    let again = seed(db, &options, &Progress::hidden()).await.unwrap();
+    let again = seed(db, &options, &ProgressMeter::hidden()).await.unwrap();
     assert_eq!(again.counts, report.counts);
 }
 
@@ -158,7 +154,7 @@ async fn chinook_seeds_into_postgres() {
 async fn a_missing_fixture_fails_clearly_and_writes_nothing() {
     let sqlite = testkit::FreshSqlite::create().await;
     let options = SeedOptions::chinook_from(Fixture::File("/nonexistent/chinook.json".into()));
-    let err = seed(&sqlite.db, &options, &Progress::hidden())
+    let err = seed(&sqlite.db, &options, &ProgressMeter::hidden())
         .await
         .unwrap_err();
     assert!(matches!(err, SiteError::ChinookMissing { .. }), "{err}");
@@ -177,10 +173,12 @@ async fn a_synthetic_catalog_is_the_same_in_both_dialects() {
         testkit::FreshPostgres::create().await,
     );
     let options = SeedOptions::synthetic(4_000, 9);
-    let a = seed(&sqlite.db, &options, &Progress::hidden())
+    let a = seed(&sqlite.db, &options, &ProgressMeter::hidden())
         .await
         .unwrap();
-    let b = seed(&pg.db, &options, &Progress::hidden()).await.unwrap();
+    let b = seed(&pg.db, &options, &ProgressMeter::hidden())
+        .await
+        .unwrap();
     assert_eq!(a.counts, b.counts);
     assert_eq!(a.counts[&Table::Tracks], 4_000);
     assert!(a.total() > 60_000, "{a}");

@@ -14,7 +14,7 @@ use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use schemas::db::Db;
 use schemas::{EntityKey, EntityKind, Envelope};
-use site::progress::Progress;
+use site::progress::ProgressMeter;
 use site::publish::{AmqpPublisher, MemoryPublisher};
 use site::seed::{SeedOptions, seed};
 use site::simulate::{Change, SimOptions, Simulator, Step};
@@ -84,7 +84,7 @@ async fn every_change_writes_its_row_then_publishes_its_event() {
     seed(
         &sqlite.db,
         &SeedOptions::synthetic(500, 3),
-        &Progress::hidden(),
+        &ProgressMeter::hidden(),
     )
     .await
     .unwrap();
@@ -128,7 +128,7 @@ async fn the_same_seed_simulates_the_same_changes() {
         seed(
             &sqlite.db,
             &SeedOptions::synthetic(300, 5),
-            &Progress::hidden(),
+            &ProgressMeter::hidden(),
         )
         .await
         .unwrap();
@@ -252,7 +252,7 @@ async fn events_reach_rabbitmq_in_the_documented_format() {
     seed(
         &pg.db,
         &SeedOptions::synthetic(1_000, 11),
-        &Progress::hidden(),
+        &ProgressMeter::hidden(),
     )
     .await
     .unwrap();
@@ -320,7 +320,7 @@ async fn under_replica_lag_the_event_comes_first_and_the_row_follows() {
     seed(
         &pg.db,
         &SeedOptions::synthetic(500, 12),
-        &Progress::hidden(),
+        &ProgressMeter::hidden(),
     )
     .await
     .unwrap();

@@ -64,7 +64,7 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
         let report = site::seed::seed(
             &db,
             &SeedOptions::chinook_from(site::chinook::Fixture::new(args.chinook.clone())),
-            &site::progress::Progress::new("seed", 0),
+            &site::progress::ProgressMeter::new("seed", 0),
         )
         .await?;
         tracing::info!("{}", report.to_string().trim_end());

@@ -14,7 +14,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use rank::{JobOptions, PageRankOptions, Progress, RankStore, RankVersion, WarmStrategy, Weights};
+use rank::{
+    JobOptions, PageRankOptions, ProgressMode, RankStore, RankVersion, WarmStrategy, Weights,
+};
 
 use super::common::Globals;
 
@@ -128,7 +130,7 @@ async fn run_job(globals: &Globals, store: &RankStore, args: &RankArgs) -> anyho
         activate: !args.no_activate,
         keep: args.keep,
         edges_out: args.edges_out.clone(),
-        progress: Progress::Auto,
+        progress: ProgressMode::Auto,
     };
     let db = globals.database().await?;
     let strategy = if args.plain {

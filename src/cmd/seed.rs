@@ -51,7 +51,7 @@ pub async fn run(globals: Globals, args: SeedArgs) -> anyhow::Result<()> {
         seed: args.seed,
         reset: args.reset,
     };
-    let progress = site::progress::Progress::new("seed", 0);
+    let progress = site::progress::ProgressMeter::new("seed", 0);
     let report = site::seed::seed(&db, &options, &progress).await?;
     print!("{report}");
     if args.summary {

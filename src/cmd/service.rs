@@ -86,7 +86,7 @@ pub async fn app(
             ranks.clone(),
             // Log lines, not a progress bar, among the service's logs.
             rank::JobOptions {
-                progress: rank::Progress::Lines,
+                progress: rank::ProgressMode::Lines,
                 ..rank::JobOptions::default()
             },
             period,

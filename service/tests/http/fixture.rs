@@ -18,7 +18,7 @@ use service::QueryState;
 use suggest::{KindFactors, Record, SuggestIndex, Suggester};
 
 /// An index built for a test, and what went into it.
-pub struct Catalog {
+pub struct TestIndex {
     pub reader: IndexReader,
     pub definitions: Arc<Definitions>,
     pub rows: BTreeMap<EntityKey, EntityRow>,
@@ -26,9 +26,9 @@ pub struct Catalog {
     pub suggester: Arc<Suggester>,
 }
 
-impl Catalog {
+impl TestIndex {
     /// Indexes `rows` (live) and `tombstones` (unsearchable, as the indexer records them).
-    pub fn build(rows: Vec<EntityRow>, tombstones: Vec<EntityKey>) -> Catalog {
+    pub fn build(rows: Vec<EntityRow>, tombstones: Vec<EntityKey>) -> TestIndex {
         let definitions = Arc::new(Definitions::builtin());
         let index = Index::create_in_ram(definitions.schema());
         schemas::analyzer::register(index.tokenizers());
@@ -57,7 +57,7 @@ impl Catalog {
             .collect();
         let suggester = Suggester::new(SuggestIndex::build(records, &KindFactors::default()));
         let rows = rows.into_iter().map(|r| (r.key, r)).collect();
-        Catalog {
+        TestIndex {
             reader,
             definitions,
             rows,
@@ -116,9 +116,9 @@ pub fn data_file(name: &str) -> PathBuf {
 }
 
 /// The Chinook catalog, built once per test binary.
-pub fn chinook() -> &'static Catalog {
-    static CATALOG: OnceLock<Catalog> = OnceLock::new();
-    CATALOG.get_or_init(|| Catalog::build(chinook_rows(), Vec::new()))
+pub fn chinook() -> &'static TestIndex {
+    static CATALOG: OnceLock<TestIndex> = OnceLock::new();
+    CATALOG.get_or_init(|| TestIndex::build(chinook_rows(), Vec::new()))
 }
 
 /// When the Chinook fixture's clock starts: track `n` was uploaded `n` hours later.

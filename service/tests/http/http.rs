@@ -9,7 +9,7 @@ use engine::prior::{PopularitySource, Prior, PriorSource, RankChoice, UnknownRan
 use engine::{SearchSource, Snapshot};
 use service::{QueryConfig, QueryState};
 
-use crate::fixture::{Catalog, chinook, track};
+use crate::fixture::{TestIndex, chinook, track};
 use crate::{encode, get, get_raw, keys};
 
 #[tokio::test]
@@ -232,7 +232,7 @@ async fn phrases_and_exclusions() {
 
 #[tokio::test]
 async fn highlights_mark_matches_and_escape_the_rest() {
-    let catalog = Catalog::build(
+    let catalog = TestIndex::build(
         vec![
             track(1, "Rock & <Roll> Forever", "Ünïcode Band", 0.0, 1),
             track(2, "Quiet", "Nobody", 0.0, 1)
@@ -278,7 +278,7 @@ async fn unsearchable_entities_never_appear() {
         EntityKey::new(EntityKind::User, 4),
         EntityKey::new(EntityKind::Track, 5),
     ];
-    let catalog = Catalog::build(
+    let catalog = TestIndex::build(
         vec![
             track(1, "Visible Song", "Someone", 5.0, 2),
             track(2, "Other Song", "Someone", 1.0, 1),
@@ -335,7 +335,7 @@ async fn explore_ranks_recent_tracks_and_filters_by_genre() {
 async fn explore_half_life_is_configurable() {
     // A popular two-month-old track against an unknown fresh one: a week's half-life has decayed
     // the old one below the fresh one's floor; a year's half-life lets popularity win.
-    let catalog = Catalog::build(
+    let catalog = TestIndex::build(
         vec![
             track(1, "Old Hit", "A", 1000.0, 24 * 60),
             track(2, "Fresh", "B", 0.0, 1),
@@ -475,7 +475,7 @@ impl PriorSource for Versions {
 
 #[tokio::test]
 async fn rank_selects_the_prior_per_request() {
-    let catalog = Catalog::build(
+    let catalog = TestIndex::build(
         vec![
             track(1, "Same Title", "A", 100.0, 1),
             track(2, "Same Title", "B", 0.0, 1),
@@ -621,7 +621,7 @@ async fn result_urls_lead_to_entity_pages_and_hidden_entities_are_gone() {
     }
 
     let hidden = EntityKey::new(EntityKind::Track, 3);
-    let catalog = Catalog::build(
+    let catalog = TestIndex::build(
         vec![track(1, "Visible Song", "Someone", 5.0, 2)],
         vec![hidden],
     );

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use crate::fixture::{Catalog, chinook, data_file, track};
+use crate::fixture::{TestIndex, chinook, data_file, track};
 use crate::{encode, get, keys};
 
 async fn search(q: &str, extra: &str) -> Value {
@@ -125,7 +125,7 @@ async fn real_misspellings_still_find_the_track() {
 #[tokio::test]
 async fn fuzzy_fill_ins_rank_below_exact_matches() {
     // "sandman" exactly matches two tracks; "sandmen" (1 edit) is the fill-in.
-    let catalog = Catalog::build(
+    let catalog = TestIndex::build(
         vec![
             track(1, "Sandmen", "Popular Band", 1e9, 1),
             track(2, "Sandman", "Nobody", 0.0, 1),
@@ -162,7 +162,7 @@ async fn the_more_popular_of_two_same_titled_tracks_ranks_first_and_rank_none_ch
 
 #[tokio::test]
 async fn popularity_never_buries_an_exact_title_match() {
-    let catalog = Catalog::build(
+    let catalog = TestIndex::build(
         vec![
             track(1, "Something Else", "Huge Star", 1e12, 1)
                 .with("description", "my cover of sandman, live"),
@@ -218,7 +218,7 @@ async fn fuzzy_fill_ins_leave_common_words_as_typed() {
     rows.push(track(201, "Cover Storm", "Band", 1.0, 1));
     rows.push(track(202, "Cover Stork", "Band", 1.0, 1));
     rows.push(track(203, "Clover Storm", "Band", 1.0, 1));
-    let catalog = Catalog::build(rows, vec![]);
+    let catalog = TestIndex::build(rows, vec![]);
     let (_, body) = get(&catalog.router(), "/search?q=cover%20storm").await;
     let mut ids: Vec<i64> = keys(&body).into_iter().map(|k| k.1).collect();
     assert_eq!(ids.first(), Some(&201), "the exact match first: {body}");
