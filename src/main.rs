@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 
 use crate::cmd::common::Globals;
 
-/// mimalloc for every allocation of the binary (feature `mimalloc`, off by default): a full
-/// reindex runs ~9% faster with it, the query service's latency tail is worse (Cargo.toml).
+/// mimalloc for every allocation of the binary (feature `mimalloc`), off by default because it
+/// worsens the query service's latency tail while it speeds up a full reindex.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

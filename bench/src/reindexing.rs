@@ -1,6 +1,6 @@
 //! The reindex benchmark: a full reindex through the running indexer while live events arrive
 //! at a fixed rate. It reports the build's entities/s and the live events' time to searchable
-//! before and during the build (DESIGN.md, "Index generations and ops").
+//! before and during the build (docs/ARCHITECTURE.md, "Index generations and ops").
 //!
 //! The indexer consumes the broker (or the in-process bus) as `disco index` does, and the
 //! reindex hands its pages in through the indexer's feed ([`Sink::Feed`]), as

@@ -1,11 +1,11 @@
 //! Explore: recent public tracks worth a look, optionally of one genre, when nobody typed
 //! anything. Score = (floor + prior strength) × ½^(age / half-life).
 //!
-//! Every track competes, so scoring them all took 36 ms at 1M tracks. Instead Explore walks
-//! each segment's tracks (of the genre) in an order that does not change with time
-//! ([`Recency::order_key`]), remembered per segment, prior, recency and genre (segments never
-//! change; deletes are checked as it walks), and stops at the first track whose best possible
-//! score ([`Recency::bound`]) cannot enter the top `limit`.
+//! Every track competes, and scoring them all would cost a pass over every track per request.
+//! Instead Explore walks each segment's tracks (of the genre) in an order that does not change
+//! with time ([`Recency::order_key`]), remembered per segment, prior, recency and genre
+//! (segments never change; deletes are checked as it walks), and stops at the first track
+//! whose best possible score ([`Recency::bound`]) cannot enter the top `limit`.
 
 use std::collections::BinaryHeap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};

@@ -77,8 +77,8 @@ const MEMO_SEGMENTS: usize = 256;
 /// Values computed once per key and kept until `capacity` keys are held, when it forgets them
 /// all. A key's value is computed by the first caller that needs it, outside the map's lock,
 /// so other keys need not wait; callers for the same key meanwhile wait for that one
-/// computation instead of each doing it (bursts of them after merges made some wait up to a
-/// second).
+/// computation instead of each doing it (after a merge, many requests meet the same new
+/// segment at once).
 pub(crate) struct Memo<K, V> {
     cells: Mutex<HashMap<K, Arc<Mutex<Option<V>>>>>,
     capacity: usize,

@@ -1,4 +1,4 @@
-//! Index generations and the alias file (DESIGN.md, "Index generations and ops").
+//! Index generations and the alias file (docs/ARCHITECTURE.md, "Index generations and ops").
 //!
 //! ```text
 //! <data_dir>/index/aliases.json        {"live": 3, "previous": 2}   (temp file + rename)
@@ -163,9 +163,9 @@ impl GenerationHandle {
     }
 
     /// Merges every segment into one and waits; returns how many there were. A reindex leaves
-    /// about a dozen segments and every search walks each one's term dictionaries, so one
-    /// segment searches faster (1M tracks: mean 10.3 → 7.7 ms; the merge took 21 s). Offline
-    /// only: it takes the generation's writer, so no indexer may be writing it.
+    /// several segments and every search walks each one's term dictionaries, so one segment
+    /// searches faster. Offline only: it takes the generation's writer, so no indexer may be
+    /// writing it.
     pub fn merge_segments(&self) -> Result<usize, IndexerError> {
         let failed = |e| IndexerError::index(&self.path, e);
         let segments = self.index.searchable_segment_ids().map_err(failed)?;

@@ -3,7 +3,7 @@
 //! It consumes entity events (RabbitMQ through lapin, or the in-process bus of the embedded
 //! mode), reads only their envelope (kind, id, event time), re-reads each entity from the
 //! database in batches, and writes versioned documents and tombstones — under duplicates,
-//! reordering, replica lag, crashes and restarts (DESIGN.md, "The flow", "Versioning").
+//! reordering, replica lag, crashes and restarts (docs/ARCHITECTURE.md, "The flow", "Versioning").
 //!
 //! One function, [`Indexer::process`], follows a batch through every stage in order:
 //! envelope → batch → hydrate → render → versioned write → commit → ack.

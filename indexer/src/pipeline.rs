@@ -1,7 +1,7 @@
 //! The live path: envelope → batch → hydrate → render → versioned write → commit → ack.
 //!
 //! [`Indexer::process`] is the one function to read: it calls every stage in order. The rules
-//! it enforces (DESIGN.md, "Versioning"):
+//! it enforces (docs/ARCHITECTURE.md, "Versioning"):
 //!
 //! - the event time is a floor: a row older than it, or missing for a create/save, is re-read
 //!   with backoff within the batch, then parked on the retry queue — never dropped, never
@@ -124,8 +124,7 @@ struct Writes {
 ///
 /// A generation that is still being built is not committed per batch: its writes, live and
 /// reindex alike, stay queued in its writer until [`Indexer::finish_build`] commits them and
-/// marks it built in one step (a commit per batch there made a segment per batch, and live
-/// batches at 1,000 events/s committed the building generation twenty times a second). That
+/// marks it built in one step (a commit per batch there would make a segment per batch). That
 /// keeps the acknowledgement rule: a building generation is never served, and one whose
 /// process dies is marked failed and rebuilt from the start, so no acknowledged delivery
 /// relies on an uncommitted write in a generation that can become live.
@@ -321,8 +320,8 @@ impl Indexer {
 
     /// Starts the final commit of a build off the loop; its writes are held meanwhile (see
     /// [`Target::held`]). The commit waits for the writer's threads to index every page queued
-    /// so far, then writes their segments: seconds for a full build, during which live batches
-    /// used to wait. `None` when there is no loop to report back to (no feed) or nothing to do.
+    /// so far, then writes their segments: too long for live batches to wait on. `None` when
+    /// there is no loop to report back to (no feed) or nothing to do.
     fn commit_in_background(
         &mut self,
         generation: Generation,
@@ -537,9 +536,9 @@ impl Indexer {
                 .writer_with_options(options)
                 .map_err(|e| IndexerError::index(handle.path(), e))?;
             if handle.meta().phase == Phase::Building {
-                // No merges while building: they took a core's share of the build (segments
-                // of ~100k documents merged again and again); `finish_build` restores the
-                // default policy, so the next commits merge them, and `--merge` merges at once.
+                // No merges while building: they would merge the build's segments again and
+                // again at the build's expense; `finish_build` restores the default policy, so
+                // the next commits merge them, and `--merge` merges at once.
                 writer.set_merge_policy(Box::new(NoMergePolicy));
             }
             handle.reload()?;
@@ -684,10 +683,9 @@ impl Indexer {
 
     /// Runs `future` (which holds nothing of the indexer) to its end. While a reindex streams,
     /// the loop does the reindex's work from the inbox meanwhile, so the build does not wait on
-    /// a live batch's commits (a third of the loop's time at 1,000 live events/s when it did).
-    /// Not used for the batch's row reads: a page taken during those delayed the batch and
-    /// the build was slower (37.5k/39.1k against 41.4k/43.7k entities/s). `Cancelled` when a
-    /// piece of work found the indexer stopped (after `future` ended all the same).
+    /// a live batch's commits. Not used for the batch's row reads: a page taken during those
+    /// delays the batch's writes, which slows the build. `Cancelled` when a piece of work found
+    /// the indexer stopped (after `future` ended all the same).
     async fn work_while<T>(
         &mut self,
         future: impl std::future::Future<Output = T>,

@@ -1,4 +1,4 @@
-//! Full reindex into a new generation while live events keep flowing (DESIGN.md, "Index
+//! Full reindex into a new generation while live events keep flowing (docs/ARCHITECTURE.md, "Index
 //! generations and ops").
 //!
 //! A reindex walks every table in id order, [`ReindexOptions::batch_size`] rows at a time: an

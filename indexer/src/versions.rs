@@ -1,4 +1,4 @@
-//! External versioning, which tantivy does not do for us (DESIGN.md, "Versioning").
+//! External versioning, which tantivy does not do for us (docs/ARCHITECTURE.md, "Versioning").
 //!
 //! Every entity in a generation has exactly one live document: its searchable document or a
 //! tombstone, each carrying the version (row `updated_at` in µs) it was written at. This module
@@ -150,9 +150,9 @@ impl VersionMap {
 
 /// Hashes entity keys so that runs of 64 consecutive ids of a kind land in neighbouring
 /// buckets, each run somewhere else. A reindex looks up every row of a page (consecutive ids)
-/// in every writable generation's map: with a scattering hash each lookup was a cache miss,
-/// most of the time the loop spent deciding versions. Only the run's place is scattered; the
-/// top bits, which the table compares before the keys, still differ per key.
+/// in every writable generation's map, and with a scattering hash each lookup would be a cache
+/// miss. Only the run's place is scattered; the top bits, which the table compares before the
+/// keys, still differ per key.
 #[derive(Debug, Default, Clone, Copy)]
 struct NearbyIds;
 

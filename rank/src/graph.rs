@@ -7,12 +7,11 @@
 //!
 //! Weights are stored as `u16` codes into a table of the graph's distinct edge weights
 //! ([`EdgeWeights`]): parallel activities summed over a handful of activity weights give few
-//! distinct values (a few hundred on the synthetic 1M-node graph), so each direction spends 2
-//! bytes an edge on them and a weight is still exact. That makes 4 + 2 (in) + 4 + 2 (out) =
-//! 12 bytes per edge, out-edge weights included, plus O(nodes). A graph with more than 65,536
-//! distinct weights keeps `f32` in-weights and no out-edge weights (still 12 bytes per edge);
-//! a warm start with pushes then builds the out-edge weights while it pushes
-//! ([`Graph::out_edge_weights`], 4 more bytes per edge).
+//! distinct values, so each direction spends 2 bytes an edge on them and a weight is still
+//! exact. That makes 4 + 2 (in) + 4 + 2 (out) = 12 bytes per edge, out-edge weights included,
+//! plus O(nodes). A graph with more than 65,536 distinct weights keeps `f32` in-weights and no
+//! out-edge weights (still 12 bytes per edge); a warm start with pushes then builds the
+//! out-edge weights while it pushes ([`Graph::out_edge_weights`], 4 more bytes per edge).
 //!
 //! A [`GraphBuilder`] takes edges in any order, with repeats: parallel edges between the same
 //! two nodes (a user who liked and reposted and played a track) become one edge whose weight

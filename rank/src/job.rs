@@ -2,10 +2,10 @@
 //!
 //! With an active version the run is a warm start: the old scores carried over by entity
 //! ([`warm_start_vector`]), then residual pushes and Gauss-Seidel sweeps
-//! ([`WarmStrategy::Push`], the default, [`crate::push`]): ~4–5 sweep-equivalents of edge
-//! work at 1M nodes after 1% churn against cold's 12–13 sweeps, at 12 bytes per edge, but more
-//! wall time than sweeps alone; the manifest records the residual pass and pushes beside the
-//! sweeps. [`WarmStrategy::Plain`] ([`run_job_with`]) is sweeps alone (10–11 there).
+//! ([`WarmStrategy::Push`], the default, [`crate::push`]): the least edge work after a small
+//! change, at 12 bytes per edge, though sweeps alone can take less wall time; the manifest
+//! records the residual pass and pushes beside the sweeps. [`WarmStrategy::Plain`]
+//! ([`run_job_with`]) is sweeps alone.
 //!
 //! ```no_run
 //! # async fn run(db: &schemas::db::Db) -> Result<(), rank::RankError> {
@@ -40,10 +40,10 @@ use crate::weights::Weights;
 pub enum WarmStrategy {
     /// Gauss-Seidel sweeps from the previous scores.
     Plain,
-    /// Residual pushes, then sweeps ([`crate::push`]): under half of cold's sweeps of edge work
-    /// after 1% churn (about 2½ times less than `Plain`), but more wall time on the activity
-    /// graph. Needs no memory beyond the graph's 12 bytes per edge, unless the graph has more
-    /// than 65,536 distinct edge weights (then 4 more per edge while pushing).
+    /// Residual pushes, then sweeps ([`crate::push`]): far less edge work than `Plain` after a
+    /// small change, though not less wall time. Needs no memory beyond the graph's 12 bytes
+    /// per edge, unless the graph has more than 65,536 distinct edge weights (then 4 more per
+    /// edge while pushing).
     #[default]
     Push,
 }

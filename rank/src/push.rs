@@ -3,20 +3,17 @@
 //! the new fixed point with local pushes, then let Gauss-Seidel sweeps ([`crate::kernel`])
 //! finish to the cold run's stopping rule.
 //!
-//! On the 1M-node activity graph after 1% churn (`rank/BENCH_NOTES.md`) this takes ~4–5
-//! sweep-equivalents of edge work (residual pass 1 + pushes ~0.8 + 2–3 sweeps) against cold's
-//! 12–13 sweeps and the plain warm start's 10–11; in wall time it is slower than the plain
-//! warm start on the shared 2-core box (the pushes run on one thread and wait on memory at
-//! every push). Memory: the pushes read each out-edge's weight, which the graph keeps as a
-//! 2-byte code ([`crate::graph`]), so the graph stays at 12 bytes per edge throughout.
+//! It does far less edge work than a cold or a plain warm start, though not less wall time:
+//! the pushes run on one thread and wait on memory at every push. Memory: the pushes read each
+//! out-edge's weight, which the graph keeps as a 2-byte code ([`crate::graph`]), so the graph
+//! stays at 12 bytes per edge throughout.
 //!
-//! Why it pays: after 1% of random edges change, the PageRank vector moves by ~2e-2 in L1, and
-//! a sweep removes the same share (~0.35 of it) of the error wherever it starts, so a plain
-//! warm start still needs ~¾ of cold's sweeps. But the change in the *residual* is
-//! concentrated on the few nodes whose edges changed and their small neighbourhoods: pushing
-//! those nodes' residual to their successors removes most of it for a fraction of a sweep's
-//! edge work, and pushing the densest residual first keeps removing more residual per edge
-//! than a sweep does well below 1e-5.
+//! Why it pays: even a small random change moves the whole PageRank vector, and a sweep
+//! removes the same share of the error wherever it starts, so a plain warm start still needs
+//! most of cold's sweeps. But the change in the *residual* is concentrated on the few nodes
+//! whose edges changed and their small neighbourhoods: pushing those nodes' residual to their
+//! successors removes most of it for a fraction of a sweep's edge work, and pushing the densest
+//! residual first keeps removing more residual per edge than a sweep does well below 1e-5.
 //!
 //! The system pushed: with dangling mass and teleport both following the personalization `p`
 //! (the networkx conventions of [`crate::kernel`]), the PageRank vector is proportional to the
@@ -88,8 +85,8 @@ pub struct PushOptions {
     /// per edge (‖r‖₁ / |E|). A Gauss-Seidel sweep removes about 0.65 of the residual for |E|
     /// edges, i.e. 0.65 × the average per edge, so at 0.65 pushes would go on while they beat
     /// a sweep per edge; but an edge touched by a push costs several times the wall time of
-    /// one touched by a sweep. On the activity graph (1M nodes, 1% churn) 3 took 3.95
-    /// sweep-equivalents, 4 (the default) 4.8 in less wall time, 6 6.2.
+    /// one touched by a sweep. The default, 4, trades a little more edge work than lower
+    /// settings for less wall time.
     pub efficiency: f64,
     /// The stretch of push work, in sweep-equivalents, over which the efficiency is measured.
     pub window: f64,

@@ -53,8 +53,7 @@ pub mod system {
     /// `"track"`: raw, fast, stored.
     pub const KIND: &str = "kind";
     /// The row id: i64 fast, stored. Not indexed: nothing searches by it (`key` names a
-    /// document), and a term unique to every document was a sizeable share of a full
-    /// reindex's indexing work.
+    /// document), and a term unique to every document would cost indexing work for nothing.
     pub const ID: &str = "id";
     /// The row's `updated_at` in µs: u64 fast, stored.
     pub const VERSION: &str = "version";

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A document's version: its row's `updated_at` in µs. Greater is newer; the indexer upserts
-/// only when the new version is greater than the one it holds (see DESIGN.md, "Versioning").
+/// only when the new version is greater than the one it holds (see docs/ARCHITECTURE.md, "Versioning").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Version(pub u64);
 

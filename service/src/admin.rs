@@ -1,5 +1,5 @@
-//! The admin API (DESIGN.md, "The HTTP contract", admin rows): full reindex, swap, rollback,
-//! generations and read-only, and the rank job — every route behind
+//! The admin API (docs/ARCHITECTURE.md, "The HTTP contract", admin rows): full reindex, swap,
+//! rollback, generations and read-only, and the rank job — every route behind
 //! `Authorization: Bearer <DISCO_ADMIN_TOKEN>`.
 //!
 //! Without a configured token the binary does not merge this router, so `/admin/*` answers
@@ -8,12 +8,12 @@
 //! address), what and when.
 //!
 //! ```no_run
-//! # fn wire(catalog: std::sync::Arc<indexer::Generations>, db: schemas::db::Db,
-//! #         mut indexer: indexer::Indexer, state: query::QueryState) -> axum::Router {
-//! let admin = query::admin::AdminState::new("s3cret", catalog, db)
+//! # fn wire(generations: std::sync::Arc<indexer::Generations>, db: schemas::db::Db,
+//! #         mut indexer: indexer::Indexer, state: service::QueryState) -> axum::Router {
+//! let admin = service::admin::AdminState::new("s3cret", generations, db)
 //!     .with_feed(indexer.reindex_feed())   // reindex through the live indexer
 //!     .with_ranks(rank::RankStore::in_data_dir("data").unwrap());
-//! query::router(state).merge(query::admin::router(admin))
+//! service::router(state).merge(service::admin::router(admin))
 //! # }
 //! ```
 //!

@@ -1,4 +1,4 @@
-//! The handlers and the wire shapes of the HTTP contract (DESIGN.md, "The HTTP contract").
+//! The handlers and the wire shapes of the HTTP contract (docs/ARCHITECTURE.md, "The HTTP contract").
 //! Every parameter arrives as text and is checked here, so a bad one is a 400 that says what
 //! to change, never a framework rejection or a 5xx.
 

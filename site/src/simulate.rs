@@ -1,7 +1,7 @@
 //! The site, simulated: entities of all four kinds are created, edited, made private, taken
 //! down, deleted (soft: `deleted_at`; hard: the row removed) and restored. Each change writes
 //! the row first — moving `updated_at` forward to a strictly increasing, whole-microsecond
-//! time — and then publishes the event DESIGN.md's "Event contract" describes, with
+//! time — and then publishes the event docs/ARCHITECTURE.md's "Event contract" describes, with
 //! `occurred_at` equal to the new `updated_at`.
 //!
 //! Faults a real site shows can be switched on: replica lag (the event is published `lag`

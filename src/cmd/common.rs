@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-/// Where the data lives and which services to talk to (DESIGN.md, "Command-line conventions").
+/// Where the data lives and which services to talk to (docs/ARCHITECTURE.md, "Command line").
 #[derive(Debug, Clone, Args)]
 pub struct Globals {
     /// The site's database: postgres://… or sqlite://… [default: sqlite://<data-dir>/disco.db]

@@ -33,8 +33,8 @@ pub struct ReindexArgs {
     /// Make the new generation live when it is built.
     #[arg(long)]
     pub swap: bool,
-    /// Merge the built generation into one segment before it can go live: a slower build
-    /// (about 20 s per million documents), faster searches.
+    /// Merge the built generation into one segment before it can go live: a slower build,
+    /// faster searches.
     #[arg(long)]
     pub merge: bool,
     /// Indexing threads of the new generation's writer [default: the indexer's, 2].
