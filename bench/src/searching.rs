@@ -4,7 +4,7 @@
 //! outside data.
 //!
 //! ```no_run
-//! # fn run(snapshot: &query::Snapshot) -> Result<(), Box<dyn std::error::Error>> {
+//! # fn run(snapshot: &engine::Snapshot) -> Result<(), Box<dyn std::error::Error>> {
 //! let queries = bench::searching::query_mix(snapshot, 2_000, 42)?;
 //! let report = bench::searching::run(snapshot, &queries, 3, true, false)?;
 //! println!("{report}");

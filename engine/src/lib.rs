@@ -24,6 +24,7 @@ pub mod blend;
 pub mod cached;
 pub mod collect;
 pub mod compile;
+pub mod evaluation;
 pub mod explore;
 pub mod fuzzy;
 pub mod highlight;

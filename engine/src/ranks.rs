@@ -5,11 +5,11 @@
 //!
 //! ```no_run
 //! # fn run() -> Result<(), rank::RankError> {
-//! # let source: std::sync::Arc<dyn engine::SearchSource> = unimplemented!();
+//! use engine::prior::{PriorSource, RankChoice};
 //! let store = rank::RankStore::in_data_dir("data")?;
 //! let priors = engine::ranks::RankPriors::open(store);
-//! let state = service::QueryState::new(source).with_priors(std::sync::Arc::new(priors));
-//! # Ok(()) }
+//! let prior = priors.prior(RankChoice::Active); // what a request without `rank=` blends with
+//! # drop(prior); Ok(()) }
 //! ```
 
 use std::collections::BTreeMap;
