@@ -41,6 +41,8 @@ enum Command {
     Rank(cmd::rank::RankArgs),
     /// Build the suggest (typeahead) FST from the database.
     SuggestBuild(cmd::suggest::SuggestBuildArgs),
+    /// Judged query sets and offline evaluation: generate, import, export, run against variants.
+    Eval(cmd::eval::EvalArgs),
     /// Build a new index generation from every row of the database (progress, rate, ETA).
     Reindex(cmd::ops::ReindexArgs),
     /// Make a built generation live (the old live one becomes previous).
@@ -68,6 +70,7 @@ fn main() -> anyhow::Result<()> {
             Command::Simulate(args) => cmd::simulate::run(g, args).await,
             Command::Rank(args) => cmd::rank::run(g, args).await,
             Command::SuggestBuild(args) => cmd::suggest::run(g, args).await,
+            Command::Eval(args) => cmd::eval::run(g, args).await,
             Command::Reindex(args) => cmd::ops::reindex(g, args).await,
             Command::Swap(args) => cmd::ops::swap(g, args).await,
             Command::Rollback(args) => cmd::ops::rollback(g, args).await,

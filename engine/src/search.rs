@@ -42,6 +42,25 @@ pub struct SearchSettings {
     pub exhaustive: bool,
 }
 
+impl SearchSettings {
+    /// The names of the ranking settings experiments and `disco eval` can choose by name.
+    pub const NAMES: [&'static str; 2] = ["default", "no-fuzzy"];
+
+    /// Named ranking settings: `default`, and `no-fuzzy` (no typo fill-in), so a variant of
+    /// the ranking can be compared with the default side by side.
+    pub fn named(name: &str) -> Option<SearchSettings> {
+        let default = SearchSettings::default();
+        match name {
+            "default" => Some(default),
+            "no-fuzzy" => Some(SearchSettings {
+                fuzzy_below: 0,
+                ..default
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl Default for SearchSettings {
     fn default() -> Self {
         SearchSettings {

@@ -2,6 +2,7 @@
 
 pub mod common;
 pub mod demo;
+pub mod eval;
 pub mod index;
 pub mod ops;
 pub mod rank;

@@ -1,0 +1,270 @@
+//! `disco eval`: judged query sets and offline evaluation — draw a known-item set from the
+//! catalog, import and export sets as JSONL, and run a set against variants side by side with
+//! a plain FTS5 baseline, failing when a class falls below a saved baseline file.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use engine::prior::{PriorSource, RankChoice};
+use engine::ranks::RankPriors;
+use engine::search::SearchSettings;
+use engine::source::Snapshot;
+use indexer::{Generation, Generations};
+use quality::baseline::Baseline;
+use quality::run::{Answerer, Variant};
+use quality::store::{self, Replace};
+
+use super::common::Globals;
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    pub command: EvalCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Run a query set against variants side by side (default: `live` and `baseline`).
+    Run(RunArgs),
+    /// Draw a known-item set from the catalog and save it.
+    Generate(GenerateArgs),
+    /// List the saved query sets.
+    Sets,
+    /// Import query sets (queries and judgments) from a JSONL file.
+    Import {
+        file: PathBuf,
+        /// Replace sets that already exist.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Export a query set as JSONL (to standard output without --out).
+    Export {
+        #[arg(long)]
+        set: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The set's name.
+    #[arg(long, default_value = "known-items")]
+    pub set: String,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// At most this many queries per class.
+    #[arg(long, default_value_t = 200)]
+    pub per_class: usize,
+    /// Replace a set of the same name.
+    #[arg(long)]
+    pub replace: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The set to run.
+    #[arg(long, default_value = "known-items")]
+    pub set: String,
+    /// A variant, repeatable: `baseline` (SQLite FTS5 bm25), or comma-separated choices of
+    /// `gen=<n>` (default: the live generation), `rank=<v>|none` (default: the active
+    /// version), `setting=<name>` (named ranking settings: default, no-fuzzy).
+    #[arg(long = "variant", default_values = ["live", "baseline"])]
+    pub variants: Vec<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// A saved report (JSON) to compare with: exit non-zero when a class's success@1 is lower
+    /// by more than --tolerance.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    #[arg(long, default_value_t = 0.005)]
+    pub tolerance: f64,
+    /// Write this run's report (JSON) here, to serve as a baseline later.
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+}
+
+pub async fn run(globals: Globals, args: EvalArgs) -> anyhow::Result<()> {
+    let db = globals.database().await?;
+    match args.command {
+        EvalCommand::Run(args) => run_set(&globals, &db, args).await?,
+        EvalCommand::Generate(args) => {
+            let options = quality::generate::GenerateOptions {
+                seed: args.seed,
+                per_class: args.per_class,
+            };
+            let set = quality::generate::generate(&db, &args.set, &options).await?;
+            let replace = if args.replace {
+                Replace::Yes
+            } else {
+                Replace::No
+            };
+            store::save_set(&db, &set, replace).await?;
+            println!("query set {}: {} queries", set.name, set.queries.len());
+        }
+        EvalCommand::Sets => {
+            for set in store::list_sets(&db).await? {
+                let j = &set.judgments;
+                println!(
+                    "{}\t{} queries\tjudgments: {} rater, {} generated, {} clicks\tcreated {}",
+                    set.name, set.queries, j.rater, j.generated, j.clicks, set.created_at
+                );
+            }
+        }
+        EvalCommand::Import { file, replace } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let replace = if replace { Replace::Yes } else { Replace::No };
+            let origin = file.display().to_string();
+            let report = store::import_jsonl(&db, &text, &origin, replace).await?;
+            println!(
+                "imported {} set(s), {} queries, {} judgments",
+                report.sets, report.queries, report.judgments
+            );
+        }
+        EvalCommand::Export { set, out } => {
+            let set = store::load_set(&db, &set).await?;
+            match out {
+                Some(path) => {
+                    let mut file = std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    store::export_jsonl(&set, &mut file)?;
+                }
+                None => store::export_jsonl(&set, &mut std::io::stdout().lock())?,
+            }
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+async fn run_set(globals: &Globals, db: &schemas::db::Db, args: RunArgs) -> anyhow::Result<()> {
+    let set = store::load_set(db, &args.set).await?;
+    let generations = Generations::open(&globals.data_dir)?;
+    let priors = RankPriors::open(rank::RankStore::in_data_dir(&globals.data_dir)?);
+    let mut variants = Vec::new();
+    for spec in &args.variants {
+        let answerer = if spec == "baseline" {
+            let (names, _) = quality::generate::catalog(db).await?;
+            Answerer::Baseline(Baseline::build(&names).await?)
+        } else {
+            let choice = VariantSpec::parse(spec)?;
+            let handle = match choice.generation {
+                Some(g) => generations
+                    .get(g)
+                    .with_context(|| format!("variant {spec}: no generation {g}"))?,
+                None => generations.live(),
+            };
+            handle.reload()?;
+            let snapshot = Snapshot {
+                searcher: handle.searcher(),
+                definitions: handle.definitions(),
+            };
+            let prior = priors
+                .prior(choice.rank)
+                .with_context(|| format!("variant {spec}"))?;
+            Answerer::disco(snapshot, prior, choice.settings)?
+        };
+        variants.push(Variant {
+            label: spec.clone(),
+            answerer,
+        });
+    }
+    let report = quality::run::run(&set, &variants).await?;
+    let json = report.to_json();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print!("{report}");
+    }
+    if let Some(path) = &args.save {
+        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.baseline {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the baseline {}", path.display()))?;
+        let saved: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a saved report", path.display()))?;
+        let regressions = report.regressions(&saved, args.tolerance);
+        if !regressions.is_empty() {
+            for regression in &regressions {
+                eprintln!("regression: {regression}");
+            }
+            anyhow::bail!(
+                "{} class(es) fell below {} by more than {}",
+                regressions.len(),
+                path.display(),
+                args.tolerance
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A Disco variant: which generation, which prior, which settings.
+#[derive(Debug, Clone)]
+struct VariantSpec {
+    generation: Option<Generation>,
+    rank: RankChoice,
+    settings: SearchSettings,
+}
+
+impl VariantSpec {
+    fn parse(spec: &str) -> anyhow::Result<VariantSpec> {
+        let mut out = VariantSpec {
+            generation: None,
+            rank: RankChoice::Active,
+            settings: SearchSettings::default(),
+        };
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.split_once('=') {
+                None if part == "live" => {}
+                Some(("gen", n)) => {
+                    let n: u32 = n
+                        .trim_start_matches("gen-")
+                        .parse()
+                        .with_context(|| format!("variant {spec}: gen={n} is not a number"))?;
+                    out.generation = Some(Generation(n));
+                }
+                Some(("rank", rank)) => {
+                    out.rank = rank
+                        .parse()
+                        .map_err(|e| anyhow::anyhow!("variant {spec}: {e}"))?;
+                }
+                Some(("setting", name)) => {
+                    out.settings = SearchSettings::named(name).with_context(|| {
+                        format!(
+                            "variant {spec}: no ranking setting `{name}` (known: {})",
+                            SearchSettings::NAMES.join(", ")
+                        )
+                    })?;
+                }
+                _ => anyhow::bail!(
+                    "variant `{spec}`: `{part}` is not one of live, gen=<n>, rank=<v>|none, \
+                     setting=<name>, baseline"
+                ),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_parse_and_bad_ones_say_why() {
+        let v = VariantSpec::parse("gen=3,rank=none,setting=no-fuzzy").unwrap();
+        assert_eq!(v.generation, Some(Generation(3)));
+        assert_eq!(v.rank, RankChoice::None);
+        assert_eq!(v.settings.fuzzy_below, 0);
+        assert_eq!(VariantSpec::parse("live").unwrap().rank, RankChoice::Active);
+        let err = VariantSpec::parse("speed=fast").unwrap_err().to_string();
+        assert!(err.contains("speed=fast"), "{err}");
+        assert!(VariantSpec::parse("setting=nope").is_err());
+    }
+}
