@@ -102,11 +102,28 @@ pub struct Variant {
 pub struct Report {
     pub set: String,
     pub variants: Vec<(String, Summary)>,
+    /// Known-item queries whose intended entity was not first, per variant, in set order:
+    /// where to look for the causes.
+    pub misses: Vec<Miss>,
+}
+
+/// A known-item query a variant did not answer first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Miss {
+    pub variant: String,
+    pub class: String,
+    pub text: String,
+    pub intended: EntityKey,
+    /// The intended entity's rank (1-based) within the top [`DEPTH`], if it was there.
+    pub rank: Option<usize>,
+    /// What came first instead (none: no result at all).
+    pub first: Option<EntityKey>,
 }
 
 /// Searches every query of `set` with every variant.
 pub async fn run(set: &QuerySet, variants: &[Variant]) -> Result<Report, QualityError> {
     let mut summaries: Vec<Summary> = variants.iter().map(|_| Summary::default()).collect();
+    let mut misses = Vec::new();
     for query in &set.queries {
         let judgments = query.graded().map_err(|e| {
             QualityError::Invalid(format!("query `{}` of set {}: {e}", query.text, set.name))
@@ -120,6 +137,18 @@ pub async fn run(set: &QuerySet, variants: &[Variant]) -> Result<Report, Quality
                 &QueryMetrics::measure(&results, &judgments),
                 took,
             );
+            if let Some(intended) = query.intended
+                && results.first() != Some(&intended)
+            {
+                misses.push(Miss {
+                    variant: variant.label.clone(),
+                    class: query.class.clone(),
+                    text: query.text.clone(),
+                    intended,
+                    rank: results.iter().position(|k| *k == intended).map(|i| i + 1),
+                    first: results.first().copied(),
+                });
+            }
         }
     }
     Ok(Report {
@@ -129,6 +158,7 @@ pub async fn run(set: &QuerySet, variants: &[Variant]) -> Result<Report, Quality
             .map(|v| v.label.clone())
             .zip(summaries)
             .collect(),
+        misses,
     })
 }
 

@@ -81,6 +81,9 @@ pub struct RunArgs {
     pub baseline: Option<PathBuf>,
     #[arg(long, default_value_t = 0.005)]
     pub tolerance: f64,
+    /// Also print up to this many known-item queries per variant whose answer was not first.
+    #[arg(long, default_value_t = 0)]
+    pub misses: usize,
     /// Write this run's report (JSON) here, to serve as a baseline later.
     #[arg(long)]
     pub save: Option<PathBuf>,
@@ -178,6 +181,17 @@ async fn run_set(globals: &Globals, db: &schemas::db::Db, args: RunArgs) -> anyh
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print!("{report}");
+    }
+    for (label, _) in &report.variants {
+        let shown = report.misses.iter().filter(|m| &m.variant == label);
+        for miss in shown.take(args.misses) {
+            let rank = miss.rank.map_or("-".to_string(), |r| r.to_string());
+            let first = miss.first.map_or("nothing".to_string(), |k| k.to_string());
+            println!(
+                "miss {label} [{}] {:?}: wanted {} at {rank}, first {first}",
+                miss.class, miss.text, miss.intended
+            );
+        }
     }
     if let Some(path) = &args.save {
         std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
