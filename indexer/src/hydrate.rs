@@ -6,11 +6,16 @@
 //! definition (`schemas/definitions/*.json`).
 //!
 //! PostgreSQL gets `WHERE id = ANY($1)`; SQLite gets `WHERE id IN (SELECT value FROM
-//! json_each(?))`, the same "one statement, every id bound as data" without building SQL text.
+//! json_each(?1))`, the same "one statement, every id bound as data": ids never enter SQL text.
+//! Whether a row is searchable is the database's answer to [`schemas::searchable`]'s rule.
+
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use schemas::db::Db;
+use schemas::db::{Db, Dialect};
+use schemas::popularity::ActivityCounts;
 use schemas::row::EntityRow;
+use schemas::searchable;
 use schemas::{EntityKey, EntityKind, Version};
 
 /// Text fields are indexed up to this many bytes: a 50 KB spam description must not cost more
@@ -21,7 +26,8 @@ pub const MAX_TEXT_BYTES: usize = 4096;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hydrated {
     pub row: EntityRow,
-    /// Exists, not deleted, not taken down, public (where it has a sharing setting).
+    /// Not deleted, not taken down, public where it has a sharing setting
+    /// ([`schemas::searchable`]).
     pub searchable: bool,
 }
 
@@ -35,211 +41,292 @@ impl Hydrated {
     }
 }
 
-macro_rules! select {
-    ($select:literal, pg: $pg:literal, sqlite: $sqlite:literal) => {
-        (concat!($select, " ", $pg), concat!($select, " ", $sqlite))
-    };
+/// The statements hydration runs for one kind, in both dialects. They are built once, at first
+/// use: the searchable rule ([`schemas::searchable`]) is a runtime string, and each statement is
+/// written once with `$n` parameters ([`Dialect::sql`]).
+struct Statements {
+    /// The rows of a list of ids (`$1`).
+    by_ids: Sql,
+    /// The rows of a page: ids after `$1` up to and including `$2`.
+    page: Sql,
+    /// Up to `$2` ids greater than `$1`, in id order.
+    ids_after: Sql,
 }
 
-const TRACKS: (&str, &str) = select!(
-    "SELECT t.id, t.title, t.description, t.genre, t.tags, t.duration_ms, t.sharing,
-            t.created_at, t.updated_at, (t.deleted_at IS NOT NULL) AS deleted, t.taken_down,
-            u.username AS owner_username, u.full_name AS owner_full_name,
-            (SELECT count(*) FROM likes l WHERE l.target_kind = 'track' AND l.target_id = t.id) AS likes,
-            (SELECT count(*) FROM reposts r WHERE r.target_kind = 'track' AND r.target_id = t.id) AS reposts,
-            CAST((SELECT COALESCE(sum(p.count), 0) FROM plays p WHERE p.track_id = t.id) AS BIGINT) AS plays,
-            (SELECT count(*) FROM comments c WHERE c.track_id = t.id) AS comments
-     FROM tracks t LEFT JOIN users u ON u.id = t.user_id",
-    pg: "WHERE t.id = ANY($1)",
-    sqlite: "WHERE t.id IN (SELECT value FROM json_each(?1))"
-);
+/// One statement in each dialect.
+struct Sql {
+    postgres: String,
+    sqlite: String,
+}
 
-const USERS: (&str, &str) = select!(
-    "SELECT u.id, u.username, u.full_name, u.description, u.city, u.country,
-            u.created_at, u.updated_at, (u.deleted_at IS NOT NULL) AS deleted, u.taken_down,
-            (SELECT count(*) FROM follows f WHERE f.followee_id = u.id) AS followers,
-            (SELECT count(*) FROM tracks t WHERE t.user_id = u.id AND t.deleted_at IS NULL
-               AND t.taken_down = FALSE AND t.sharing = 'public') AS track_count
-     FROM users u",
-    pg: "WHERE u.id = ANY($1)",
-    sqlite: "WHERE u.id IN (SELECT value FROM json_each(?1))"
-);
+impl Sql {
+    /// The same text on both, parameters aside.
+    fn same(text: String) -> Sql {
+        Sql::each(text.clone(), text)
+    }
 
-const PLAYLISTS: (&str, &str) = select!(
-    "SELECT p.id, p.title, p.description, p.sharing,
-            p.created_at, p.updated_at, (p.deleted_at IS NOT NULL) AS deleted, p.taken_down,
-            u.username AS owner_username, u.full_name AS owner_full_name,
-            (SELECT count(*) FROM playlist_tracks pt WHERE pt.playlist_id = p.id) AS track_count,
-            (SELECT count(*) FROM likes l WHERE l.target_kind = 'playlist' AND l.target_id = p.id) AS likes
-     FROM playlists p LEFT JOIN users u ON u.id = p.user_id",
-    pg: "WHERE p.id = ANY($1)",
-    sqlite: "WHERE p.id IN (SELECT value FROM json_each(?1))"
-);
+    /// Texts that differ beyond their parameters, both written with `$n`.
+    fn each(postgres: String, sqlite: String) -> Sql {
+        Sql {
+            sqlite: Dialect::Sqlite.sql(&sqlite).into_owned(),
+            postgres,
+        }
+    }
+}
 
-const GROUPS: (&str, &str) = select!(
-    "SELECT g.id, g.name, g.description,
-            g.created_at, g.updated_at, (g.deleted_at IS NOT NULL) AS deleted, g.taken_down,
-            u.username AS creator_username, u.full_name AS creator_full_name,
-            (SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS member_count,
-            (SELECT count(*) FROM group_tracks gt WHERE gt.group_id = g.id) AS track_count
-     FROM groups g LEFT JOIN users u ON u.id = g.creator_id",
-    pg: "WHERE g.id = ANY($1)",
-    sqlite: "WHERE g.id IN (SELECT value FROM json_each(?1))"
-);
+static TRACKS: LazyLock<Statements> = LazyLock::new(|| Statements::of(EntityKind::Track));
+static USERS: LazyLock<Statements> = LazyLock::new(|| Statements::of(EntityKind::User));
+static PLAYLISTS: LazyLock<Statements> = LazyLock::new(|| Statements::of(EntityKind::Playlist));
+static GROUPS: LazyLock<Statements> = LazyLock::new(|| Statements::of(EntityKind::Group));
+
+fn statements(kind: EntityKind) -> &'static Statements {
+    match kind {
+        EntityKind::Track => &TRACKS,
+        EntityKind::User => &USERS,
+        EntityKind::Playlist => &PLAYLISTS,
+        EntityKind::Group => &GROUPS,
+    }
+}
+
+impl Statements {
+    fn of(kind: EntityKind) -> Statements {
+        let (by_ids, page): (String, fn(OwnerJoin) -> String) = match kind {
+            EntityKind::Track => (tracks_by_ids(), tracks_page),
+            EntityKind::User => (users_by_ids(), users_page),
+            EntityKind::Playlist => (playlists_by_ids(), playlists_page),
+            EntityKind::Group => (groups_by_ids(), groups_page),
+        };
+        let alias = alias(kind);
+        Statements {
+            by_ids: Sql::each(
+                format!("{by_ids} WHERE {alias}.id = ANY($1)"),
+                format!("{by_ids} WHERE {alias}.id IN (SELECT value FROM json_each($1))"),
+            ),
+            page: Sql::each(page(OwnerJoin::Lateral), page(OwnerJoin::Plain)),
+            ids_after: Sql::same(format!(
+                "SELECT id FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
+                kind.table()
+            )),
+        }
+    }
+}
+
+/// The alias a kind's table has in its statements.
+fn alias(kind: EntityKind) -> &'static str {
+    match kind {
+        EntityKind::Track => "t",
+        EntityKind::User => "u",
+        EntityKind::Playlist => "p",
+        EntityKind::Group => "g",
+    }
+}
+
+/// The kind's searchable rule, as the column `searchable`.
+fn searchable_column(kind: EntityKind) -> String {
+    format!(
+        "({}) AS searchable",
+        searchable::condition(kind, alias(kind))
+    )
+}
+
+fn tracks_by_ids() -> String {
+    format!(
+        "SELECT t.id, t.title, t.description, t.genre, t.tags, t.duration_ms,
+                t.created_at, t.updated_at, {searchable},
+                u.username AS owner_username, u.full_name AS owner_full_name,
+                (SELECT count(*) FROM likes l WHERE l.target_kind = 'track' AND l.target_id = t.id) AS likes,
+                (SELECT count(*) FROM reposts r WHERE r.target_kind = 'track' AND r.target_id = t.id) AS reposts,
+                CAST((SELECT COALESCE(sum(p.count), 0) FROM plays p WHERE p.track_id = t.id) AS BIGINT) AS plays,
+                (SELECT count(*) FROM comments c WHERE c.track_id = t.id) AS comments
+         FROM tracks t LEFT JOIN users u ON u.id = t.user_id",
+        searchable = searchable_column(EntityKind::Track),
+    )
+}
+
+fn users_by_ids() -> String {
+    format!(
+        "SELECT u.id, u.username, u.full_name, u.description, u.city, u.country,
+                u.created_at, u.updated_at, {searchable},
+                (SELECT count(*) FROM follows f WHERE f.followee_id = u.id) AS followers,
+                (SELECT count(*) FROM tracks t WHERE t.user_id = u.id AND {tracks}) AS track_count
+         FROM users u",
+        searchable = searchable_column(EntityKind::User),
+        tracks = searchable::condition(EntityKind::Track, "t"),
+    )
+}
+
+fn playlists_by_ids() -> String {
+    format!(
+        "SELECT p.id, p.title, p.description,
+                p.created_at, p.updated_at, {searchable},
+                u.username AS owner_username, u.full_name AS owner_full_name,
+                (SELECT count(*) FROM playlist_tracks pt WHERE pt.playlist_id = p.id) AS track_count,
+                (SELECT count(*) FROM likes l WHERE l.target_kind = 'playlist' AND l.target_id = p.id) AS likes
+         FROM playlists p LEFT JOIN users u ON u.id = p.user_id",
+        searchable = searchable_column(EntityKind::Playlist),
+    )
+}
+
+fn groups_by_ids() -> String {
+    format!(
+        "SELECT g.id, g.name, g.description,
+                g.created_at, g.updated_at, {searchable},
+                u.username AS creator_username, u.full_name AS creator_full_name,
+                (SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS member_count,
+                (SELECT count(*) FROM group_tracks gt WHERE gt.group_id = g.id) AS track_count
+         FROM groups g LEFT JOIN users u ON u.id = g.creator_id",
+        searchable = searchable_column(EntityKind::Group),
+    )
+}
 
 // The same columns for a page of a full scan: the ids after `$1` up to and including `$2` (the
 // page's last id, from [`page_end`]), read in one statement (one snapshot), with each count
 // aggregated once over the page's id range instead of probed per row. Every range condition
-// is on a leading index column (primary keys and the indexes of migrations 0001 and 0002). The owner's names
-// are looked up per row: PostgreSQL, not knowing the page's size when it plans, would
-// otherwise merge-join the owners by scanning the users table from its start, so there the
-// lookup is a LATERAL subquery it cannot flatten (OFFSET 0); SQLite always probes per row.
-/// The page's rows of the table aliased `$alias`, in id order.
-macro_rules! in_page {
-    ($alias:literal, $after:literal, $last:literal) => {
-        concat!(
-            " WHERE ",
-            $alias,
-            ".id > ",
-            $after,
-            " AND ",
-            $alias,
-            ".id <= ",
-            $last,
-            " ORDER BY ",
-            $alias,
-            ".id"
-        )
-    };
+// is on a leading index column (primary keys and the indexes of migrations 0001 and 0002). The
+// owner's names are looked up per row: PostgreSQL, not knowing the page's size when it plans,
+// would otherwise merge-join the owners by scanning the users table from its start, so there
+// the lookup is a LATERAL subquery it cannot flatten (OFFSET 0); SQLite always probes per row.
+
+/// How a page joins the owner's names (`u`).
+#[derive(Clone, Copy)]
+enum OwnerJoin {
+    /// PostgreSQL: a LATERAL subquery per row.
+    Lateral,
+    /// SQLite: a plain join, probed per row anyway.
+    Plain,
 }
 
-macro_rules! owner {
-    (pg, $owner:literal) => {
-        concat!(
-            "LEFT JOIN LATERAL (SELECT username, full_name FROM users WHERE id = ",
-            $owner,
-            " OFFSET 0) u ON TRUE"
-        )
-    };
-    (sqlite, $owner:literal) => {
-        concat!("LEFT JOIN users u ON u.id = ", $owner)
-    };
+impl OwnerJoin {
+    /// The join of the user whose id is `owner`.
+    fn on(self, owner: &str) -> String {
+        match self {
+            OwnerJoin::Lateral => format!(
+                "LEFT JOIN LATERAL (SELECT username, full_name FROM users WHERE id = {owner} OFFSET 0) u ON TRUE"
+            ),
+            OwnerJoin::Plain => format!("LEFT JOIN users u ON u.id = {owner}"),
+        }
+    }
 }
 
-/// `LEFT JOIN (<aggregate> per <column> over the page's range) <alias> ON <alias>.<column> = <id>`.
-macro_rules! counted {
-    ($aggregate:literal, $table:literal, $filter:literal, $column:literal, $after:literal,
-     $last:literal, $alias:literal, $id:literal) => {
-        concat!(
-            " LEFT JOIN (SELECT ",
-            $column,
-            ", ",
-            $aggregate,
-            " AS n FROM ",
-            $table,
-            " WHERE ",
-            $filter,
-            $column,
-            " > ",
-            $after,
-            " AND ",
-            $column,
-            " <= ",
-            $last,
-            " GROUP BY ",
-            $column,
-            ") ",
-            $alias,
-            " ON ",
-            $alias,
-            ".",
-            $column,
-            " = ",
-            $id
-        )
-    };
+/// `LEFT JOIN (<aggregate> per <column> over the page's range) <alias> ON <alias>.<column> = <id>`,
+/// `filter` being a condition on `table` followed by `AND`, or empty.
+fn counted(
+    aggregate: &str,
+    table: &str,
+    filter: &str,
+    column: &str,
+    alias: &str,
+    id: &str,
+) -> String {
+    format!(
+        " LEFT JOIN (SELECT {column}, {aggregate} AS n FROM {table} WHERE {filter}{column} > $1 AND {column} <= $2 GROUP BY {column}) {alias} ON {alias}.{column} = {id}"
+    )
 }
 
-macro_rules! tracks_page {
-    ($a:literal, $l:literal, $dialect:ident) => {
-        concat!(
-            "SELECT t.id, t.title, t.description, t.genre, t.tags, t.duration_ms, t.sharing,
-                    t.created_at, t.updated_at, (t.deleted_at IS NOT NULL) AS deleted, t.taken_down,
-                    u.username AS owner_username, u.full_name AS owner_full_name,
-                    COALESCE(l.n, 0) AS likes, COALESCE(r.n, 0) AS reposts,
-                    CAST(COALESCE(p.n, 0) AS BIGINT) AS plays, COALESCE(c.n, 0) AS comments
-             FROM tracks t ",
-            owner!($dialect, "t.user_id"),
-            counted!("count(*)", "likes", "target_kind = 'track' AND ", "target_id", $a, $l, "l", "t.id"),
-            counted!("count(*)", "reposts", "target_kind = 'track' AND ", "target_id", $a, $l, "r", "t.id"),
-            counted!("sum(count)", "plays", "", "track_id", $a, $l, "p", "t.id"),
-            counted!("count(*)", "comments", "", "track_id", $a, $l, "c", "t.id"),
-            in_page!("t", $a, $l)
-        )
-    };
+/// The page's rows of the table aliased `alias`, in id order.
+fn in_page(alias: &str) -> String {
+    format!(" WHERE {alias}.id > $1 AND {alias}.id <= $2 ORDER BY {alias}.id")
 }
 
-macro_rules! users_page {
-    ($a:literal, $l:literal) => {
-        concat!(
-            "SELECT u.id, u.username, u.full_name, u.description, u.city, u.country,
-                    u.created_at, u.updated_at, (u.deleted_at IS NOT NULL) AS deleted, u.taken_down,
-                    COALESCE(f.n, 0) AS followers, COALESCE(t.n, 0) AS track_count
-             FROM users u",
-            counted!("count(*)", "follows", "", "followee_id", $a, $l, "f", "u.id"),
-            counted!("count(*)", "tracks",
-                "deleted_at IS NULL AND taken_down = FALSE AND sharing = 'public' AND ",
-                "user_id", $a, $l, "t", "u.id"),
-            in_page!("u", $a, $l)
-        )
-    };
+fn tracks_page(owner: OwnerJoin) -> String {
+    format!(
+        "SELECT t.id, t.title, t.description, t.genre, t.tags, t.duration_ms,
+                t.created_at, t.updated_at, {searchable},
+                u.username AS owner_username, u.full_name AS owner_full_name,
+                COALESCE(l.n, 0) AS likes, COALESCE(r.n, 0) AS reposts,
+                CAST(COALESCE(p.n, 0) AS BIGINT) AS plays, COALESCE(c.n, 0) AS comments
+         FROM tracks t {owner}{likes}{reposts}{plays}{comments}{page}",
+        searchable = searchable_column(EntityKind::Track),
+        owner = owner.on("t.user_id"),
+        likes = counted(
+            "count(*)",
+            "likes",
+            "target_kind = 'track' AND ",
+            "target_id",
+            "l",
+            "t.id"
+        ),
+        reposts = counted(
+            "count(*)",
+            "reposts",
+            "target_kind = 'track' AND ",
+            "target_id",
+            "r",
+            "t.id"
+        ),
+        plays = counted("sum(count)", "plays", "", "track_id", "p", "t.id"),
+        comments = counted("count(*)", "comments", "", "track_id", "c", "t.id"),
+        page = in_page("t"),
+    )
 }
 
-macro_rules! playlists_page {
-    ($a:literal, $l:literal, $dialect:ident) => {
-        concat!(
-            "SELECT p.id, p.title, p.description, p.sharing,
-                    p.created_at, p.updated_at, (p.deleted_at IS NOT NULL) AS deleted, p.taken_down,
-                    u.username AS owner_username, u.full_name AS owner_full_name,
-                    COALESCE(pt.n, 0) AS track_count, COALESCE(l.n, 0) AS likes
-             FROM playlists p ",
-            owner!($dialect, "p.user_id"),
-            counted!("count(*)", "playlist_tracks", "", "playlist_id", $a, $l, "pt", "p.id"),
-            counted!("count(*)", "likes", "target_kind = 'playlist' AND ", "target_id", $a, $l, "l", "p.id"),
-            in_page!("p", $a, $l)
-        )
-    };
+/// Users have no owner to join: the same text on both dialects.
+fn users_page(_: OwnerJoin) -> String {
+    format!(
+        "SELECT u.id, u.username, u.full_name, u.description, u.city, u.country,
+                u.created_at, u.updated_at, {searchable},
+                COALESCE(f.n, 0) AS followers, COALESCE(t.n, 0) AS track_count
+         FROM users u{followers}{tracks}{page}",
+        searchable = searchable_column(EntityKind::User),
+        followers = counted("count(*)", "follows", "", "followee_id", "f", "u.id"),
+        tracks = counted(
+            "count(*)",
+            "tracks",
+            &format!(
+                "{} AND ",
+                searchable::condition(EntityKind::Track, "tracks")
+            ),
+            "user_id",
+            "t",
+            "u.id"
+        ),
+        page = in_page("u"),
+    )
 }
 
-macro_rules! groups_page {
-    ($a:literal, $l:literal, $dialect:ident) => {
-        concat!(
-            "SELECT g.id, g.name, g.description,
-                    g.created_at, g.updated_at, (g.deleted_at IS NOT NULL) AS deleted, g.taken_down,
-                    u.username AS creator_username, u.full_name AS creator_full_name,
-                    COALESCE(m.n, 0) AS member_count, COALESCE(gt.n, 0) AS track_count
-             FROM groups g ",
-            owner!($dialect, "g.creator_id"),
-            counted!("count(*)", "group_members", "", "group_id", $a, $l, "m", "g.id"),
-            counted!("count(*)", "group_tracks", "", "group_id", $a, $l, "gt", "g.id"),
-            in_page!("g", $a, $l)
-        )
-    };
+fn playlists_page(owner: OwnerJoin) -> String {
+    format!(
+        "SELECT p.id, p.title, p.description,
+                p.created_at, p.updated_at, {searchable},
+                u.username AS owner_username, u.full_name AS owner_full_name,
+                COALESCE(pt.n, 0) AS track_count, COALESCE(l.n, 0) AS likes
+         FROM playlists p {owner}{tracks}{likes}{page}",
+        searchable = searchable_column(EntityKind::Playlist),
+        owner = owner.on("p.user_id"),
+        tracks = counted(
+            "count(*)",
+            "playlist_tracks",
+            "",
+            "playlist_id",
+            "pt",
+            "p.id"
+        ),
+        likes = counted(
+            "count(*)",
+            "likes",
+            "target_kind = 'playlist' AND ",
+            "target_id",
+            "l",
+            "p.id"
+        ),
+        page = in_page("p"),
+    )
 }
 
-const TRACKS_PAGE: (&str, &str) = (
-    tracks_page!("$1", "$2", pg),
-    tracks_page!("?1", "?2", sqlite),
-);
-const USERS_PAGE: (&str, &str) = (users_page!("$1", "$2"), users_page!("?1", "?2"));
-const PLAYLISTS_PAGE: (&str, &str) = (
-    playlists_page!("$1", "$2", pg),
-    playlists_page!("?1", "?2", sqlite),
-);
-const GROUPS_PAGE: (&str, &str) = (
-    groups_page!("$1", "$2", pg),
-    groups_page!("?1", "?2", sqlite),
-);
+fn groups_page(owner: OwnerJoin) -> String {
+    format!(
+        "SELECT g.id, g.name, g.description,
+                g.created_at, g.updated_at, {searchable},
+                u.username AS creator_username, u.full_name AS creator_full_name,
+                COALESCE(m.n, 0) AS member_count, COALESCE(gt.n, 0) AS track_count
+         FROM groups g {owner}{members}{tracks}{page}",
+        searchable = searchable_column(EntityKind::Group),
+        owner = owner.on("g.creator_id"),
+        members = counted("count(*)", "group_members", "", "group_id", "m", "g.id"),
+        tracks = counted("count(*)", "group_tracks", "", "group_id", "gt", "g.id"),
+        page = in_page("g"),
+    )
+}
 
 #[derive(sqlx::FromRow)]
 struct TrackRow {
@@ -249,11 +336,9 @@ struct TrackRow {
     genre: String,
     tags: String,
     duration_ms: i64,
-    sharing: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-    deleted: bool,
-    taken_down: bool,
+    searchable: bool,
     owner_username: Option<String>,
     owner_full_name: Option<String>,
     likes: i64,
@@ -272,8 +357,7 @@ struct UserRow {
     country: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-    deleted: bool,
-    taken_down: bool,
+    searchable: bool,
     followers: i64,
     track_count: i64,
 }
@@ -283,11 +367,9 @@ struct PlaylistRow {
     id: i64,
     title: String,
     description: String,
-    sharing: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-    deleted: bool,
-    taken_down: bool,
+    searchable: bool,
     owner_username: Option<String>,
     owner_full_name: Option<String>,
     track_count: i64,
@@ -301,8 +383,7 @@ struct GroupRow {
     description: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-    deleted: bool,
-    taken_down: bool,
+    searchable: bool,
     creator_username: Option<String>,
     creator_full_name: Option<String>,
     member_count: i64,
@@ -315,13 +396,7 @@ pub async fn hydrate(db: &Db, kind: EntityKind, ids: &[i64]) -> Result<Vec<Hydra
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let by_ids = match kind {
-        EntityKind::Track => TRACKS,
-        EntityKind::User => USERS,
-        EntityKind::Playlist => PLAYLISTS,
-        EntityKind::Group => GROUPS,
-    };
-    read(db, kind, by_ids, Binds::Ids(ids)).await
+    read(db, kind, &statements(kind).by_ids, Binds::Ids(ids)).await
 }
 
 /// The entities that show one of `owners`' names (their tracks and playlists, the groups they
@@ -405,13 +480,13 @@ pub async fn hydrate_range(
     after: i64,
     last: i64,
 ) -> Result<Vec<Hydrated>, sqlx::Error> {
-    let page = match kind {
-        EntityKind::Track => TRACKS_PAGE,
-        EntityKind::User => USERS_PAGE,
-        EntityKind::Playlist => PLAYLISTS_PAGE,
-        EntityKind::Group => GROUPS_PAGE,
-    };
-    read(db, kind, page, Binds::Range { after, last }).await
+    read(
+        db,
+        kind,
+        &statements(kind).page,
+        Binds::Range { after, last },
+    )
+    .await
 }
 
 /// What a hydration statement is given: a list of ids, or a page cursor.
@@ -424,7 +499,7 @@ enum Binds<'a> {
 async fn read(
     db: &Db,
     kind: EntityKind,
-    sql: (&'static str, &'static str),
+    sql: &'static Sql,
     binds: Binds<'_>,
 ) -> Result<Vec<Hydrated>, sqlx::Error> {
     Ok(match kind {
@@ -451,17 +526,14 @@ async fn read(
     })
 }
 
-async fn fetch<T>(
-    db: &Db,
-    (pg, sqlite): (&'static str, &'static str),
-    binds: Binds<'_>,
-) -> Result<Vec<T>, sqlx::Error>
+async fn fetch<T>(db: &Db, sql: &'static Sql, binds: Binds<'_>) -> Result<Vec<T>, sqlx::Error>
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
         + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
         + Send
         + Unpin,
 {
+    let (pg, sqlite) = (sql.postgres.as_str(), sql.sqlite.as_str());
     match (db, binds) {
         (Db::Postgres(pool), Binds::Ids(ids)) => {
             sqlx::query_as::<_, T>(pg).bind(ids).fetch_all(pool).await
@@ -502,12 +574,6 @@ pub fn bounded(mut text: String) -> String {
     text
 }
 
-/// The interim popularity prior: log-damped activity, so a few thousand plays do not drown
-/// text relevance. DiscoRank replaces it at query time when a rank version is loaded.
-fn damped(count: i64) -> f64 {
-    (1.0 + count.max(0) as f64).ln()
-}
-
 fn base(
     kind: EntityKind,
     id: i64,
@@ -534,10 +600,17 @@ fn track(r: TrackRow) -> Hydrated {
         .with("reposts", r.reposts)
         .with("plays", r.plays)
         .with("comments", r.comments)
-        .with_popularity(damped(r.plays) + 2.0 * damped(r.likes) + 2.0 * damped(r.reposts));
+        .with_popularity(
+            ActivityCounts::Track {
+                plays: r.plays,
+                likes: r.likes,
+                reposts: r.reposts,
+            }
+            .popularity(),
+        );
     Hydrated {
         row,
-        searchable: !r.deleted && !r.taken_down && r.sharing == "public",
+        searchable: r.searchable,
     }
 }
 
@@ -550,10 +623,16 @@ fn user(r: UserRow) -> Hydrated {
         .with("country", bounded(r.country))
         .with("followers", r.followers)
         .with("track_count", r.track_count)
-        .with_popularity(2.0 * damped(r.followers) + damped(r.track_count));
+        .with_popularity(
+            ActivityCounts::User {
+                followers: r.followers,
+                tracks: r.track_count,
+            }
+            .popularity(),
+        );
     Hydrated {
         row,
-        searchable: !r.deleted && !r.taken_down,
+        searchable: r.searchable,
     }
 }
 
@@ -565,10 +644,16 @@ fn playlist(r: PlaylistRow) -> Hydrated {
         .with("owner_full_name", r.owner_full_name.unwrap_or_default())
         .with("track_count", r.track_count)
         .with("likes", r.likes)
-        .with_popularity(2.0 * damped(r.likes) + 0.5 * damped(r.track_count));
+        .with_popularity(
+            ActivityCounts::Playlist {
+                likes: r.likes,
+                tracks: r.track_count,
+            }
+            .popularity(),
+        );
     Hydrated {
         row,
-        searchable: !r.deleted && !r.taken_down && r.sharing == "public",
+        searchable: r.searchable,
     }
 }
 
@@ -580,10 +665,16 @@ fn group(r: GroupRow) -> Hydrated {
         .with("creator_full_name", r.creator_full_name.unwrap_or_default())
         .with("member_count", r.member_count)
         .with("track_count", r.track_count)
-        .with_popularity(1.5 * damped(r.member_count) + 0.5 * damped(r.track_count));
+        .with_popularity(
+            ActivityCounts::Group {
+                members: r.member_count,
+                tracks: r.track_count,
+            }
+            .popularity(),
+        );
     Hydrated {
         row,
-        searchable: !r.deleted && !r.taken_down,
+        searchable: r.searchable,
     }
 }
 
@@ -595,34 +686,17 @@ pub async fn ids_after(
     after: i64,
     limit: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let (pg, sqlite) = match kind {
-        EntityKind::Track => (
-            "SELECT id FROM tracks WHERE id > $1 ORDER BY id LIMIT $2",
-            "SELECT id FROM tracks WHERE id > ?1 ORDER BY id LIMIT ?2",
-        ),
-        EntityKind::User => (
-            "SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2",
-            "SELECT id FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
-        ),
-        EntityKind::Playlist => (
-            "SELECT id FROM playlists WHERE id > $1 ORDER BY id LIMIT $2",
-            "SELECT id FROM playlists WHERE id > ?1 ORDER BY id LIMIT ?2",
-        ),
-        EntityKind::Group => (
-            "SELECT id FROM groups WHERE id > $1 ORDER BY id LIMIT $2",
-            "SELECT id FROM groups WHERE id > ?1 ORDER BY id LIMIT ?2",
-        ),
-    };
+    let sql = &statements(kind).ids_after;
     let rows: Vec<(i64,)> = match db {
         Db::Postgres(pool) => {
-            sqlx::query_as(pg)
+            sqlx::query_as(sql.postgres.as_str())
                 .bind(after)
                 .bind(limit)
                 .fetch_all(pool)
                 .await?
         }
         Db::Sqlite(pool) => {
-            sqlx::query_as(sqlite)
+            sqlx::query_as(sql.sqlite.as_str())
                 .bind(after)
                 .bind(limit)
                 .fetch_all(pool)
@@ -701,7 +775,12 @@ mod tests {
         assert_eq!(hit.row.text("owner_username"), Some("acdc"));
         assert_eq!(hit.row.fields.get("plays"), Some(&7i64.into()));
         assert_eq!(hit.row.fields.get("likes"), Some(&1i64.into()));
-        assert!(hit.row.popularity > 0.0);
+        let counts = ActivityCounts::Track {
+            plays: 7,
+            likes: 1,
+            reposts: 0,
+        };
+        assert_eq!(hit.row.popularity, counts.popularity());
         assert!(!tracks.iter().find(|t| t.key().id == 11).unwrap().searchable);
 
         let users = hydrate(db, EntityKind::User, &[1]).await.unwrap();

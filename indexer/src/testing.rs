@@ -22,10 +22,12 @@ pub fn event(action: Action, key: EntityKey, at: DateTime<Utc>) -> (String, Vec<
     (envelope.routing_key(), envelope.to_body())
 }
 
+/// Runs `sql`, written with PostgreSQL's `$n` parameters, on either dialect.
 async fn execute(db: &Db, sql: &str, binds: Vec<Bind>) -> Result<(), sqlx::Error> {
+    let sql = db.dialect_sql(sql).into_owned();
     match db {
         Db::Postgres(pool) => {
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for bind in binds {
                 query = match bind {
                     Bind::Int(v) => query.bind(v),
@@ -37,7 +39,7 @@ async fn execute(db: &Db, sql: &str, binds: Vec<Bind>) -> Result<(), sqlx::Error
             query.execute(pool).await?;
         }
         Db::Sqlite(pool) => {
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.replace('$', "?")));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for bind in binds {
                 query = match bind {
                     Bind::Int(v) => query.bind(v),
@@ -197,7 +199,7 @@ pub async fn remove(db: &Db, key: EntityKey) -> Result<(), sqlx::Error> {
     execute(db, &sql, vec![Bind::Int(key.id)]).await
 }
 
-/// Runs one statement of the site's (PostgreSQL `$n` placeholders, rewritten for SQLite) with
+/// Runs one statement of the site's (PostgreSQL `$n` parameters, on either dialect) with
 /// `ints` bound first and `at` last: for activity rows (likes, plays, follows, …) in tests.
 pub async fn execute_with(
     db: &Db,

@@ -1,16 +1,17 @@
 //! Streams the site's tables into the rank graph: entities become nodes, activities edges.
 //!
-//! Nodes are the searchable entities (row present, `deleted_at` null, not taken down, public
-//! where a row has `sharing`). Activities are read row by row with one query per activity
-//! kind, the same SQL for PostgreSQL and SQLite; an activity whose either end is not a node
-//! (a like on a private track, a follow of a deleted user) is skipped. Nothing is held per
-//! activity beyond the 12-byte edge, and parallel activities are merged when the graph is built.
+//! Nodes are the searchable entities ([`schemas::searchable`]). Activities are read row by row
+//! with one query per activity kind, the same SQL for PostgreSQL and SQLite; an activity whose
+//! either end is not a node (a like on a private track, a follow of a deleted user) is skipped.
+//! Nothing is held per activity beyond the 12-byte edge, and parallel activities are merged
+//! when the graph is built.
 
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use futures::TryStreamExt;
-use schemas::EntityKind;
 use schemas::db::Db;
+use schemas::{EntityKind, searchable};
 
 use crate::RankError;
 use crate::graph::{Graph, GraphBuilder};
@@ -18,19 +19,17 @@ use crate::nodes::NodeTable;
 use crate::progress::{Meter, ProgressMode};
 use crate::weights::Weights;
 
-/// The ids of a kind's searchable rows.
-fn node_sql(kind: EntityKind) -> &'static str {
-    match kind {
-        EntityKind::Track => {
-            "SELECT id FROM tracks WHERE deleted_at IS NULL AND NOT taken_down AND sharing = 'public'"
-        }
-        EntityKind::User => "SELECT id FROM users WHERE deleted_at IS NULL AND NOT taken_down",
-        EntityKind::Playlist => {
-            "SELECT id FROM playlists WHERE deleted_at IS NULL AND NOT taken_down AND sharing = 'public'"
-        }
-        EntityKind::Group => "SELECT id FROM groups WHERE deleted_at IS NULL AND NOT taken_down",
-    }
-}
+/// The ids of a kind's searchable rows ([`schemas::searchable`]), one statement per kind in
+/// [`EntityKind::ALL`] order, built once.
+static NODE_SQL: LazyLock<[String; 4]> = LazyLock::new(|| {
+    EntityKind::ALL.map(|kind| {
+        let table = kind.table();
+        format!(
+            "SELECT id FROM {table} WHERE {}",
+            searchable::condition(kind, table)
+        )
+    })
+});
 
 /// One kind of activity as edges: a query yielding `(src id, dst id, multiplicity)`.
 struct EdgeSource {
@@ -156,7 +155,7 @@ pub async fn load_graph(
     let mut ids: [Vec<i64>; 4] = Default::default();
     for (slot, kind) in EntityKind::ALL.into_iter().enumerate() {
         let mut meter = Meter::new(progress, &format!("{} (nodes)", kind.table()));
-        let sql = node_sql(kind);
+        let sql = NODE_SQL[slot].as_str();
         let out = &mut ids[slot];
         let mut push = |id: i64| {
             out.push(id);

@@ -2,6 +2,10 @@
 //! index definitions (flat JSON files, one per kind), the analyzer that makes names findable,
 //! the event envelope, and the small typed values the other crates pass between them.
 //!
+//! It is also the one home of the site's rules, which every other crate reads instead of
+//! restating: what is searchable ([`searchable`]), the popularity formula ([`popularity`]), and
+//! how a statement's parameters are written for a dialect ([`db::Dialect::sql`]).
+//!
 //! This crate owns shapes, not behaviour: it never touches the broker, never writes an index
 //! and never runs a query beyond applying its migrations.
 
@@ -11,7 +15,9 @@ pub mod definition;
 pub mod document;
 pub mod envelope;
 pub mod kind;
+pub mod popularity;
 pub mod row;
+pub mod searchable;
 pub mod version;
 
 pub use definition::{DefinitionError, Definitions};

@@ -94,7 +94,8 @@ pub struct EntityRow {
     /// The row's `updated_at` in µs.
     pub version: Version,
     pub created_at: DateTime<Utc>,
-    /// The interim popularity prior (DiscoRank replaces it at query time when loaded).
+    /// The interim popularity prior, from the entity's activity counts
+    /// ([`crate::popularity::ActivityCounts`]); DiscoRank replaces it at query time when loaded.
     pub popularity: f64,
     pub fields: BTreeMap<String, FieldValue>,
 }

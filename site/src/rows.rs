@@ -1,13 +1,14 @@
 //! Rows on their way into the site's tables: which tables exist, their columns in load order,
 //! and a flat buffer of values that encodes itself as PostgreSQL `COPY` text or binds into
-//! SQLite multi-row `INSERT`s.
+//! multi-row `INSERT`s.
 //!
 //! Generators fill a [`Rows`] buffer per chunk; the loader never needs to know which catalog
 //! the rows came from.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
+use schemas::db::Dialect;
 
 /// A site table, in the order seeding loads and summaries list them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -129,16 +130,37 @@ impl Table {
         )
     }
 
-    /// `INSERT INTO <table> (<columns>) VALUES (?, …), …` for `rows` rows.
-    pub fn insert_statement(self, rows: usize) -> String {
+    /// `INSERT INTO <table> (<columns>) VALUES ($1, …), …` for `rows` rows, with `$n`
+    /// parameters: run it through [`Db::dialect_sql`](schemas::db::Db::dialect_sql).
+    pub fn insert_sql(self, rows: usize) -> String {
         let columns = self.columns();
-        let one = format!("({})", vec!["?"; columns.len()].join(", "));
-        let values = vec![one.as_str(); rows].join(", ");
-        format!(
-            "INSERT INTO {} ({}) VALUES {values}",
+        let mut sql = format!(
+            "INSERT INTO {} ({}) VALUES ",
             self.name(),
             columns.join(", ")
-        )
+        );
+        let mut n = 0;
+        for row in 0..rows {
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for column in 0..columns.len() {
+                if column > 0 {
+                    sql.push_str(", ");
+                }
+                n += 1;
+                let _ = write!(sql, "${n}");
+            }
+            sql.push(')');
+        }
+        sql
+    }
+
+    /// [`Table::insert_sql`] in SQLite's dialect: the seed loader's multi-row inserts
+    /// (PostgreSQL is loaded by `COPY`).
+    pub fn insert_statement(self, rows: usize) -> String {
+        Dialect::Sqlite.sql(&self.insert_sql(rows)).into_owned()
     }
 }
 
@@ -365,8 +387,12 @@ mod tests {
             "COPY plays (user_id, track_id, count, last_played_at) FROM STDIN"
         );
         assert_eq!(
+            Table::Follows.insert_sql(2),
+            "INSERT INTO follows (follower_id, followee_id, created_at) VALUES ($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(
             Table::Follows.insert_statement(2),
-            "INSERT INTO follows (follower_id, followee_id, created_at) VALUES (?, ?, ?), (?, ?, ?)"
+            "INSERT INTO follows (follower_id, followee_id, created_at) VALUES (?1, ?2, ?3), (?4, ?5, ?6)"
         );
     }
 

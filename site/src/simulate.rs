@@ -13,7 +13,7 @@
 //! use site::simulate::{SimOptions, Simulator};
 //! let mut sim = Simulator::new(db, MemoryPublisher::new(), SimOptions::default()).await?;
 //! let step = sim.step().await?;            // one change, written and published
-//! println!("{} {:?} searchable={}", step.envelope.key, step.change, step.searchable);
+//! println!("{} {} searchable={}", step.envelope.key, step.change, step.searchable);
 //! sim.finish().await?;                     // flush reordered events and lagging writes
 //! # Ok(()) }
 //! ```
@@ -27,6 +27,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use schemas::db::Db;
+use schemas::searchable::{self, has_sharing};
 use schemas::{Action, EntityKey, EntityKind, Envelope};
 use sqlx::AssertSqlSafe;
 use tokio::sync::mpsc;
@@ -62,9 +63,9 @@ impl Default for SimOptions {
     }
 }
 
-/// What a step did to its entity.
+/// What a step does to its entity, as the entity's owner or a moderator would on the site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Change {
+pub enum SiteEdit {
     Created,
     Edited,
     MadePrivate,
@@ -74,53 +75,53 @@ pub enum Change {
     Restored,
 }
 
-impl Change {
-    pub const ALL: [Change; 7] = [
-        Change::Created,
-        Change::Edited,
-        Change::MadePrivate,
-        Change::TakenDown,
-        Change::SoftDeleted,
-        Change::HardDeleted,
-        Change::Restored,
+impl SiteEdit {
+    pub const ALL: [SiteEdit; 7] = [
+        SiteEdit::Created,
+        SiteEdit::Edited,
+        SiteEdit::MadePrivate,
+        SiteEdit::TakenDown,
+        SiteEdit::SoftDeleted,
+        SiteEdit::HardDeleted,
+        SiteEdit::Restored,
     ];
 
-    /// The event action the site publishes for this change.
+    /// The event action the site publishes for this edit.
     pub fn action(self) -> Action {
         match self {
-            Change::Created => Action::Create,
-            Change::SoftDeleted | Change::HardDeleted => Action::Destroy,
+            SiteEdit::Created => Action::Create,
+            SiteEdit::SoftDeleted | SiteEdit::HardDeleted => Action::Destroy,
             _ => Action::Save,
         }
     }
 }
 
-impl fmt::Display for Change {
+impl fmt::Display for SiteEdit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = match self {
-            Change::Created => "created",
-            Change::Edited => "edited",
-            Change::MadePrivate => "made private",
-            Change::TakenDown => "taken down",
-            Change::SoftDeleted => "deleted",
-            Change::HardDeleted => "removed",
-            Change::Restored => "restored",
+            SiteEdit::Created => "created",
+            SiteEdit::Edited => "edited",
+            SiteEdit::MadePrivate => "made private",
+            SiteEdit::TakenDown => "taken down",
+            SiteEdit::SoftDeleted => "deleted",
+            SiteEdit::HardDeleted => "removed",
+            SiteEdit::Restored => "restored",
         };
         f.write_str(name)
     }
 }
 
-/// One simulated change: what happened, the event published for it, and the state the entity
+/// One simulated edit: what happened, the event published for it, and the state the entity
 /// is in afterwards (what a search index must end up showing).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    pub change: Change,
+    pub change: SiteEdit,
     /// The event; `occurred_at` is the row's new `updated_at` (for a hard delete, the time of
     /// the removal).
     pub envelope: Envelope,
     /// The row still exists after the step.
     pub exists: bool,
-    /// The entity is searchable after the step (exists, not deleted, not taken down, public).
+    /// The entity is searchable after the step ([`schemas::searchable`]).
     pub searchable: bool,
     /// How many times the event was (or will be, under reordering) published.
     pub copies: usize,
@@ -148,16 +149,14 @@ pub struct Simulator<P: Publisher> {
 struct Target {
     id: i64,
     updated_at: i64,
-    deleted: bool,
-    taken_down: bool,
-    private: bool,
+    searchable: bool,
 }
 
-/// What to pick: any row, a visible one (to hide), or a hidden one (to restore).
+/// What to pick: any row, a searchable one (to hide), or a hidden one (to restore).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pick {
     Any,
-    Visible,
+    Searchable,
     Hidden,
 }
 
@@ -210,40 +209,40 @@ impl<P: Publisher> Simulator<P> {
             7..=8 => EntityKind::Playlist,
             _ => EntityKind::Group,
         };
-        let change = match self.rng.random_range(0..100) {
-            0..=19 => Change::Created,
-            20..=59 => Change::Edited,
-            60..=66 if kind != EntityKind::User && kind != EntityKind::Group => Change::MadePrivate,
-            60..=66 => Change::Edited,
-            67..=71 => Change::TakenDown,
-            72..=79 => Change::SoftDeleted,
-            80..=84 => Change::HardDeleted,
-            _ => Change::Restored,
+        let edit = match self.rng.random_range(0..100) {
+            0..=19 => SiteEdit::Created,
+            20..=59 => SiteEdit::Edited,
+            60..=66 if has_sharing(kind) => SiteEdit::MadePrivate,
+            60..=66 => SiteEdit::Edited,
+            67..=71 => SiteEdit::TakenDown,
+            72..=79 => SiteEdit::SoftDeleted,
+            80..=84 => SiteEdit::HardDeleted,
+            _ => SiteEdit::Restored,
         };
-        self.apply(kind, change).await
+        self.apply(kind, edit).await
     }
 
-    /// Makes `change` to an entity of `kind`: picks a fitting row (a visible one to hide, a
+    /// Makes `edit` to an entity of `kind`: picks a fitting row (a searchable one to hide, a
     /// hidden one to restore), writes it, publishes the event. When no row fits, it creates one.
     /// Making a user or group private is impossible (they have no sharing); it takes it down.
-    pub async fn apply(&mut self, kind: EntityKind, change: Change) -> Result<Step, SiteError> {
-        let change = match (change, kind) {
-            (Change::MadePrivate, EntityKind::User | EntityKind::Group) => Change::TakenDown,
-            (change, _) => change,
+    pub async fn apply(&mut self, kind: EntityKind, edit: SiteEdit) -> Result<Step, SiteError> {
+        let edit = match edit {
+            SiteEdit::MadePrivate if !has_sharing(kind) => SiteEdit::TakenDown,
+            edit => edit,
         };
-        let pick = match change {
-            Change::Created => None,
-            Change::Edited | Change::HardDeleted => Some(Pick::Any),
-            Change::Restored => Some(Pick::Hidden),
-            _ => Some(Pick::Visible),
+        let pick = match edit {
+            SiteEdit::Created => None,
+            SiteEdit::Edited | SiteEdit::HardDeleted => Some(Pick::Any),
+            SiteEdit::Restored => Some(Pick::Hidden),
+            _ => Some(Pick::Searchable),
         };
         let target = match pick {
             Some(pick) => self.pick(kind, pick).await?,
             None => None,
         };
-        let (change, target) = match target {
-            Some(target) => (change, Some(target)),
-            None => (Change::Created, None),
+        let (edit, target) = match target {
+            Some(target) => (edit, Some(target)),
+            None => (SiteEdit::Created, None),
         };
         let floor = target.map_or(0, |t| t.updated_at);
         let now = Utc::now().timestamp_micros();
@@ -257,7 +256,7 @@ impl<P: Publisher> Simulator<P> {
                 (id, self.insert(kind, id, at), (true, true))
             }
             Some(t) => {
-                let (write, state) = self.change(kind, change, &t, at);
+                let (write, state) = self.write_for(kind, edit, &t, at);
                 (t.id, write, state)
             }
         };
@@ -265,7 +264,7 @@ impl<P: Publisher> Simulator<P> {
         let occurred_at =
             DateTime::from_timestamp_micros(at).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
         let envelope = Envelope {
-            action: change.action(),
+            action: edit.action(),
             key,
             occurred_at,
         };
@@ -282,7 +281,7 @@ impl<P: Publisher> Simulator<P> {
             }
         }
         Ok(Step {
-            change,
+            change: edit,
             envelope,
             exists: state.0,
             searchable: state.1,
@@ -424,19 +423,18 @@ impl<P: Publisher> Simulator<P> {
         }
     }
 
-    /// The write for `change` to `target`, and (exists, searchable) afterwards.
-    fn change(
+    /// The write for `edit` to `target`, and (exists, searchable) afterwards.
+    fn write_for(
         &mut self,
         kind: EntityKind,
-        change: Change,
+        edit: SiteEdit,
         target: &Target,
         at: i64,
     ) -> (Write, (bool, bool)) {
         let table = table_of(kind);
         let id = target.id;
-        let visible = !target.deleted && !target.taken_down && !target.private;
-        let mut sets: Vec<(&'static str, Value)> = match change {
-            Change::Edited => {
+        let mut sets: Vec<(&'static str, Value)> = match edit {
+            SiteEdit::Edited => {
                 let rng = &mut self.rng;
                 match kind {
                     EntityKind::User => vec![
@@ -453,26 +451,26 @@ impl<P: Publisher> Simulator<P> {
                     EntityKind::Group => vec![("name", Value::Text(names::group_name(rng)))],
                 }
             }
-            Change::MadePrivate => vec![("sharing", Value::Str("private"))],
-            Change::TakenDown => vec![("taken_down", Value::Bool(true))],
-            Change::SoftDeleted => vec![("deleted_at", Value::Time(at))],
-            Change::Restored => {
+            SiteEdit::MadePrivate => vec![("sharing", Value::Str("private"))],
+            SiteEdit::TakenDown => vec![("taken_down", Value::Bool(true))],
+            SiteEdit::SoftDeleted => vec![("deleted_at", Value::Time(at))],
+            SiteEdit::Restored => {
                 let mut sets = vec![
                     ("deleted_at", Value::Null),
                     ("taken_down", Value::Bool(false)),
                 ];
-                if matches!(kind, EntityKind::Track | EntityKind::Playlist) {
+                if has_sharing(kind) {
                     sets.push(("sharing", Value::Str("public")));
                 }
                 sets
             }
-            Change::HardDeleted => return (Write::Delete { table, id }, (false, false)),
-            Change::Created => Vec::new(),
+            SiteEdit::HardDeleted => return (Write::Delete { table, id }, (false, false)),
+            SiteEdit::Created => Vec::new(),
         };
         sets.push(("updated_at", Value::Time(at)));
-        let searchable = match change {
-            Change::Edited => visible,
-            Change::Restored => true,
+        let searchable = match edit {
+            SiteEdit::Edited => target.searchable,
+            SiteEdit::Restored => true,
             _ => false,
         };
         (Write::Update { table, id, sets }, (true, searchable))
@@ -494,28 +492,19 @@ async fn fetch_target(
     from: i64,
     pick: Pick,
 ) -> Result<Option<Target>, SiteError> {
-    let has_sharing = matches!(kind, EntityKind::Track | EntityKind::Playlist);
-    let sharing = if has_sharing {
-        "sharing = 'private'"
-    } else {
-        "1 = 0"
-    };
+    let table = kind.table();
+    let searchable = searchable::condition(kind, table);
     let condition = match pick {
         Pick::Any => String::new(),
-        Pick::Visible => format!("AND deleted_at IS NULL AND NOT taken_down AND NOT ({sharing})"),
-        Pick::Hidden => format!("AND (deleted_at IS NOT NULL OR taken_down OR {sharing})"),
-    };
-    let placeholder = if matches!(db, Db::Postgres(_)) {
-        "$1"
-    } else {
-        "?"
+        Pick::Searchable => format!("AND {searchable}"),
+        Pick::Hidden => format!("AND NOT ({searchable})"),
     };
     let sql = format!(
-        "SELECT id, updated_at, deleted_at IS NOT NULL, taken_down, {sharing} FROM {} \
-         WHERE id >= {placeholder} {condition} ORDER BY id LIMIT 1",
-        kind.table()
+        "SELECT id, updated_at, ({searchable}) FROM {table} \
+         WHERE id >= $1 {condition} ORDER BY id LIMIT 1"
     );
-    type Row = (i64, DateTime<Utc>, bool, bool, bool);
+    let sql = db.dialect_sql(&sql).into_owned();
+    type Row = (i64, DateTime<Utc>, bool);
     let row: Option<Row> = match db {
         Db::Postgres(pool) => {
             sqlx::query_as(AssertSqlSafe(sql))
@@ -531,15 +520,11 @@ async fn fetch_target(
         }
     }
     .map_err(SiteError::db(format!("picking a {kind}")))?;
-    Ok(
-        row.map(|(id, updated_at, deleted, taken_down, private)| Target {
-            id,
-            updated_at: updated_at.timestamp_micros(),
-            deleted,
-            taken_down,
-            private,
-        }),
-    )
+    Ok(row.map(|(id, updated_at, searchable)| Target {
+        id,
+        updated_at: updated_at.timestamp_micros(),
+        searchable,
+    }))
 }
 
 /// A row change, ready to run on either dialect.
@@ -560,33 +545,34 @@ enum Write {
     },
 }
 
-/// Runs one write. Statements are written with `?` and numbered for PostgreSQL.
+/// Runs one write, its statement written once with `$n` parameters ([`Db::dialect_sql`]).
 async fn apply_write(db: &Db, write: &Write) -> Result<(), SiteError> {
     let (sql, values, table): (String, Vec<Value>, Table) = match write {
-        Write::Insert { table, values } => (table.insert_statement(1), values.clone(), *table),
+        Write::Insert { table, values } => (table.insert_sql(1), values.clone(), *table),
         Write::Update { table, id, sets } => {
-            let assignments: Vec<String> = sets
-                .iter()
-                .map(|(column, _)| format!("{column} = ?"))
+            let assignments: Vec<String> = (sets.iter().enumerate())
+                .map(|(i, (column, _))| format!("{column} = ${}", i + 1))
                 .collect();
             let mut values: Vec<Value> = sets.iter().map(|(_, v)| v.clone()).collect();
             values.push(Value::Int(*id));
             (
                 format!(
-                    "UPDATE {} SET {} WHERE id = ?",
+                    "UPDATE {} SET {} WHERE id = ${}",
                     table.name(),
-                    assignments.join(", ")
+                    assignments.join(", "),
+                    values.len()
                 ),
                 values,
                 *table,
             )
         }
         Write::Delete { table, id } => (
-            format!("DELETE FROM {} WHERE id = ?", table.name()),
+            format!("DELETE FROM {} WHERE id = $1", table.name()),
             vec![Value::Int(*id)],
             *table,
         ),
     };
+    let sql = db.dialect_sql(&sql).into_owned();
     let context = format!("writing {table}");
     macro_rules! bind_all {
         ($query:expr) => {{
@@ -605,7 +591,7 @@ async fn apply_write(db: &Db, write: &Write) -> Result<(), SiteError> {
         }};
     }
     match db {
-        Db::Postgres(pool) => bind_all!(sqlx::query(AssertSqlSafe(number_placeholders(&sql))))
+        Db::Postgres(pool) => bind_all!(sqlx::query(AssertSqlSafe(sql)))
             .execute(pool)
             .await
             .map(|_| ()),
@@ -616,21 +602,6 @@ async fn apply_write(db: &Db, write: &Write) -> Result<(), SiteError> {
     }
     .map_err(SiteError::db(context))?;
     Ok(())
-}
-
-/// `?, ?` → `$1, $2`.
-fn number_placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Writes rows after their events, in order, each at its due time (replica lag).
@@ -673,12 +644,12 @@ pub enum Limit {
     Duration(Duration),
 }
 
-/// What a [`run`] did: steps per (kind, change).
+/// What a [`run`] did: steps per (kind, edit).
 #[derive(Debug, Clone, Default)]
 pub struct RunReport {
     pub steps: u64,
     pub published: u64,
-    pub changes: std::collections::BTreeMap<(EntityKind, Change), u64>,
+    pub changes: std::collections::BTreeMap<(EntityKind, SiteEdit), u64>,
     pub elapsed: Duration,
 }
 
@@ -743,19 +714,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_are_numbered_for_postgres() {
-        assert_eq!(
-            number_placeholders("UPDATE t SET a = ?, b = ? WHERE id = ?"),
-            "UPDATE t SET a = $1, b = $2 WHERE id = $3"
-        );
-    }
-
-    #[test]
-    fn actions_follow_the_change() {
-        assert_eq!(Change::Created.action(), Action::Create);
-        assert_eq!(Change::SoftDeleted.action(), Action::Destroy);
-        assert_eq!(Change::HardDeleted.action(), Action::Destroy);
-        assert_eq!(Change::Restored.action(), Action::Save);
-        assert_eq!(Change::MadePrivate.action(), Action::Save);
+    fn actions_follow_the_edit() {
+        assert_eq!(SiteEdit::Created.action(), Action::Create);
+        assert_eq!(SiteEdit::SoftDeleted.action(), Action::Destroy);
+        assert_eq!(SiteEdit::HardDeleted.action(), Action::Destroy);
+        assert_eq!(SiteEdit::Restored.action(), Action::Save);
+        assert_eq!(SiteEdit::MadePrivate.action(), Action::Save);
     }
 }

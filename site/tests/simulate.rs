@@ -13,28 +13,20 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use schemas::db::Db;
-use schemas::{EntityKey, EntityKind, Envelope};
+use schemas::{EntityKey, EntityKind, Envelope, searchable};
 use site::progress::ProgressMeter;
 use site::publish::{AmqpPublisher, MemoryPublisher};
 use site::seed::{SeedOptions, seed};
-use site::simulate::{Change, SimOptions, Simulator, Step};
+use site::simulate::{SimOptions, Simulator, SiteEdit, Step};
 
-/// (exists, updated_at µs, searchable) of an entity's row.
+/// (updated_at µs, searchable) of an entity's row, `None` when it is gone.
 async fn row_state(db: &Db, key: EntityKey) -> Option<(i64, bool)> {
-    let sharing = if matches!(key.kind, EntityKind::Track | EntityKind::Playlist) {
-        "sharing = 'public'"
-    } else {
-        "1 = 1"
-    };
-    let placeholder = if matches!(db, Db::Postgres(_)) {
-        "$1"
-    } else {
-        "?"
-    };
+    let table = key.kind.table();
     let sql = format!(
-        "SELECT updated_at, deleted_at IS NULL AND NOT taken_down AND {sharing} FROM {} WHERE id = {placeholder}",
-        key.kind.table()
+        "SELECT updated_at, ({}) FROM {table} WHERE id = $1",
+        searchable::condition(key.kind, table)
     );
+    let sql = db.dialect_sql(&sql).into_owned();
     let row: Option<(DateTime<Utc>, bool)> = match db {
         Db::Postgres(pool) => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -97,8 +89,8 @@ async fn every_change_writes_its_row_then_publishes_its_event() {
     .unwrap();
     let mut steps = Vec::new();
     for kind in EntityKind::ALL {
-        for change in Change::ALL {
-            steps.push(sim.apply(kind, change).await.unwrap());
+        for edit in SiteEdit::ALL {
+            steps.push(sim.apply(kind, edit).await.unwrap());
         }
     }
     for _ in 0..200 {
@@ -116,8 +108,8 @@ async fn every_change_writes_its_row_then_publishes_its_event() {
         let parsed = Envelope::parse(routing_key, body).unwrap();
         assert_eq!(parsed, step.envelope);
     }
-    let changes: std::collections::HashSet<Change> = steps.iter().map(|s| s.change).collect();
-    assert_eq!(changes.len(), Change::ALL.len(), "{changes:?}");
+    let edits: std::collections::HashSet<SiteEdit> = steps.iter().map(|s| s.change).collect();
+    assert_eq!(edits.len(), SiteEdit::ALL.len(), "{edits:?}");
     check_final_state(&sqlite.db, &steps).await;
 }
 
@@ -333,7 +325,10 @@ async fn under_replica_lag_the_event_comes_first_and_the_row_follows() {
     let mut sim = Simulator::new(pg.db.clone(), publisher, options)
         .await
         .unwrap();
-    let step = sim.apply(EntityKind::Track, Change::Edited).await.unwrap();
+    let step = sim
+        .apply(EntityKind::Track, SiteEdit::Edited)
+        .await
+        .unwrap();
     // Published at once; the row still has its old version.
     assert_eq!(sim.publisher().events().len(), 1);
     let (before, _) = row_state(&pg.db, step.envelope.key).await.unwrap();

@@ -99,19 +99,25 @@ pub async fn app(
         Vec::new(),
         &Default::default(),
     )));
-    if let Some(changes) = &parts.changes {
-        follow_changes(changes.subscribe(), suggester.clone(), cancel.clone());
-    }
-    let prior = move |key, popularity| {
+    // One prior for the build and the delta: DiscoRank where scored, popularity otherwise.
+    let prior = suggest::SuggestPrior::new(move |key, popularity| {
         scores
             .as_ref()
             .and_then(|s| s.relative(key))
             .unwrap_or(popularity)
-    };
+    });
+    if let Some(changes) = &parts.changes {
+        follow_changes(
+            changes.subscribe(),
+            suggester.clone(),
+            prior.clone(),
+            cancel.clone(),
+        );
+    }
     let report = suggest::rebuild(
         &suggester,
         &parts.db,
-        prior,
+        &prior,
         Some(&globals.data_dir.join("suggest")),
     )
     .await?;
@@ -151,10 +157,12 @@ pub fn prefetch(args: &IndexArgs) -> u16 {
 }
 
 /// Keeps `suggester` in step with the index: every committed change becomes a suggest delta,
-/// so creates, renames and removals reach typeahead without a rebuild.
+/// weighed with `prior` (the rebuild's), so creates, renames and removals reach typeahead
+/// without a rebuild and without moving an entity in the order.
 pub fn follow_changes(
     mut changes: tokio::sync::broadcast::Receiver<indexer::IndexChange>,
     suggester: Arc<suggest::Suggester>,
+    prior: suggest::SuggestPrior,
     cancel: CancellationToken,
 ) {
     use tokio::sync::broadcast::error::RecvError;
@@ -165,7 +173,11 @@ pub fn follow_changes(
                 change = changes.recv() => change,
             };
             match change {
-                Ok(change) => suggester.apply(suggest_change(&change)),
+                Ok(change) => suggester.apply(suggest::Change::from_row(
+                    change.key,
+                    change.row.as_ref(),
+                    &prior,
+                )),
                 // Missed changes are only in the delta's past: the next rebuild covers them.
                 Err(RecvError::Lagged(n)) => {
                     tracing::warn!(missed = n, "suggest delta fell behind")
@@ -174,25 +186,4 @@ pub fn follow_changes(
             }
         }
     });
-}
-
-/// The suggest delta for one committed index change.
-fn suggest_change(change: &indexer::IndexChange) -> suggest::Change {
-    use schemas::EntityKind;
-    let Some(row) = &change.row else {
-        return suggest::Change::Remove(change.key);
-    };
-    // The hydrator's popularity is already log-damped, the scale suggest's loader uses.
-    let prior = row.popularity;
-    let text = |name: &str| row.text(name).unwrap_or_default();
-    let record = match change.key.kind {
-        EntityKind::User => {
-            suggest::Record::user(change.key.id, text("username"), text("full_name"), prior)
-        }
-        EntityKind::Group => suggest::Record::new(change.key, text("name"), prior),
-        EntityKind::Track | EntityKind::Playlist => {
-            suggest::Record::new(change.key, text("title"), prior)
-        }
-    };
-    suggest::Change::Upsert(record)
 }

@@ -13,7 +13,8 @@ pub async fn run(globals: Globals, _args: SuggestBuildArgs) -> anyhow::Result<()
     let db = globals.database().await?;
     let dir = globals.data_dir.join("suggest");
     // The interim prior (popularity) until DiscoRank scores are passed in here.
-    let report = suggest::build_and_save(&db, |_, popularity| popularity, &dir).await;
+    let prior = suggest::SuggestPrior::popularity();
+    let report = suggest::build_and_save(&db, &prior, &dir).await;
     db.close().await;
     println!("suggest-build: {}", report?);
     Ok(())

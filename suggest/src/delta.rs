@@ -7,12 +7,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use schemas::row::EntityRow;
 use schemas::{EntityKey, EntityKind};
 
 use crate::fuzzy::prefix_distance;
 use crate::normalize::key_text;
 use crate::query::Query;
-use crate::record::Record;
+use crate::record::{Record, SuggestPrior};
 
 /// One change to what suggest should offer, from the indexer's change stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +25,16 @@ pub enum Change {
 }
 
 impl Change {
+    /// The change for entity `key`, which the index now holds as `row` (`None`: no longer
+    /// searchable), weighed with `prior` — give it the prior the rebuild uses, so an edit
+    /// leaves the entity's weight where the build put it.
+    pub fn from_row(key: EntityKey, row: Option<&EntityRow>, prior: &SuggestPrior) -> Change {
+        match row {
+            Some(row) => Change::Upsert(Record::from_row(row, prior.of(row.key, row.popularity))),
+            None => Change::Remove(key),
+        }
+    }
+
     pub fn key(&self) -> EntityKey {
         match self {
             Change::Upsert(record) => record.key,

@@ -25,20 +25,24 @@
 //! assert_eq!(texts("one m"), ["One More Time"]);
 //! ```
 //!
+//! A build and the delta weigh an entity with the same [`SuggestPrior`] (DiscoRank, or the
+//! popularity of [`schemas::popularity`]), so an entity keeps its place when it is edited.
+//!
 //! Modules: [`normalize`] (names → keys), `build` and `index` (the FST and the lanes), `topk`
 //! (heaviest postings of key ranges), `fuzzy` (typo walk), [`delta`] (changes since the
-//! build), [`store`] (builds on disk), [`source`] (the database), [`rebuild`] (background
-//! builds). Benchmarks and the keystroke replay live in the `bench` crate.
+//! build), [`store`] (builds on disk), [`names_db`] (the names of searchable entities, read from
+//! the site's database), [`rebuild`] (background builds). Benchmarks and the keystroke replay
+//! live in the `bench` crate.
 
 mod build;
 pub mod delta;
 mod fuzzy;
 mod index;
+pub mod names_db;
 pub mod normalize;
 mod query;
 pub mod rebuild;
 mod record;
-pub mod source;
 pub mod store;
 mod suggester;
 mod topk;
@@ -48,7 +52,7 @@ use std::path::PathBuf;
 pub use delta::Change;
 pub use index::{IndexStats, SuggestIndex};
 pub use rebuild::{BuildReport, build_and_save, rebuild};
-pub use record::{KindFactors, Record};
+pub use record::{KindFactors, Record, SuggestPrior};
 pub use suggester::{MAX_LIMIT, Mark, Suggester, Suggestion};
 
 /// Everything that can go wrong building, saving or opening suggest data.

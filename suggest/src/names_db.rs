@@ -1,37 +1,64 @@
 //! Reading the names to suggest from the site's database: one small SELECT per kind, over
-//! searchable rows only (not deleted, not taken down, public where a row has sharing).
+//! searchable rows only ([`schemas::searchable`]).
 //!
-//! Until DiscoRank exists the prior is popularity, `ln(1 + n)` of the kind's activity count:
-//! followers of a user, plays and likes of a track, likes of a playlist, members of a group.
-//! The caller maps it to the prior it wants (`|key, popularity| rank.get(key).unwrap_or(popularity)`).
+//! Each row comes with the activity counts of its popularity ([`ActivityCounts`], the formula
+//! the indexer writes into documents), and the [`SuggestPrior`] the caller gives turns that into
+//! the entity's prior — the same prior the delta weighs live changes with.
+
+use std::sync::LazyLock;
 
 use schemas::db::Db;
+use schemas::popularity::ActivityCounts;
+use schemas::searchable::condition;
 use schemas::{EntityKey, EntityKind};
 
 use crate::SuggestError;
-use crate::record::Record;
+use crate::record::{Record, SuggestPrior};
 
-const USERS: &str = "SELECT u.id, u.username, u.full_name, \
-    CAST((SELECT count(*) FROM follows f WHERE f.followee_id = u.id) AS BIGINT) \
-    FROM users u WHERE u.deleted_at IS NULL AND NOT u.taken_down";
-
-const TRACKS: &str = "SELECT t.id, t.title, \
-    CAST(COALESCE((SELECT sum(p.count) FROM plays p WHERE p.track_id = t.id), 0) \
-    + (SELECT count(*) FROM likes l WHERE l.target_kind = 'track' AND l.target_id = t.id) AS BIGINT) \
-    FROM tracks t WHERE t.deleted_at IS NULL AND NOT t.taken_down AND t.sharing = 'public'";
-
-const PLAYLISTS: &str = "SELECT p.id, p.title, \
-    CAST((SELECT count(*) FROM likes l WHERE l.target_kind = 'playlist' AND l.target_id = p.id) AS BIGINT) \
-    FROM playlists p WHERE p.deleted_at IS NULL AND NOT p.taken_down AND p.sharing = 'public'";
-
-const GROUPS: &str = "SELECT g.id, g.name, \
-    CAST((SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS BIGINT) \
-    FROM groups g WHERE g.deleted_at IS NULL AND NOT g.taken_down";
-
-/// The interim prior of an entity with `count` activities.
-pub fn popularity(count: i64) -> f64 {
-    (1.0 + count.max(0) as f64).ln()
+/// The statements, built once: the searchable rule is a runtime string.
+struct Statements {
+    /// id, username, full name, followers, searchable tracks.
+    users: String,
+    /// id, title, plays, likes, reposts.
+    tracks: String,
+    /// id, title, likes, tracks.
+    playlists: String,
+    /// id, name, members, tracks.
+    groups: String,
 }
+
+static STATEMENTS: LazyLock<Statements> = LazyLock::new(|| Statements {
+    users: format!(
+        "SELECT u.id, u.username, u.full_name, \
+         CAST((SELECT count(*) FROM follows f WHERE f.followee_id = u.id) AS BIGINT), \
+         CAST((SELECT count(*) FROM tracks t WHERE t.user_id = u.id AND {}) AS BIGINT) \
+         FROM users u WHERE {}",
+        condition(EntityKind::Track, "t"),
+        condition(EntityKind::User, "u"),
+    ),
+    tracks: format!(
+        "SELECT t.id, t.title, \
+         CAST(COALESCE((SELECT sum(p.count) FROM plays p WHERE p.track_id = t.id), 0) AS BIGINT), \
+         CAST((SELECT count(*) FROM likes l WHERE l.target_kind = 'track' AND l.target_id = t.id) AS BIGINT), \
+         CAST((SELECT count(*) FROM reposts r WHERE r.target_kind = 'track' AND r.target_id = t.id) AS BIGINT) \
+         FROM tracks t WHERE {}",
+        condition(EntityKind::Track, "t"),
+    ),
+    playlists: format!(
+        "SELECT p.id, p.title, \
+         CAST((SELECT count(*) FROM likes l WHERE l.target_kind = 'playlist' AND l.target_id = p.id) AS BIGINT), \
+         CAST((SELECT count(*) FROM playlist_tracks pt WHERE pt.playlist_id = p.id) AS BIGINT) \
+         FROM playlists p WHERE {}",
+        condition(EntityKind::Playlist, "p"),
+    ),
+    groups: format!(
+        "SELECT g.id, g.name, \
+         CAST((SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS BIGINT), \
+         CAST((SELECT count(*) FROM group_tracks gt WHERE gt.group_id = g.id) AS BIGINT) \
+         FROM groups g WHERE {}",
+        condition(EntityKind::Group, "g"),
+    ),
+});
 
 macro_rules! fetch_all {
     ($db:expr, $sql:expr, $row:ty) => {
@@ -42,31 +69,41 @@ macro_rules! fetch_all {
     };
 }
 
-/// Every searchable entity's names, with `prior(key, popularity)` as its prior.
-pub async fn load<F>(db: &Db, prior: F) -> Result<Vec<Record>, SuggestError>
-where
-    F: Fn(EntityKey, f64) -> f64 + Send,
-{
-    let users = fetch_all!(db, USERS, (i64, String, String, i64));
+/// Every searchable entity's names, each with `prior`'s prior of its popularity.
+pub async fn load(db: &Db, prior: &SuggestPrior) -> Result<Vec<Record>, SuggestError> {
+    let sql = &*STATEMENTS;
+    let users = fetch_all!(db, sql.users.as_str(), (i64, String, String, i64, i64));
     let mut records = Vec::with_capacity(users.len());
-    for (id, username, full_name, followers) in users {
+    for (id, username, full_name, followers, tracks) in users {
         let key = EntityKey::new(EntityKind::User, id);
+        let popularity = ActivityCounts::User { followers, tracks }.popularity();
         records.push(Record::user(
             id,
             &username,
             &full_name,
-            prior(key, popularity(followers)),
+            prior.of(key, popularity),
         ));
     }
-    for (kind, sql) in [
-        (EntityKind::Track, TRACKS),
-        (EntityKind::Playlist, PLAYLISTS),
-        (EntityKind::Group, GROUPS),
-    ] {
-        for (id, name, count) in fetch_all!(db, sql, (i64, String, i64)) {
-            let key = EntityKey::new(kind, id);
-            records.push(Record::new(key, name, prior(key, popularity(count))));
-        }
+    type Counted3 = (i64, String, i64, i64, i64);
+    for (id, title, plays, likes, reposts) in fetch_all!(db, sql.tracks.as_str(), Counted3) {
+        let key = EntityKey::new(EntityKind::Track, id);
+        let counts = ActivityCounts::Track {
+            plays,
+            likes,
+            reposts,
+        };
+        records.push(Record::new(key, title, prior.of(key, counts.popularity())));
+    }
+    type Counted2 = (i64, String, i64, i64);
+    for (id, title, likes, tracks) in fetch_all!(db, sql.playlists.as_str(), Counted2) {
+        let key = EntityKey::new(EntityKind::Playlist, id);
+        let counts = ActivityCounts::Playlist { likes, tracks };
+        records.push(Record::new(key, title, prior.of(key, counts.popularity())));
+    }
+    for (id, name, members, tracks) in fetch_all!(db, sql.groups.as_str(), Counted2) {
+        let key = EntityKey::new(EntityKind::Group, id);
+        let counts = ActivityCounts::Group { members, tracks };
+        records.push(Record::new(key, name, prior.of(key, counts.popularity())));
     }
     Ok(records)
 }

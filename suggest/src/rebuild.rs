@@ -4,12 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use schemas::EntityKey;
 use schemas::db::Db;
 
 use crate::index::{IndexStats, SuggestIndex};
-use crate::record::KindFactors;
-use crate::{SuggestError, Suggester, source, store};
+use crate::record::{KindFactors, SuggestPrior};
+use crate::{SuggestError, Suggester, names_db, store};
 
 /// What a build did and how long it took.
 #[derive(Debug, Clone)]
@@ -44,17 +43,15 @@ impl std::fmt::Display for BuildReport {
     }
 }
 
-/// Reads the database, builds, saves under `dir` when given, and installs the build in
-/// `suggester`. Changes applied to the suggester meanwhile stay in its delta.
-pub async fn rebuild<F>(
+/// Reads the database, builds with `prior`, saves under `dir` when given, and installs the
+/// build in `suggester`. Changes applied to the suggester meanwhile stay in its delta; they
+/// should be weighed with the same `prior` ([`crate::Change::from_row`]).
+pub async fn rebuild(
     suggester: &Suggester,
     db: &Db,
-    prior: F,
+    prior: &SuggestPrior,
     dir: Option<&Path>,
-) -> Result<BuildReport, SuggestError>
-where
-    F: Fn(EntityKey, f64) -> f64 + Send,
-{
+) -> Result<BuildReport, SuggestError> {
     let mark = suggester.mark();
     let (index, report) = build_from(db, prior, dir, suggester.factors()).await?;
     suggester.install(index, mark);
@@ -62,26 +59,24 @@ where
 }
 
 /// Reads, builds and saves without installing: what `disco suggest-build` runs.
-pub async fn build_and_save<F>(db: &Db, prior: F, dir: &Path) -> Result<BuildReport, SuggestError>
-where
-    F: Fn(EntityKey, f64) -> f64 + Send,
-{
+pub async fn build_and_save(
+    db: &Db,
+    prior: &SuggestPrior,
+    dir: &Path,
+) -> Result<BuildReport, SuggestError> {
     Ok(build_from(db, prior, Some(dir), KindFactors::default())
         .await?
         .1)
 }
 
-async fn build_from<F>(
+async fn build_from(
     db: &Db,
-    prior: F,
+    prior: &SuggestPrior,
     dir: Option<&Path>,
     factors: KindFactors,
-) -> Result<(SuggestIndex, BuildReport), SuggestError>
-where
-    F: Fn(EntityKey, f64) -> f64 + Send,
-{
+) -> Result<(SuggestIndex, BuildReport), SuggestError> {
     let started = Instant::now();
-    let records = source::load(db, prior).await?;
+    let records = names_db::load(db, prior).await?;
     let load = started.elapsed();
     let dir = dir.map(Path::to_path_buf);
     tokio::task::spawn_blocking(move || {

@@ -1,9 +1,13 @@
 //! What suggest knows of one entity: its names and how much it weighs.
 
+use std::fmt;
+use std::sync::Arc;
+
+use schemas::row::EntityRow;
 use schemas::{EntityKey, EntityKind};
 
 /// One searchable entity as suggest sees it. The same shape comes from a full load
-/// ([`crate::source::load`]) and from a live change ([`crate::Change::Upsert`]).
+/// ([`crate::names_db::load`]) and from a live change ([`crate::Change::from_row`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub key: EntityKey,
@@ -43,9 +47,72 @@ impl Record {
         }
     }
 
+    /// The record of an entity as the indexer hydrated it: the names its index fields hold
+    /// (a user's `username` and `full_name`, a group's `name`, a track's or playlist's
+    /// `title`), with `prior`.
+    pub fn from_row(row: &EntityRow, prior: f64) -> Record {
+        let text = |name: &str| row.text(name).unwrap_or_default();
+        match row.key.kind {
+            EntityKind::User => {
+                Record::user(row.key.id, text("username"), text("full_name"), prior)
+            }
+            EntityKind::Group => Record::new(row.key, text("name"), prior),
+            EntityKind::Track | EntityKind::Playlist => Record::new(row.key, text("title"), prior),
+        }
+    }
+
     /// Every name, the shown one first.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.text.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+}
+
+/// An entity's prior from its key and its popularity ([`schemas::popularity`]): DiscoRank
+/// where the entity is scored, popularity otherwise, or popularity alone.
+///
+/// The rebuild ([`crate::rebuild`]) and the delta ([`crate::Change::from_row`]) both take one,
+/// and a service gives both the same: priors on two scales would move an entity in the order
+/// each time it is edited.
+///
+/// ```
+/// use schemas::{EntityKey, EntityKind};
+/// use suggest::SuggestPrior;
+///
+/// let scored = EntityKey::new(EntityKind::Track, 1);
+/// let prior = SuggestPrior::new(move |key, popularity| if key == scored { 0.5 } else { popularity });
+/// assert_eq!(prior.of(scored, 7.0), 0.5);
+/// assert_eq!(prior.of(EntityKey::new(EntityKind::Track, 2), 7.0), 7.0);
+/// assert_eq!(SuggestPrior::popularity().of(scored, 7.0), 7.0);
+/// ```
+#[derive(Clone)]
+pub struct SuggestPrior(Arc<dyn Fn(EntityKey, f64) -> f64 + Send + Sync>);
+
+impl SuggestPrior {
+    /// The prior `prior(key, popularity)`.
+    pub fn new(prior: impl Fn(EntityKey, f64) -> f64 + Send + Sync + 'static) -> SuggestPrior {
+        SuggestPrior(Arc::new(prior))
+    }
+
+    /// Popularity itself: the interim prior while no DiscoRank scores are given.
+    pub fn popularity() -> SuggestPrior {
+        SuggestPrior::new(|_, popularity| popularity)
+    }
+
+    /// The prior of `key`, whose popularity is `popularity`.
+    pub fn of(&self, key: EntityKey, popularity: f64) -> f64 {
+        (self.0)(key, popularity)
+    }
+}
+
+impl Default for SuggestPrior {
+    fn default() -> Self {
+        SuggestPrior::popularity()
+    }
+}
+
+impl fmt::Debug for SuggestPrior {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SuggestPrior(..)")
     }
 }
 

@@ -1,8 +1,9 @@
 //! Loading names from the site's database (SQLite and PostgreSQL) and rebuilding from it.
 
 use schemas::db::Db;
+use schemas::popularity::ActivityCounts;
 use schemas::{EntityKey, EntityKind};
-use suggest::{Change, SuggestIndex, Suggester};
+use suggest::{Change, SuggestIndex, SuggestPrior, Suggester};
 
 /// A small site: one row of each way of not being searchable, and activities for priors.
 const SITE: &str = "
@@ -47,7 +48,7 @@ fn key(kind: EntityKind, id: i64) -> EntityKey {
 
 async fn loads_searchable_rows_with_popularity(db: &Db) {
     seed(db).await;
-    let mut records = suggest::source::load(db, |_, popularity| popularity)
+    let mut records = suggest::names_db::load(db, &SuggestPrior::popularity())
         .await
         .unwrap();
     records.sort_by_key(|r| r.key);
@@ -55,25 +56,65 @@ async fn loads_searchable_rows_with_popularity(db: &Db) {
         .iter()
         .map(|r| (r.key, r.text.as_str(), r.prior))
         .collect();
-    let ln = |n: f64| Some((1.0 + n).ln());
+    // The counts the indexer's popularity is computed from; a user's tracks are its
+    // searchable ones (10 and 14).
+    let popularity = |counts: ActivityCounts| Some(counts.popularity());
+    let track = |plays, likes, reposts| {
+        popularity(ActivityCounts::Track {
+            plays,
+            likes,
+            reposts,
+        })
+    };
     assert_eq!(
         got,
         [
-            (key(EntityKind::Track, 10), "Around the World", ln(101.0)),
-            (key(EntityKind::Track, 14), "One More Time", ln(0.0)),
-            (key(EntityKind::User, 1), "Daft Punk", ln(2.0)),
-            (key(EntityKind::User, 4), "lonely", ln(0.0)),
-            (key(EntityKind::Playlist, 20), "Workout Mix", ln(1.0)),
-            (key(EntityKind::Group, 30), "French House Fans", ln(2.0)),
+            (
+                key(EntityKind::Track, 10),
+                "Around the World",
+                track(100, 1, 0)
+            ),
+            (key(EntityKind::Track, 14), "One More Time", track(0, 0, 0)),
+            (
+                key(EntityKind::User, 1),
+                "Daft Punk",
+                popularity(ActivityCounts::User {
+                    followers: 2,
+                    tracks: 2
+                })
+            ),
+            (
+                key(EntityKind::User, 4),
+                "lonely",
+                popularity(ActivityCounts::User {
+                    followers: 0,
+                    tracks: 0
+                })
+            ),
+            (
+                key(EntityKind::Playlist, 20),
+                "Workout Mix",
+                popularity(ActivityCounts::Playlist {
+                    likes: 1,
+                    tracks: 0
+                })
+            ),
+            (
+                key(EntityKind::Group, 30),
+                "French House Fans",
+                popularity(ActivityCounts::Group {
+                    members: 2,
+                    tracks: 0
+                })
+            ),
         ]
     );
     assert_eq!(records[2].aliases, ["daftpunk"]);
 
-    // The caller's prior replaces popularity (DiscoRank scores, later).
+    // The caller's prior replaces popularity (DiscoRank scores).
     let boosted = key(EntityKind::Track, 14);
-    let records = suggest::source::load(db, |k, p| if k == boosted { 50.0 } else { p })
-        .await
-        .unwrap();
+    let prior = SuggestPrior::new(move |k, p| if k == boosted { 50.0 } else { p });
+    let records = suggest::names_db::load(db, &prior).await.unwrap();
     assert_eq!(
         records.iter().find(|r| r.key == boosted).unwrap().prior,
         Some(50.0)
@@ -83,7 +124,7 @@ async fn loads_searchable_rows_with_popularity(db: &Db) {
 async fn rebuilds_install_and_save(db: &Db, dir: &std::path::Path) {
     let suggester = Suggester::new(SuggestIndex::empty());
     assert!(suggester.suggest("around", None, 10).is_empty());
-    let report = suggest::rebuild(&suggester, db, |_, p| p, Some(dir))
+    let report = suggest::rebuild(&suggester, db, &SuggestPrior::popularity(), Some(dir))
         .await
         .unwrap();
     assert_eq!(report.stats.entities, 6, "{report}");
@@ -112,7 +153,9 @@ async fn rebuilds_install_and_save(db: &Db, dir: &std::path::Path) {
 
     let opened = Suggester::new(suggest::store::open(dir).unwrap().expect("a saved build"));
     assert_eq!(opened.suggest("french", None, 10)[0].url, "/groups/30");
-    let report = suggest::build_and_save(db, |_, p| p, dir).await.unwrap();
+    let report = suggest::build_and_save(db, &SuggestPrior::popularity(), dir)
+        .await
+        .unwrap();
     assert!(report.to_string().contains("6 entities"), "{report}");
 }
 
