@@ -68,6 +68,10 @@ pub fn fuzzy_distance(chars: usize) -> u8 {
     }
 }
 
+/// The length of a word that is left as typed unless the index has it nowhere (see
+/// [`fuzzy_distance`], which gives it no edits).
+pub const SHORT_TYPO_CHARS: usize = 3;
+
 /// The filters of a search besides its text.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Filters<'a> {
@@ -91,6 +95,7 @@ pub fn compile(
     filters: Filters<'_>,
     matching: Matching,
     settled: Settled<'_>,
+    known: Settled<'_>,
     cache: Option<&Arc<ClauseCache>>,
 ) -> Option<Box<dyn Query>> {
     let genre = match filters.genre {
@@ -107,7 +112,7 @@ pub fn compile(
         Matching::Exact => (agreeing_groups(&kinds), Form::Word(None)),
         Matching::Fuzzy => {
             let fields = fuzzy_fields(&kinds);
-            typos = typo_candidates(user, &fields, settled);
+            typos = typo_candidates(user, &fields, settled, known);
             if typos.is_empty() {
                 // Every word is settled: the typo-tolerant query would find what exact did.
                 return None;
@@ -221,6 +226,43 @@ pub fn every(layout: &Layout, kind: EntityKind, genre: Option<&str>) -> Option<B
     Some(Box::new(BooleanQuery::new(clauses)))
 }
 
+/// The documents whose whole name (`name_key`) is what was typed, within `filters`: a person who
+/// types a name means that entity before anything that merely mentions the same words (an
+/// artist's tracks carry the artist's name too). `None` when the index has no name keys, when
+/// the text is not one plain name (several phrases, words and a phrase, exclusions), or when
+/// nothing of it survives analysis.
+pub fn whole_name(
+    user: &UserQuery,
+    layout: &Layout,
+    filters: Filters<'_>,
+) -> Option<Box<dyn Query>> {
+    let field = layout.name_key?;
+    if !user.excluded.is_empty() {
+        return None;
+    }
+    let text = match (user.words.as_slice(), user.phrases.as_slice()) {
+        (words, []) if !words.is_empty() => words.join(" "),
+        ([], [phrase]) => phrase.clone(),
+        _ => return None,
+    };
+    let key = schemas::analyzer::name_key(&text);
+    if key.is_empty() {
+        return None;
+    }
+    let named: Box<dyn Query> = Box::new(TermQuery::new(
+        Term::from_field_text(field, &key),
+        IndexRecordOption::Basic,
+    ));
+    let mut parts = vec![(Occur::Must, named)];
+    if let Some(kind) = filters.kind {
+        parts.push((Occur::Must, kind_filter(layout, &[kind])));
+    }
+    if let Some(genre) = filters.genre {
+        parts.push((Occur::Must, genre_clause(layout, genre)?));
+    }
+    Some(one_or_all(parts))
+}
+
 /// `a AND NOT b`: the fuzzy fill-ins that exact matching did not already find.
 pub fn minus(a: Box<dyn Query>, b: Box<dyn Query>) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(vec![
@@ -266,6 +308,7 @@ fn typo_candidates(
     user: &UserQuery,
     fields: &[SearchField],
     settled: Settled<'_>,
+    known: Settled<'_>,
 ) -> HashSet<String> {
     let mut candidates = HashSet::new();
     let mut checked = HashSet::new();
@@ -276,7 +319,20 @@ fn typo_candidates(
                     continue;
                 };
                 // Each typed form is looked up once, however many fields analyze to it.
-                if fuzzy_distance(typed.chars().count()) == 0 || !checked.insert(typed.clone()) {
+                if !checked.insert(typed.clone()) {
+                    continue;
+                }
+                let chars = typed.chars().count();
+                if fuzzy_distance(chars) == 0 {
+                    // A short word is left as typed unless the index has it nowhere: then it
+                    // is a typo ("lov", "yor") and one edit is what it can be off by.
+                    let absent = chars == SHORT_TYPO_CHARS
+                        && !fields
+                            .iter()
+                            .any(|f| known(&Term::from_field_text(f.field, &typed)));
+                    if absent {
+                        candidates.insert(typed);
+                    }
                     continue;
                 }
                 if !fields
@@ -456,8 +512,8 @@ fn word_query(
         let mut any: Vec<Box<dyn Query>> = Vec::new();
         for (i, variant) in variants.iter().enumerate() {
             let term = Term::from_field_text(field.field, variant);
-            let distance = fuzzy_distance(variant.chars().count());
-            let typo = i == 0 && distance > 0 && typos.is_some_and(|t| t.contains(variant));
+            let typo = i == 0 && typos.is_some_and(|t| t.contains(variant));
+            let distance = fuzzy_distance(variant.chars().count()).max(1);
             let query: Box<dyn Query> = if typo {
                 Box::new(FirstLetterFuzzy::new(term, distance))
             } else {

@@ -36,6 +36,9 @@ pub struct Layout {
     pub created_at: Field,
     pub display_title: Field,
     pub display_subtitle: Field,
+    /// Each document's whole name as one term (`schemas::analyzer::name_key`); `None` in an
+    /// index built before it existed, where whole-name matches are not told apart.
+    pub name_key: Option<Field>,
     /// The `genre` field and its analyzer, when some kind has one.
     pub genre: Option<(Field, String)>,
     pub kinds: Vec<KindFields>,
@@ -61,6 +64,7 @@ pub const CREATED_AT: &str = "created_at";
 pub const DISPLAY_TITLE: &str = "display_title";
 pub const DISPLAY_SUBTITLE: &str = "display_subtitle";
 pub const GENRE: &str = "genre";
+pub const NAME_KEY: &str = "name_key";
 
 impl Layout {
     /// Builds the layout from the schema and, per kind, `(field name, boost)` of its
@@ -81,6 +85,7 @@ impl Layout {
             created_at: system(CREATED_AT)?,
             display_title: system(DISPLAY_TITLE)?,
             display_subtitle: system(DISPLAY_SUBTITLE)?,
+            name_key: schema.get_field(NAME_KEY).ok(),
             genre: schema.get_field(GENRE).ok().and_then(|field| {
                 let FieldType::Str(options) = schema.get_field_entry(field).field_type() else {
                     return None;

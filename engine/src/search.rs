@@ -127,9 +127,16 @@ pub fn search(
             .doc_freq(term)
             .is_ok_and(|docs| docs > settled_above)
     };
-    let Some(exact_all) =
-        compile::compile(&user, layout, everywhere, Matching::Exact, &settled, cache)
-    else {
+    let known = |term: &tantivy::Term| searcher.doc_freq(term).is_ok_and(|docs| docs > 0);
+    let Some(exact_all) = compile::compile(
+        &user,
+        layout,
+        everywhere,
+        Matching::Exact,
+        &settled,
+        &known,
+        cache,
+    ) else {
         return Ok(outcome);
     };
     let wanted = request.offset + request.limit;
@@ -144,47 +151,129 @@ pub fn search(
         exhaustive: settings.exhaustive,
     };
 
-    let exact_scoped = Scope::of(&user, layout, scoped, Matching::Exact, &settled, cache);
-    let (mut counts, top) =
-        count_and_rank(searcher, &*exact_all, &exact_scoped, wanted, ranker.clone())?;
-    let mut ranked: Vec<(f32, tantivy::DocAddress, bool)> =
-        top.into_iter().map(|(s, a)| (s, a, false)).collect();
+    // Whole-name matches come first: they are exact matches too (a name is searchable), so
+    // they are taken out of the exact ranking below and lead it. Between equal names a person
+    // or a collection comes before a single track (the artist "Iron Maiden" before the song
+    // "Iron Maiden", the album "Killers" before its title track), then the best prior.
+    let mut named = Vec::new();
+    for kind in NAME_PRECEDENCE {
+        if named.len() >= wanted || request.kind.is_some_and(|only| only != kind) {
+            continue;
+        }
+        let filters = Filters {
+            kind: Some(kind),
+            ..scoped
+        };
+        if let Some(query) = compile::whole_name(&user, layout, filters) {
+            let n = wanted - named.len();
+            let ranking = collect::ranking(n, ranker.prior.clone(), ranker.score.clone());
+            named.extend(searcher.search(&*query, &ranking)?);
+        }
+    }
+    let exact_scoped = Scope::of(
+        &user,
+        layout,
+        scoped,
+        Matching::Exact,
+        &settled,
+        &known,
+        cache,
+    );
+    let (mut counts, top) = count_and_rank(
+        searcher,
+        &*exact_all,
+        &exact_scoped,
+        wanted + named.len(),
+        ranker.clone(),
+    )?;
+    let mut ranked: Vec<(f32, tantivy::DocAddress, bool)> = (named.iter())
+        .map(|(s, a)| (*s, *a, false))
+        .chain(
+            (top.into_iter())
+                .filter(|(_, a)| !named.iter().any(|(_, n)| n == a))
+                .map(|(s, a)| (s, a, false)),
+        )
+        .collect();
+    ranked.truncate(wanted);
 
     if scope_total(&counts, request.kind) < settings.fuzzy_below as u64 {
         outcome.fuzzy = true;
-        if let Some(fuzzy_all) =
-            compile::compile(&user, layout, everywhere, Matching::Fuzzy, &settled, cache)
-        {
+        if let Some(fuzzy_all) = compile::compile(
+            &user,
+            layout,
+            everywhere,
+            Matching::Fuzzy,
+            &settled,
+            &known,
+            cache,
+        ) {
             let fill_all = compile::minus(fuzzy_all, exact_all.box_clone());
-            let fill_scoped =
-                match Scope::of(&user, layout, scoped, Matching::Fuzzy, &settled, cache) {
-                    Scope::Other(fuzzy) => match exact_scoped {
-                        Scope::Other(exact) => Scope::Other(compile::minus(fuzzy, exact)),
-                        _ => Scope::Other(fuzzy),
-                    },
-                    other => other,
-                };
+            let fill_scoped = match Scope::of(
+                &user,
+                layout,
+                scoped,
+                Matching::Fuzzy,
+                &settled,
+                &known,
+                cache,
+            ) {
+                Scope::Other(fuzzy) => match exact_scoped {
+                    Scope::Other(exact) => Scope::Other(compile::minus(fuzzy, exact)),
+                    _ => Scope::Other(fuzzy),
+                },
+                other => other,
+            };
             let still_wanted = wanted.saturating_sub(ranked.len());
             // Fill-ins are few, and their typo expansions are read once by scoring every
             // match and counting in the same pass, rather than once per pass.
             let every = Ranker {
                 exhaustive: true,
-                ..ranker
+                ..ranker.clone()
+            };
+            let pool = if still_wanted > 0 {
+                still_wanted.max(FILL_IN_POOL)
+            } else {
+                0
             };
             let (fill_counts, top) =
-                count_and_rank(searcher, &*fill_all, &fill_scoped, still_wanted, every)?;
+                count_and_rank(searcher, &*fill_all, &fill_scoped, pool, every)?;
             add(&mut counts, &fill_counts);
-            ranked.extend(top.into_iter().map(|(s, a)| (s, a, true)));
+            let top = closest_first(searcher, layout, &request.text, top)?;
+            ranked.extend(
+                (top.into_iter())
+                    .take(still_wanted)
+                    .map(|(s, a)| (s, a, true)),
+            );
         }
     }
 
-    outcome.total = scope_total(&counts, request.kind);
-    outcome.counts = EntityKind::ALL
-        .iter()
-        .zip(counts)
-        .map(|(k, n)| (*k, n))
-        .collect();
-    for (score, address, fuzzy) in ranked.into_iter().skip(request.offset).take(request.limit) {
+    // A word the index has nowhere, not even one edit away, makes every result impossible
+    // ("yor blue room"): the rest of the words are searched on their own, below what was
+    // found with all of them.
+    let relaxed = match without_absent_words(&user, layout, &known) {
+        Some(text) if scope_total(&counts, request.kind) < settings.fuzzy_below as u64 => {
+            let request = SearchRequest {
+                text,
+                offset: 0,
+                limit: wanted,
+                ..request.clone()
+            };
+            Some(search(
+                searcher,
+                layout,
+                ranker.prior.clone(),
+                settings,
+                &request,
+                cache,
+            )?)
+        }
+        _ => None,
+    };
+    let (skip, take) = match relaxed {
+        Some(_) => (0, wanted),
+        None => (request.offset, request.limit),
+    };
+    for (score, address, fuzzy) in ranked.into_iter().skip(skip).take(take) {
         if let Some(stored) = collect::stored(searcher, layout, address)? {
             let highlight = highlight(layout, &user, &stored, fuzzy);
             outcome.hits.push(Hit {
@@ -197,7 +286,121 @@ pub fn search(
             });
         }
     }
+    if let Some(relaxed) = relaxed {
+        outcome.fuzzy = true;
+        let before = outcome.hits.len();
+        for hit in relaxed.hits {
+            if !outcome.hits[..before].iter().any(|h| h.key == hit.key) {
+                outcome.hits.push(Hit { fuzzy: true, ..hit });
+            }
+        }
+        // The relaxed matches count too (an entity found both ways is rare here: this runs
+        // only when the full text found almost nothing).
+        for (total, kind) in counts.iter_mut().zip(EntityKind::ALL) {
+            *total += relaxed.counts.get(&kind).copied().unwrap_or(0);
+        }
+        outcome.hits = (outcome.hits.into_iter())
+            .skip(request.offset)
+            .take(request.limit)
+            .collect();
+    }
+    outcome.total = scope_total(&counts, request.kind);
+    outcome.counts = EntityKind::ALL
+        .iter()
+        .zip(counts)
+        .map(|(k, n)| (*k, n))
+        .collect();
     Ok(outcome)
+}
+
+/// The order of kinds among entities whose whole name is the query: the broader answer first.
+const NAME_PRECEDENCE: [EntityKind; 4] = [
+    EntityKind::User,
+    EntityKind::Playlist,
+    EntityKind::Group,
+    EntityKind::Track,
+];
+
+/// Fill-ins considered for their closeness to what was typed, however few are shown.
+const FILL_IN_POOL: usize = 50;
+
+/// Fill-ins ordered by how few edits turn what was typed into their title (fewer typos
+/// first), then by blended score: among look-alikes the one the person was closest to typing
+/// is the likelier meant, and the prior decides only between equally close ones.
+fn closest_first(
+    searcher: &Searcher,
+    layout: &Layout,
+    typed: &str,
+    top: Vec<(f32, tantivy::DocAddress)>,
+) -> tantivy::Result<Vec<(f32, tantivy::DocAddress)>> {
+    let typed = schemas::analyzer::name_key(typed);
+    let mut keyed = Vec::with_capacity(top.len());
+    for (score, address) in top {
+        let title = match collect::stored(searcher, layout, address)? {
+            Some(stored) => schemas::analyzer::name_key(&stored.title),
+            None => String::new(),
+        };
+        keyed.push((edit_distance(&typed, &title), score, address));
+    }
+    keyed.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    Ok(keyed.into_iter().map(|(_, s, a)| (s, a)).collect())
+}
+
+/// Optimal string alignment distance (Levenshtein with adjacent transpositions as one edit),
+/// over characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        rows[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+/// The text without the words that no searchable field has, when there are such words and
+/// others remain; `None` otherwise. Phrases and exclusions are kept as typed.
+fn without_absent_words(
+    user: &UserQuery,
+    layout: &Layout,
+    known: compile::Settled<'_>,
+) -> Option<String> {
+    let absent = |word: &String| {
+        !layout.kinds.iter().flat_map(|k| &k.fields).any(|field| {
+            let analyzer = compile::analyzer_of(&field.analyzer);
+            (analyzer.analyze(word).first())
+                .is_some_and(|token| known(&tantivy::Term::from_field_text(field.field, token)))
+        })
+    };
+    let kept: Vec<&String> = user.words.iter().filter(|w| !absent(w)).collect();
+    if kept.len() == user.words.len() || (kept.is_empty() && user.phrases.is_empty()) {
+        return None;
+    }
+    let mut parts: Vec<String> = kept.into_iter().cloned().collect();
+    parts.extend(user.phrases.iter().map(|p| format!("\"{p}\"")));
+    parts.extend(user.excluded.iter().map(|e| {
+        if e.contains(' ') {
+            format!("-\"{e}\"")
+        } else {
+            format!("-{e}")
+        }
+    }));
+    Some(parts.join(" "))
 }
 
 /// What the ranked results come from, beside the all-kinds query the counts come from.
@@ -217,12 +420,13 @@ impl Scope {
         filters: Filters<'_>,
         matching: Matching,
         settled: compile::Settled<'_>,
+        known: compile::Settled<'_>,
         cache: Option<&Arc<ClauseCache>>,
     ) -> Scope {
         if filters.kind.is_none() {
             return Scope::Same;
         }
-        compile::compile(user, layout, filters, matching, settled, cache)
+        compile::compile(user, layout, filters, matching, settled, known, cache)
             .map_or(Scope::Nothing, Scope::Other)
     }
 }

@@ -279,7 +279,8 @@ impl Uniqueness {
             .is_none()
     }
 
-    /// Whether one track has this owner and this title (the title alone may repeat).
+    /// Whether one track or set has this owner and this title (the title alone may repeat; an
+    /// album and its title track share both, and then nobody can say which was meant).
     fn pair_names_one(&self, owner: &str, title: &str, names: &[Named]) -> bool {
         let (owner, title) = (fold(owner), fold(title));
         let owners_named = self.names.get(&owner).copied().unwrap_or(0);
@@ -287,7 +288,7 @@ impl Uniqueness {
             && names
                 .iter()
                 .filter(|n| {
-                    n.key.kind == EntityKind::Track
+                    matches!(n.key.kind, EntityKind::Track | EntityKind::Playlist)
                         && fold(&n.name) == title
                         && n.owner.as_deref().map(fold).as_deref() == Some(owner.as_str())
                 })

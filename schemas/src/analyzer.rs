@@ -110,6 +110,26 @@ impl FromStr for Analyzer {
     }
 }
 
+/// A whole name as one comparable key: the [`Analyzer::Name`] tokens as typed (the first
+/// variant at each position), joined by single spaces. Two texts that a person would call the
+/// same name — case, diacritics, punctuation and spacing aside — give the same key, so "is the
+/// query this entity's whole name?" is one term lookup (`schemas::definition::system::NAME_KEY`).
+pub fn name_key(text: &str) -> String {
+    let mut key = String::new();
+    let mut last = None;
+    for token in Analyzer::Name.tokens(text) {
+        if last == Some(token.position) {
+            continue;
+        }
+        last = Some(token.position);
+        if !key.is_empty() {
+            key.push(' ');
+        }
+        key.push_str(&token.text);
+    }
+    key
+}
+
 /// Registers `name`, `text` and `keyword` in `manager` (usually `index.tokenizers()`).
 /// Call it on every [`tantivy::Index`] before writing or querying.
 pub fn register(manager: &TokenizerManager) {
@@ -552,6 +572,23 @@ mod tests {
                 "query `{query}` ({query_side:?}) shares no token with `{indexed}` ({index_side:?})"
             );
         }
+    }
+
+    #[test]
+    fn a_name_key_ignores_case_marks_punctuation_and_spacing() {
+        assert_eq!(name_key("Alanis Morissette"), "alanis morissette");
+        assert_eq!(name_key("  alanis   MORISSETTE "), "alanis morissette");
+        assert_eq!(
+            name_key("Antônio Carlos Jobim"),
+            name_key("antonio carlos jobim")
+        );
+        assert_eq!(
+            name_key("Terry Bozzio, Tony Levin & Steve Stevens"),
+            name_key("terry bozzio tony levin steve stevens")
+        );
+        assert_eq!(name_key("AC/DC"), name_key("ac/dc"));
+        assert_ne!(name_key("Iron Maiden"), name_key("Iron Maiden Live"));
+        assert_eq!(name_key("!!!"), "");
     }
 
     #[test]

@@ -68,8 +68,12 @@ pub mod system {
     pub const DISPLAY_TITLE: &str = "display_title";
     /// The context line under the title: stored only.
     pub const DISPLAY_SUBTITLE: &str = "display_subtitle";
+    /// The display title as one [`crate::analyzer::name_key`]: raw, indexed, not stored. A
+    /// query that is an entity's whole name finds it with one term, however many other
+    /// documents (its tracks, say) mention the same words.
+    pub const NAME_KEY: &str = "name_key";
     /// Every system field name.
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 10] = [
         KEY,
         KIND,
         ID,
@@ -79,6 +83,7 @@ pub mod system {
         CREATED_AT,
         DISPLAY_TITLE,
         DISPLAY_SUBTITLE,
+        NAME_KEY,
     ];
 }
 
@@ -298,6 +303,7 @@ pub struct SystemFields {
     pub created_at: Field,
     pub display_title: Field,
     pub display_subtitle: Field,
+    pub name_key: Field,
 }
 
 /// The four kinds' index definitions and the one schema built from them.
@@ -491,7 +497,7 @@ fn add_system_fields(builder: &mut SchemaBuilder) -> SystemFields {
             .set_index_option(IndexRecordOption::Basic),
     );
     SystemFields {
-        key: builder.add_text_field(system::KEY, raw_indexed),
+        key: builder.add_text_field(system::KEY, raw_indexed.clone()),
         kind: builder.add_text_field(system::KIND, STRING | FAST | STORED),
         id: builder.add_i64_field(system::ID, FAST | STORED),
         version: builder.add_u64_field(system::VERSION, FAST | STORED),
@@ -506,6 +512,7 @@ fn add_system_fields(builder: &mut SchemaBuilder) -> SystemFields {
         ),
         display_title: builder.add_text_field(system::DISPLAY_TITLE, STORED),
         display_subtitle: builder.add_text_field(system::DISPLAY_SUBTITLE, STORED),
+        name_key: builder.add_text_field(system::NAME_KEY, raw_indexed),
     }
 }
 

@@ -79,6 +79,10 @@ impl Definitions {
             }
         }
         let display = self.display(row)?;
+        let name_key = crate::analyzer::name_key(&display.title);
+        if !name_key.is_empty() {
+            doc.add_text(sys.name_key, name_key);
+        }
         doc.add_text(sys.display_title, display.title);
         doc.add_text(sys.display_subtitle, display.subtitle);
         Ok(doc)

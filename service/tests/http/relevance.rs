@@ -409,3 +409,76 @@ fn chinook_snapshot() -> (engine::Snapshot, engine::layout::Layout) {
     let layout = engine::layout::Layout::from_definitions(&snapshot.definitions).expect("layout");
     (snapshot, layout)
 }
+
+/// A person typing an artist's name means the artist, before any of the artist's tracks (which
+/// all carry the name too, and are many and popular).
+#[tokio::test]
+async fn a_whole_name_finds_its_entity_before_what_mentions_it() {
+    for (q, kind, title) in [
+        ("Iron Maiden", "user", "Iron Maiden"),
+        ("iron maiden", "user", "Iron Maiden"),
+        ("alanis morissette", "user", "Alanis Morissette"),
+        ("Antonio Carlos Jobim", "user", "Antônio Carlos Jobim"),
+        ("Killers", "playlist", "Killers"),
+    ] {
+        for rank in ["", "&rank=none"] {
+            let body = search(q, rank).await;
+            let first = &body["results"][0];
+            assert_eq!(
+                (first["kind"].as_str(), first["title"].as_str()),
+                (Some(kind), Some(title)),
+                "{q}{rank}: {body}"
+            );
+        }
+    }
+}
+
+/// Among entities with the same whole name, the prior still decides.
+#[tokio::test]
+async fn equal_names_are_ordered_by_the_prior() {
+    let index = TestIndex::build(
+        vec![
+            track(1, "Love", "Quiet Band", 0.0, 1),
+            track(2, "Love", "Loud Band", 50.0, 1),
+            track(3, "Love Songs", "Huge Star", 1e6, 1),
+        ],
+        vec![],
+    );
+    let (_, body) = get(&index.router(), "/search?q=love").await;
+    let ids: Vec<i64> = keys(&body).into_iter().map(|(_, id)| id).collect();
+    assert_eq!(ids, [2, 1, 3], "{body}");
+}
+
+/// A short word the index has nowhere is a typo ("lov"), and a word nothing is near does not
+/// make the rest of the query impossible.
+#[tokio::test]
+async fn a_word_that_matches_nothing_is_corrected_or_left_out() {
+    for (q, title) in [
+        ("Lov Is Blind", "Love Is Blind"),
+        ("Is This Lov", "Is This Love"),
+        ("Qqqxz Symphony No. 5", ""),
+    ] {
+        let body = search(q, "").await;
+        let found = titles(&body);
+        assert!(!found.is_empty(), "{q}: nothing found: {body}");
+        if !title.is_empty() {
+            assert_eq!(found[0], title, "{q}: {body}");
+        }
+    }
+}
+
+/// Among typo-tolerant fill-ins, the title closest to what was typed comes first, whatever
+/// the popularity of look-alikes.
+#[tokio::test]
+async fn the_closest_fill_in_comes_first() {
+    let index = TestIndex::build(
+        vec![
+            track(1, "Smooth", "Santana", 0.0, 1),
+            track(2, "Smooth Criminal", "Michael Jackson", 1e6, 1),
+        ],
+        vec![],
+    );
+    let (_, body) = get(&index.router(), "/search?q=smoth").await;
+    let ids: Vec<i64> = keys(&body).into_iter().map(|(_, id)| id).collect();
+    assert_eq!(ids.first(), Some(&1), "{body}");
+}
