@@ -2,6 +2,7 @@
 //! under kills and broker drops, and operations (reindex, swap, rollback, read-only, rank) over
 //! the CLI and HTTP. One test binary, so the workspace links it once.
 
+mod eval_gate;
 mod indexer_e2e;
 mod indexer_process;
 mod ops_admin;
