@@ -22,10 +22,9 @@ use quality::run::{Answerer, Variant};
 const SAVED: &str = include_str!("../../quality/baselines/chinook.json");
 const TOLERANCE: f64 = 0.005;
 
-#[tokio::test]
-async fn chinook_known_items_do_not_regress() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("site.db").display());
+/// The embedded Chinook catalog in a fresh SQLite database, indexed into a live generation.
+async fn chinook(dir: &std::path::Path) -> (schemas::db::Db, Arc<Generations>) {
+    let url = format!("sqlite://{}", dir.join("site.db").display());
     let db = schemas::db::Db::connect(&url).await.expect("sqlite");
     db.migrate().await.expect("migrate");
     site::seed::seed(
@@ -35,8 +34,7 @@ async fn chinook_known_items_do_not_regress() {
     )
     .await
     .expect("seed the embedded Chinook catalog");
-    let generations: Arc<Generations> =
-        Generations::open(&dir.path().join("data")).expect("generations");
+    let generations = Generations::open(&dir.join("data")).expect("generations");
     let built = reindex::run(
         &db,
         &generations,
@@ -48,11 +46,11 @@ async fn chinook_known_items_do_not_regress() {
     .await
     .expect("index the catalog");
     generations.swap(built.generation).expect("swap");
+    (db, generations)
+}
 
-    let set = quality::generate::generate(&db, "chinook", &GenerateOptions::default())
-        .await
-        .expect("generate the known-item set");
-    assert!(set.queries.len() > 1_000, "{} queries", set.queries.len());
+/// Disco's engine over the live generation with the popularity prior and `settings`.
+fn disco(generations: &Generations, settings: SearchSettings) -> Answerer {
     let live = generations.live();
     live.reload().expect("reload");
     let snapshot = Snapshot {
@@ -62,11 +60,22 @@ async fn chinook_known_items_do_not_regress() {
     let prior = PopularitySource::default()
         .prior(RankChoice::Active)
         .expect("popularity prior");
+    Answerer::disco(snapshot, prior, settings).expect("layout")
+}
+
+#[tokio::test]
+async fn chinook_known_items_do_not_regress() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (db, generations) = chinook(dir.path()).await;
+    let set = quality::generate::generate(&db, "chinook", &GenerateOptions::default())
+        .await
+        .expect("generate the known-item set");
+    assert!(set.queries.len() > 1_000, "{} queries", set.queries.len());
     let (names, _) = quality::generate::catalog(&db).await.expect("names");
     let variants = [
         Variant {
             label: "live".into(),
-            answerer: Answerer::disco(snapshot, prior, SearchSettings::default()).expect("layout"),
+            answerer: disco(&generations, SearchSettings::default()),
         },
         Variant {
             label: "baseline".into(),
@@ -96,4 +105,63 @@ async fn chinook_known_items_do_not_regress() {
         overall("live") >= overall("baseline"),
         "Disco behind the plain baseline overall:\n{report}"
     );
+}
+
+/// Raters' judgments imported as JSONL drive the figures, and a changed variant moves them:
+/// without typo fill-ins a misspelled title finds nothing, so its class drops to 0.
+#[tokio::test]
+async fn imported_judgments_score_variants_and_a_changed_variant_moves_the_report() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (db, generations) = chinook(dir.path()).await;
+    let jsonl = r#"
+{"set": "raters", "text": "Smooth", "class": "title", "judgments": [{"entity": "track:574", "grade": 3, "source": "rater", "who": "ana", "at": "2026-12-06T10:00:00Z"}]}
+{"set": "raters", "text": "Smoth", "class": "misspelled", "judgments": [{"entity": "track:574", "grade": 3, "source": "rater", "who": "ana", "at": "2026-12-06T10:00:00Z"}]}
+{"set": "raters", "text": "Aces High", "class": "title", "judgments": [{"entity": "track:1288", "grade": 3, "source": "rater", "who": "ana", "at": "2026-12-06T10:00:00Z"}, {"entity": "track:1344", "grade": 3, "source": "rater", "who": "bo", "at": "2026-12-06T10:01:00Z"}]}
+"#;
+    let imported =
+        quality::store::import_jsonl(&db, jsonl, "raters.jsonl", quality::store::Replace::No)
+            .await
+            .expect("import");
+    assert_eq!(
+        (imported.sets, imported.queries, imported.judgments),
+        (1, 3, 4)
+    );
+    let set = quality::store::load_set(&db, "raters").await.expect("load");
+    let no_fuzzy = SearchSettings::named("no-fuzzy").expect("a named setting");
+    let variants = [
+        Variant {
+            label: "default".into(),
+            answerer: disco(&generations, SearchSettings::default()),
+        },
+        Variant {
+            label: "no-fuzzy".into(),
+            answerer: disco(&generations, no_fuzzy),
+        },
+    ];
+    let report = quality::run::run(&set, &variants).await.expect("run");
+    let json = report.to_json();
+    let success = |variant: &str, class: &str| {
+        json["variants"][variant][class]["success@1"]
+            .as_f64()
+            .unwrap_or(-1.0)
+    };
+    assert_eq!(success("default", "title"), 1.0, "{report}");
+    assert_eq!(success("default", "misspelled"), 1.0, "{report}");
+    assert_eq!(success("no-fuzzy", "title"), 1.0, "{report}");
+    assert_eq!(success("no-fuzzy", "misspelled"), 0.0, "{report}");
+    let moved = report.regressions(&json_with(&report, "no-fuzzy", "default"), 0.005);
+    assert!(
+        moved.iter().any(|r| r.class == "misspelled"),
+        "comparing no-fuzzy with default's figures flags the misspelled class: {moved:?}"
+    );
+}
+
+/// `report`'s JSON with `variant`'s figures saved under the name `as_variant`: what comparing
+/// a changed variant with the saved report of another looks like.
+fn json_with(report: &quality::run::Report, as_variant: &str, variant: &str) -> serde_json::Value {
+    let json = report.to_json();
+    serde_json::json!({
+        "set": json["set"],
+        "variants": { as_variant: json["variants"][variant] },
+    })
 }
