@@ -166,7 +166,7 @@ pub fn search(
         };
         if let Some(query) = compile::whole_name(&user, layout, filters) {
             let n = wanted - named.len();
-            let ranking = collect::ranking(n, ranker.prior.clone(), ranker.score.clone());
+            let ranking = collect::ranking(n, ranker.prior.clone(), ranker.score);
             named.extend(searcher.search(&*query, &ranking)?);
         }
     }
@@ -355,8 +355,8 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in rows.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        rows[0][j] = j;
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

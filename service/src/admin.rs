@@ -1,6 +1,7 @@
 //! The admin API (docs/ARCHITECTURE.md, "The HTTP contract", admin rows): full reindex, swap,
 //! rollback, generations and read-only, and the rank job — every route behind
-//! `Authorization: Bearer <DISCO_ADMIN_TOKEN>`.
+//! `Authorization: Bearer <DISCO_ADMIN_TOKEN>` — and the rater's page ([`crate::judge`]), which
+//! also takes the token from a cookie of its own.
 //!
 //! Without a configured token the binary does not merge this router, so `/admin/*` answers
 //! 404 like any unknown path. A wrong or missing token answers 401 and changes nothing.
@@ -12,7 +13,8 @@
 //! #         mut indexer: indexer::Indexer, state: service::QueryState) -> axum::Router {
 //! let admin = service::admin::AdminState::new("s3cret", generations, db)
 //!     .with_feed(indexer.reindex_feed())   // reindex through the live indexer
-//!     .with_ranks(rank::RankStore::in_data_dir("data").unwrap());
+//!     .with_ranks(rank::RankStore::in_data_dir("data").unwrap())
+//!     .with_search(state.clone());          // the rater's page searches as /search does
 //! service::router(state).merge(service::admin::router(admin))
 //! # }
 //! ```
@@ -40,6 +42,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::server::QueryState;
 
 /// What the admin routes act on. Cheap to clone.
 #[derive(Clone)]
@@ -57,6 +60,8 @@ struct AdminInner {
     progress: ReindexProgress,
     reindex_cancel: Mutex<Option<CancellationToken>>,
     rank_slot: rank::schedule::JobSlot,
+    /// The query service the rater's page searches through (its source, priors, settings).
+    search: Option<QueryState>,
 }
 
 impl AdminState {
@@ -75,6 +80,7 @@ impl AdminState {
                 progress: ReindexProgress::default(),
                 reindex_cancel: Mutex::new(None),
                 rank_slot: rank::schedule::JobSlot::default(),
+                search: None,
             }),
         }
     }
@@ -109,6 +115,13 @@ impl AdminState {
         self.change(|i| i.rank_slot = slot)
     }
 
+    /// Let the rater's page (`/judge`) search through `state`, the query service's own, so
+    /// raters judge exactly what `/search` answers. Without it the page's results answer 503.
+    #[must_use]
+    pub fn with_search(self, state: QueryState) -> AdminState {
+        self.change(|i| i.search = Some(state))
+    }
+
     #[must_use]
     pub fn with_options(self, options: ReindexOptions) -> AdminState {
         self.change(|i| i.options = options)
@@ -117,6 +130,19 @@ impl AdminState {
     /// The reindex progress handle `GET /admin/reindex` reports.
     pub fn progress(&self) -> ReindexProgress {
         self.inner.progress.clone()
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub(crate) fn search(&self) -> Option<&QueryState> {
+        self.inner.search.as_ref()
+    }
+
+    /// The configured token's log label ([`fingerprint`]).
+    pub(crate) fn token_fingerprint(&self) -> String {
+        fingerprint(&self.inner.token)
     }
 }
 
@@ -137,6 +163,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/ranks", get(ranks))
         .route("/admin/ranks/{version}/activate", post(activate_rank))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        // Merged after the layer: the rater's page has its own guard, which also reads its cookie.
+        .merge(crate::judge::routes(state.clone()))
         .with_state(state)
 }
 
@@ -153,7 +181,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// A short, stable name for a token in logs (never the token itself).
-fn fingerprint(token: &str) -> String {
+pub(crate) fn fingerprint(token: &str) -> String {
     // FNV-1a: not a secret-keeping hash, only a label that tells two tokens apart in logs.
     let hash = token.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -178,27 +206,45 @@ fn remote(request: &Request) -> String {
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 async fn authorize(State(state): State<AdminState>, request: Request, next: Next) -> Response {
+    let presented = bearer(request.headers()).map(str::to_string);
+    admit(
+        &state,
+        presented.as_deref(),
+        "admin endpoints need `Authorization: Bearer <DISCO_ADMIN_TOKEN>`",
+        request,
+        next,
+    )
+    .await
+}
+
+/// Runs `request` when `presented` is the admin token and answers 401 with `refusal`
+/// otherwise, logging the call either way. Every guard of the admin router ends here, however
+/// it found the token (header, or the rater's page's cookie), so all refuse and log alike.
+pub(crate) async fn admit(
+    state: &AdminState,
+    presented: Option<&str>,
+    refusal: &str,
+    request: Request,
+    next: Next,
+) -> Response {
     let who = remote(&request);
     let what = format!("{} {}", request.method(), request.uri().path());
-    let presented = bearer(request.headers()).map(str::to_string);
     // An empty configured token guards nothing: it refuses every call.
     let allowed = !state.inner.token.is_empty()
-        && presented
-            .as_deref()
-            .is_some_and(|t| constant_time_eq(t.as_bytes(), state.inner.token.as_bytes()));
+        && presented.is_some_and(|t| constant_time_eq(t.as_bytes(), state.inner.token.as_bytes()));
     if !allowed {
         tracing::warn!(target: "disco::admin", %who, %what, presented = presented.is_some(),
             at = %chrono::Utc::now(), "admin call refused: missing or wrong token");
         let mut response = ApiError {
             status: StatusCode::UNAUTHORIZED,
-            message: "admin endpoints need `Authorization: Bearer <DISCO_ADMIN_TOKEN>`".into(),
+            message: refusal.into(),
         }
         .into_response();
         response.headers_mut().insert(
@@ -207,7 +253,7 @@ async fn authorize(State(state): State<AdminState>, request: Request, next: Next
         );
         return response;
     }
-    let token = fingerprint(presented.as_deref().unwrap_or_default());
+    let token = fingerprint(presented.unwrap_or_default());
     let response = next.run(request).await;
     tracing::info!(target: "disco::admin", %who, token = %token, %what,
         status = response.status().as_u16(), at = %chrono::Utc::now(), "admin call");

@@ -339,6 +339,51 @@ pub async fn page() -> Html<&'static str> {
     Html(crate::page::HTML)
 }
 
+/// The first `limit` results for `text` under each of `ranks` (as `/search`'s `rank`), all of
+/// kinds, from one snapshot so the variants compare like with like: what `/search` would answer
+/// with each, for in-process callers (the rater's page, [`crate::judge`]).
+pub(crate) async fn search_variants(
+    state: &QueryState,
+    text: &str,
+    ranks: &[Option<&str>],
+    limit: usize,
+) -> Result<Vec<Vec<ResultItem>>, ApiError> {
+    let started = Instant::now();
+    let request = SearchRequest {
+        text: query_text(Some(text.to_string()))?,
+        kind: None,
+        genre: None,
+        limit: limit.min(MAX_LIMIT),
+        offset: 0,
+    };
+    let priors = ranks
+        .iter()
+        .map(|rank| prior(state, *rank))
+        .collect::<Result<Vec<_>, _>>()?;
+    let settings = state.inner.config.search;
+    let clauses = state.inner.clauses.clone();
+    let outcomes = run(state, move |snapshot, layout| {
+        priors
+            .into_iter()
+            .map(|prior| {
+                engine::search::search(
+                    &snapshot.searcher,
+                    layout,
+                    prior,
+                    &settings,
+                    &request,
+                    Some(&clauses),
+                )
+            })
+            .collect::<tantivy::Result<Vec<_>>>()
+    })
+    .await?;
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| respond(String::new(), outcome, started).results)
+        .collect())
+}
+
 /// Runs blocking index work off the async threads, bounded by the request timeout.
 pub(crate) async fn run<T, F>(state: &QueryState, work: F) -> Result<T, ApiError>
 where

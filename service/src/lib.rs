@@ -5,7 +5,7 @@
 //! answers into the wire shapes of the contract ([`api`]), maps every failure to a status
 //! ([`error`]), and measures ([`metrics`]). The admin routes ([`admin`]) are the one place that
 //! drives the writer (reindex, swap, rollback, read-only, the rank job); everything else only
-//! reads.
+//! reads, but for the rater's page ([`judge`]), which appends judgments to the query sets.
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -20,6 +20,7 @@ pub mod admin;
 pub mod api;
 pub mod entity;
 pub mod error;
+pub mod judge;
 pub mod metrics;
 pub mod page;
 pub mod server;

@@ -126,17 +126,19 @@ pub async fn app(
     let state = query_state(parts.catalog.clone())?
         .with_priors(Arc::new(engine::ranks::RankPriors::open(ranks.clone())))
         .with_suggester(suggester);
-    let mut app = service::router(state);
+    let mut app = service::router(state.clone());
     match globals.admin_token.as_deref() {
         Some(token) if !token.is_empty() => {
             let mut admin = service::admin::AdminState::new(token, parts.catalog, parts.db)
                 .with_ranks(ranks)
-                .with_rank_slot(rank_slot);
+                .with_rank_slot(rank_slot)
+                // The rater's page (/judge) judges what /search answers.
+                .with_search(state);
             if let Some(feed) = parts.feed {
                 admin = admin.with_feed(feed);
             }
             app = app.merge(service::admin::router(admin));
-            tracing::info!("admin API on (DISCO_ADMIN_TOKEN is set)");
+            tracing::info!("admin API and the rater's page /judge on (DISCO_ADMIN_TOKEN is set)");
         }
         _ => tracing::info!("admin API off: set DISCO_ADMIN_TOKEN to enable it"),
     }

@@ -16,8 +16,8 @@ use crate::fixture::chinook;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// A headless Chromium, killed when dropped.
-struct Browser {
+/// A headless Chromium, killed when dropped (also drives the rater's page, `judge.rs`).
+pub struct Browser {
     child: Child,
     socket: WebSocket<MaybeTlsStream<TcpStream>>,
     next_id: u64,
@@ -33,7 +33,7 @@ impl Drop for Browser {
 }
 
 impl Browser {
-    fn launch() -> Browser {
+    pub fn launch() -> Browser {
         assert!(
             Path::new(CHROMIUM).exists(),
             "{CHROMIUM} is required for the browser test (scripts/setup installs Debian's chromium)"
@@ -85,7 +85,7 @@ impl Browser {
     }
 
     /// Sends one command and waits for its answer, skipping events.
-    fn call(&mut self, method: &str, params: Value) -> Value {
+    pub fn call(&mut self, method: &str, params: Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
         let mut message = json!({ "id": id, "method": method, "params": params });
@@ -107,7 +107,7 @@ impl Browser {
         }
     }
 
-    fn open(&mut self, url: &str) {
+    pub fn open(&mut self, url: &str) {
         let target = self.call("Target.createTarget", json!({ "url": "about:blank" }));
         let attached = self.call(
             "Target.attachToTarget",
@@ -120,7 +120,7 @@ impl Browser {
         self.call("Page.navigate", json!({ "url": url }));
     }
 
-    fn viewport(&mut self, width: u32, height: u32, mobile: bool) {
+    pub fn viewport(&mut self, width: u32, height: u32, mobile: bool) {
         let scale = if mobile { 2 } else { 1 };
         self.call(
             "Emulation.setDeviceMetricsOverride",
@@ -129,7 +129,7 @@ impl Browser {
     }
 
     /// Evaluates `expression` in the page and returns its value.
-    fn eval(&mut self, expression: &str) -> Value {
+    pub fn eval(&mut self, expression: &str) -> Value {
         let result = self.call(
             "Runtime.evaluate",
             json!({ "expression": expression, "returnByValue": true }),
@@ -138,7 +138,7 @@ impl Browser {
     }
 
     /// Waits until `expression` is true in the page.
-    fn wait_for(&mut self, what: &str, expression: &str) {
+    pub fn wait_for(&mut self, what: &str, expression: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if self.eval(expression) == json!(true) {
@@ -151,7 +151,7 @@ impl Browser {
     }
 
     /// Clicks the middle of the first element matching `selector`, as a mouse would.
-    fn click(&mut self, selector: &str) {
+    pub fn click(&mut self, selector: &str) {
         let script = format!(
             "(() => {{ const e = document.querySelector({sel}); if (!e) return null; e.scrollIntoView({{block: 'center'}});
                const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()",
@@ -170,15 +170,15 @@ impl Browser {
         }
     }
 
-    fn type_text(&mut self, text: &str) {
+    pub fn type_text(&mut self, text: &str) {
         self.call("Input.insertText", json!({ "text": text }));
     }
 
-    fn press_enter(&mut self) {
+    pub fn press_enter(&mut self) {
         self.press_key("Enter", 13);
     }
 
-    fn press_key(&mut self, key: &str, code: u32) {
+    pub fn press_key(&mut self, key: &str, code: u32) {
         for kind in ["keyDown", "keyUp"] {
             let mut event =
                 json!({ "type": kind, "key": key, "code": key, "windowsVirtualKeyCode": code });
@@ -189,7 +189,7 @@ impl Browser {
         }
     }
 
-    fn screenshot(&mut self, path: &Path) {
+    pub fn screenshot(&mut self, path: &Path) {
         let shot = self.call(
             "Page.captureScreenshot",
             json!({ "format": "png", "captureBeyondViewport": false }),
@@ -221,7 +221,7 @@ fn base64_decode(text: &str) -> Vec<u8> {
     out
 }
 
-fn artifacts() -> PathBuf {
+pub fn artifacts() -> PathBuf {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))

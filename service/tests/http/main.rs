@@ -1,10 +1,11 @@
 //! The query service over real indexes: the HTTP contract, hostile input, relevance on the
-//! Chinook catalog, and the page in a real browser. One test binary (one link) for all.
+//! Chinook catalog, the page in a real browser, and the rater's page. One test binary (one link) for all.
 
 mod browser;
 mod fixture;
 mod hostile;
 mod http;
+mod judge;
 mod relevance;
 
 use axum::Router;
