@@ -68,9 +68,10 @@ pub mod system {
     pub const DISPLAY_TITLE: &str = "display_title";
     /// The context line under the title: stored only.
     pub const DISPLAY_SUBTITLE: &str = "display_subtitle";
-    /// The display title as one [`crate::analyzer::name_key`]: raw, indexed, not stored. A
-    /// query that is an entity's whole name finds it with one term, however many other
-    /// documents (its tracks, say) mention the same words.
+    /// The display title as one [`crate::analyzer::name_key`] (and, for tracks and sets, the
+    /// owner's name and the title as another): raw, indexed, not stored. A query that is an
+    /// entity's whole name finds it with one term, however many other documents (its tracks,
+    /// say) mention the same words.
     pub const NAME_KEY: &str = "name_key";
     /// Every system field name.
     pub const ALL: [&str; 10] = [

@@ -24,7 +24,7 @@ use tantivy::{TantivyDocument, Term};
 
 use crate::definition::{Definitions, FieldDef, FieldType};
 use crate::row::{EntityRow, FieldValue};
-use crate::{EntityKey, Version};
+use crate::{EntityKey, EntityKind, Version};
 
 /// A display line inserts at most this many characters of one field.
 pub const DISPLAY_MAX_CHARS: usize = 300;
@@ -81,6 +81,15 @@ impl Definitions {
         let display = self.display(row)?;
         let name_key = crate::analyzer::name_key(&display.title);
         if !name_key.is_empty() {
+            // A track or a set is also named the way people name it: its owner, then its title
+            // ("Iron Maiden Killers"); the subtitle of those kinds is the owner's name.
+            if matches!(row.key.kind, EntityKind::Track | EntityKind::Playlist) {
+                let owned =
+                    crate::analyzer::name_key(&format!("{} {}", display.subtitle, display.title));
+                if owned != name_key {
+                    doc.add_text(sys.name_key, owned);
+                }
+            }
             doc.add_text(sys.name_key, name_key);
         }
         doc.add_text(sys.display_title, display.title);
