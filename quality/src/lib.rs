@@ -3,6 +3,8 @@
 //! set against several variants side by side — rank versions, `rank=none`, named ranking
 //! settings, index generations and a plain SQLite FTS5 baseline ([`run`], [`baseline`]) —
 //! scored with [`engine::evaluation`] per class of query and gated against a saved baseline.
+//! Typeahead is measured the same way ([`typeahead`]): each known-item query typed key by key
+//! into the suggester, beside a plain prefix trie and a plain fuzzy scan.
 //!
 //! It never writes an index and never changes the site's own tables; it reads them to draw
 //! queries and writes only its own (`eval_*`).
@@ -11,6 +13,7 @@ pub mod baseline;
 pub mod generate;
 pub mod run;
 pub mod store;
+pub mod typeahead;
 
 use schemas::EntityKey;
 use serde::{Deserialize, Serialize};

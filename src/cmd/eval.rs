@@ -1,6 +1,7 @@
 //! `disco eval`: judged query sets and offline evaluation — draw a known-item set from the
 //! catalog, import and export sets as JSONL, and run a set against variants side by side with
-//! a plain FTS5 baseline, failing when a class falls below a saved baseline file.
+//! a plain FTS5 baseline, failing when a class falls below a saved baseline file; and type a
+//! set key by key into typeahead (`eval suggest`) beside a plain prefix trie and fuzzy scan.
 
 use std::path::PathBuf;
 
@@ -27,6 +28,9 @@ pub struct EvalArgs {
 pub enum EvalCommand {
     /// Run a query set against variants side by side (default: `live` and `baseline`).
     Run(RunArgs),
+    /// Type each known-item query key by key into the suggester (as `serve` builds it), beside
+    /// a plain prefix trie and a plain fuzzy scan.
+    Suggest(SuggestArgs),
     /// Draw a known-item set from the catalog and save it.
     Generate(GenerateArgs),
     /// List the saved query sets.
@@ -89,10 +93,33 @@ pub struct RunArgs {
     pub save: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct SuggestArgs {
+    /// The set to type (its known-item queries).
+    #[arg(long, default_value = "known-items")]
+    pub set: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// A saved report (JSON) to compare with: exit non-zero when a class's share found within
+    /// 3 keys is lower by more than --tolerance.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    #[arg(long, default_value_t = 0.005)]
+    pub tolerance: f64,
+    /// Also print up to this many queries per variant not found at the full text.
+    #[arg(long, default_value_t = 0)]
+    pub misses: usize,
+    /// Write this run's report (JSON) here, to serve as a baseline later.
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+}
+
 pub async fn run(globals: Globals, args: EvalArgs) -> anyhow::Result<()> {
     let db = globals.database().await?;
     match args.command {
         EvalCommand::Run(args) => run_set(&globals, &db, args).await?,
+        EvalCommand::Suggest(args) => suggest_set(&globals, &db, args).await?,
         EvalCommand::Generate(args) => {
             let options = quality::generate::GenerateOptions {
                 seed: args.seed,
@@ -189,6 +216,85 @@ async fn run_set(globals: &Globals, db: &schemas::db::Db, args: RunArgs) -> anyh
             let first = miss.first.map_or("nothing".to_string(), |k| k.to_string());
             println!(
                 "miss {label} [{}] {:?}: wanted {} at {rank}, first {first}",
+                miss.class, miss.text, miss.intended
+            );
+        }
+    }
+    if let Some(path) = &args.save {
+        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.baseline {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the baseline {}", path.display()))?;
+        let saved: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a saved report", path.display()))?;
+        let regressions = report.regressions(&saved, args.tolerance);
+        if !regressions.is_empty() {
+            for regression in &regressions {
+                eprintln!("regression: {regression}");
+            }
+            anyhow::bail!(
+                "{} class(es) fell below {} by more than {}",
+                regressions.len(),
+                path.display(),
+                args.tolerance
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `disco eval suggest`: builds the suggester as `serve` does (DiscoRank's active version where
+/// scored, popularity otherwise), reads the same names and weights for the plain baselines,
+/// types the set, prints, saves and gates.
+async fn suggest_set(
+    globals: &Globals,
+    db: &schemas::db::Db,
+    args: SuggestArgs,
+) -> anyhow::Result<()> {
+    use quality::typeahead::{self, Names};
+
+    let set = store::load_set(db, &args.set).await?;
+    let ranks = rank::RankStore::in_data_dir(&globals.data_dir)?;
+    let active = ranks.load_active()?;
+    match &active {
+        Some((version, _)) => {
+            eprintln!("suggest prior: DiscoRank {version}, popularity where unscored")
+        }
+        None => eprintln!("suggest prior: popularity (no active DiscoRank version)"),
+    }
+    let scores = active.map(|(_, scores)| std::sync::Arc::new(scores));
+    let prior = suggest::SuggestPrior::new(move |key, popularity| {
+        scores
+            .as_ref()
+            .and_then(|s| s.relative(key))
+            .unwrap_or(popularity)
+    });
+    let suggester = suggest::Suggester::new(suggest::SuggestIndex::empty());
+    let built = suggest::rebuild(&suggester, db, &prior, None).await?;
+    eprintln!("suggest: {built}");
+    let records = suggest::names_db::load(db, &prior).await?;
+    let names = Names::from_records(&records, &suggester.factors());
+    let report = typeahead::measure(&set, &suggester, &names);
+    let json = report.to_json();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print!("{report}");
+    }
+    for (label, _) in &report.variants {
+        for miss in report.misses(label).take(args.misses) {
+            let keys = miss
+                .found
+                .map_or("never while typing".to_string(), |(k, r)| {
+                    format!("at key {k} (rank {r}) while typing")
+                });
+            let first = miss
+                .full_first
+                .map_or("nothing".to_string(), |k| k.to_string());
+            println!(
+                "miss {label} [{}] {:?}: wanted {}, found {keys}; full text first {first}",
                 miss.class, miss.text, miss.intended
             );
         }
