@@ -159,17 +159,24 @@ impl Suggester {
             None => (0..4).collect(),
         };
         let extra = overlay.matches(&query, kind);
+        // Exact prefixes: the heaviest few times `limit` of them, then the names that start
+        // with what was typed ahead of those where it starts a later word ("th" → "The Clash"
+        // before "Balls to the Wall"), a name that is exactly the text first of all; weight
+        // orders each group.
         let mut out = Picker {
-            out: Vec::with_capacity(limit),
-            limit,
+            out: Vec::with_capacity(limit * EXACT_POOL),
+            limit: limit * EXACT_POOL,
         };
-
         let mut exact = TopK::new(&index.lanes);
         let keys = index.prefix_range(query.key.as_bytes());
         for &lane in &lanes {
             exact.add(lane, keys.clone());
         }
         out.fill(&index, &overlay, exact, tier(&extra, 0));
+        out.out
+            .sort_by_cached_key(|s| where_typed(&s.text, &query.key));
+        out.out.truncate(limit);
+        out.limit = limit;
 
         // Typo tiers, each walked only when the ones before left room. A query that matched
         // exactly was most likely typed right: it is filled up with one-edit neighbours only,
@@ -193,6 +200,22 @@ impl Suggester {
             out.fill(&index, &overlay, typos, tier(&extra, distance));
         }
         out.out
+    }
+}
+
+/// How many times `limit` exact prefix matches are weighed for where the typed text falls.
+const EXACT_POOL: usize = 3;
+
+/// Where `typed` (already a key) falls in the display name `name`: 0 the whole name, 1 its
+/// start, 2 a later word.
+fn where_typed(name: &str, typed: &str) -> u8 {
+    let name = crate::normalize::key_text(name);
+    if name == typed {
+        0
+    } else if name.starts_with(typed) {
+        1
+    } else {
+        2
     }
 }
 

@@ -81,15 +81,16 @@ fn prefixes_of_the_whole_name_come_heaviest_first() {
 #[test]
 fn words_inside_a_name_are_found_and_each_entity_comes_once() {
     let sg = small();
-    // "World" starts "World Peace" and is a word of four others: one suggestion each.
+    // "World" starts three names and is a later word of another: one suggestion each, the
+    // names that start with it first (by weight), then the heavier "Around the World".
     let got = sg.suggest("world", None, 10);
     assert_eq!(
         texts(&got),
         [
-            "Around the World",
             "World Peace",
             "World Music Essentials",
-            "World Music Lovers"
+            "World Music Lovers",
+            "Around the World",
         ]
     );
     let the = sg.suggest("the", None, 10);
