@@ -15,7 +15,7 @@ use site::simulate::{Limit, SimOptions, Simulator};
 
 use super::common::Globals;
 use super::index::IndexArgs;
-use super::service;
+use super::wiring;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -71,13 +71,13 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
     }
 
     let cancel = CancellationToken::new();
-    service::cancel_on_signal(cancel.clone());
+    wiring::cancel_on_signal(cancel.clone());
     let catalog = Generations::open(&globals.data_dir)?;
     let bus = MemoryBus::new();
     let mut indexer = Indexer::open(
         db.clone(),
         catalog.clone(),
-        service::indexer_config(&args.index),
+        wiring::indexer_config(&args.index),
     )?;
     let (changes, feed) = (indexer.changes(), indexer.reindex_feed());
     let indexer_task = {
@@ -106,14 +106,14 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
 
     // Subscribed after the first build: suggest is built from the database afterwards, and
     // changes from then on land in the delta that the build keeps.
-    let parts = service::Parts {
+    let parts = wiring::Parts {
         catalog,
         db: db.clone(),
         changes: Some(changes),
         feed: Some(feed),
         rank_every: None,
     };
-    let app = service::app(&globals, parts, &cancel).await?;
+    let app = wiring::app(&globals, parts, &cancel).await?;
 
     let simulator = (args.rate > 0.0).then(|| {
         let (db, bus, stop, rate) = (db.clone(), bus.clone(), cancel.clone(), args.rate);
@@ -126,7 +126,7 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
         })
     });
 
-    service::serve_http(&globals.listen, app, cancel.clone()).await?;
+    wiring::serve_http(&globals.listen, app, cancel.clone()).await?;
     cancel.cancel();
     if let Some(task) = simulator {
         task.await??;

@@ -7,7 +7,7 @@ use indexer::{CancellationToken, Generations, Indexer};
 
 use super::common::Globals;
 use super::index::IndexArgs;
-use super::service;
+use super::wiring;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -26,7 +26,7 @@ pub async fn run(globals: Globals, args: ServeArgs) -> anyhow::Result<()> {
     let catalog = Generations::open(&globals.data_dir)?;
     let db = globals.database().await?;
     let cancel = CancellationToken::new();
-    service::cancel_on_signal(cancel.clone());
+    wiring::cancel_on_signal(cancel.clone());
 
     let (indexer_task, changes, feed) = match (args.no_indexer, globals.amqp_url.clone()) {
         (true, _) => (None, None, None),
@@ -36,12 +36,12 @@ pub async fn run(globals: Globals, args: ServeArgs) -> anyhow::Result<()> {
         ),
         (false, Some(amqp_url)) => {
             let mut amqp = AmqpConfig::new(&amqp_url, &globals.exchange, &globals.queue);
-            amqp.prefetch = service::prefetch(&args.index);
+            amqp.prefetch = wiring::prefetch(&args.index);
             let source = AmqpSource::connect(amqp).await?;
             let mut indexer = Indexer::open(
                 db.clone(),
                 catalog.clone(),
-                service::indexer_config(&args.index),
+                wiring::indexer_config(&args.index),
             )?;
             let (changes, feed) = (indexer.changes(), indexer.reindex_feed());
             let stop = cancel.clone();
@@ -55,15 +55,15 @@ pub async fn run(globals: Globals, args: ServeArgs) -> anyhow::Result<()> {
         }
     };
 
-    let parts = service::Parts {
+    let parts = wiring::Parts {
         catalog,
         db,
         changes,
         feed,
         rank_every: args.rank_every,
     };
-    let app = service::app(&globals, parts, &cancel).await?;
-    service::serve_http(&globals.listen, app, cancel.clone()).await?;
+    let app = wiring::app(&globals, parts, &cancel).await?;
+    wiring::serve_http(&globals.listen, app, cancel.clone()).await?;
     cancel.cancel();
     if let Some(task) = indexer_task {
         task.await??;
