@@ -8,7 +8,7 @@ pub mod ops;
 pub mod rank;
 pub mod seed;
 pub mod serve;
-pub mod wiring;
 pub mod simulate;
 pub mod suggest;
 pub mod verify;
+pub mod wiring;
