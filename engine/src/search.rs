@@ -322,7 +322,7 @@ const NAME_PRECEDENCE: [EntityKind; 4] = [
 ];
 
 /// Fill-ins considered for their closeness to what was typed, however few are shown.
-const FILL_IN_POOL: usize = 50;
+const FILL_IN_POOL: usize = 20;
 
 /// Fill-ins ordered by how few edits turn what was typed into their title (fewer typos
 /// first), then by blended score: among look-alikes the one the person was closest to typing

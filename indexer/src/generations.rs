@@ -516,7 +516,16 @@ impl Generations {
                 tracing::warn!(path = %path.display(), "not a tantivy index; skipped");
                 continue;
             };
-            let handle = open_handle(generation, path, index, self.definitions.clone(), meta)?;
+            let handle = match open_handle(generation, path, index, self.definitions.clone(), meta)
+            {
+                // Only the live generation must be readable; an older one kept for rollback
+                // or a failed build is left on disk, unused, for `disco reindex` to prune.
+                Err(e @ IndexerError::SchemaChanged { .. }) if aliases.live != Some(generation) => {
+                    tracing::warn!(error = %e, "generation skipped");
+                    continue;
+                }
+                other => other?,
+            };
             generations.insert(generation, Arc::new(handle));
         }
         let mut state = write(&self.state);
@@ -566,6 +575,11 @@ fn open_handle(
     definitions: Arc<Definitions>,
     meta: GenerationMeta,
 ) -> Result<GenerationHandle, IndexerError> {
+    // Documents are rendered, and queries built, with the definitions' field numbers: an index
+    // whose schema differs (built by an older Disco) would be written and read wrongly.
+    if index.schema() != definitions.schema() {
+        return Err(IndexerError::SchemaChanged { generation, path });
+    }
     schemas::analyzer::register(index.tokenizers());
     let reader = index
         .reader_builder()
@@ -636,6 +650,41 @@ mod tests {
     use schemas::{EntityKey, EntityKind, Version};
 
     use super::*;
+
+    /// A generation built with another index schema is refused with a message that says what
+    /// to do, rather than written or read with the wrong field numbers.
+    #[test]
+    fn a_generation_with_another_schema_is_refused_not_misread() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Generations::open(dir.path()).unwrap());
+        let sources: Vec<(String, String)> = EntityKind::ALL
+            .iter()
+            .map(|kind| {
+                let file = format!("{kind}.json");
+                let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../schemas/definitions")
+                    .join(&file);
+                let text = fs::read_to_string(path).unwrap();
+                // One more stored field: a different schema.
+                let text = text.replacen(
+                    "\"fields\": [",
+                    "\"fields\": [\n    { \"name\": \"extra\", \"type\": \"i64\", \"indexed\": false, \"stored\": true },",
+                    1,
+                );
+                (file, text)
+            })
+            .collect();
+        let refs: Vec<(&str, &str)> = sources
+            .iter()
+            .map(|(f, t)| (f.as_str(), t.as_str()))
+            .collect();
+        let other = Arc::new(Definitions::from_sources(&refs).unwrap());
+        let err = Generations::open_with(dir.path(), other)
+            .err()
+            .expect("another schema is refused");
+        assert!(matches!(err, IndexerError::SchemaChanged { .. }), "{err}");
+        assert!(err.to_string().contains("disco reindex"), "{err}");
+    }
 
     /// Two commits make two segments; merging leaves one with every document, searchable.
     #[test]

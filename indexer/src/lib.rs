@@ -81,6 +81,16 @@ pub enum IndexerError {
     NoSuchGeneration(Generation),
     #[error("{0} is not built; only a built generation can be made live")]
     NotBuilt(Generation),
+    #[error(
+        "{generation} at {} was built with another index schema than this version of Disco \
+         writes; move the index directory away and rebuild (`disco reindex --swap`; `disco demo` \
+         rebuilds an empty one itself)",
+        path.display()
+    )]
+    SchemaChanged {
+        generation: Generation,
+        path: PathBuf,
+    },
     #[error("there is no previous generation to roll back to")]
     NoPrevious,
     #[error(transparent)]
