@@ -679,9 +679,9 @@ mod tests {
             .map(|(f, t)| (f.as_str(), t.as_str()))
             .collect();
         let other = Arc::new(Definitions::from_sources(&refs).unwrap());
-        let err = Generations::open_with(dir.path(), other)
-            .err()
-            .expect("another schema is refused");
+        let Err(err) = Generations::open_with(dir.path(), other) else {
+            panic!("another schema is refused");
+        };
         assert!(matches!(err, IndexerError::SchemaChanged { .. }), "{err}");
         assert!(err.to_string().contains("disco reindex"), "{err}");
     }

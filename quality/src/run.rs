@@ -162,11 +162,13 @@ pub async fn run(set: &QuerySet, variants: &[Variant]) -> Result<Report, Quality
     })
 }
 
-/// A class whose success@1 fell below its saved figure by more than the tolerance.
+/// A class whose gated figure fell below its saved value by more than the tolerance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Regression {
     pub variant: String,
     pub class: String,
+    /// The figure compared (`success@1`, `within_3`).
+    pub figure: String,
     pub saved: f64,
     pub now: f64,
 }
@@ -175,10 +177,43 @@ impl fmt::Display for Regression {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} / {}: success@1 {:.3} < saved {:.3}",
-            self.variant, self.class, self.now, self.saved
+            "{} / {}: {} {:.3} < saved {:.3}",
+            self.variant, self.class, self.figure, self.now, self.saved
         )
     }
+}
+
+/// Every (variant, class) of the saved report `saved` whose `figure` is lower in `now` by more
+/// than `tolerance`; a variant or class only one side has is not compared. Both reports have
+/// the shape `{"variants": {label: {class: {figure: value}}}}`.
+pub fn regressions(now: &Value, saved: &Value, figure: &str, tolerance: f64) -> Vec<Regression> {
+    let mut found = Vec::new();
+    let Some(saved_variants) = saved["variants"].as_object() else {
+        return found;
+    };
+    for (variant, classes) in saved_variants {
+        let Some(classes) = classes.as_object() else {
+            continue;
+        };
+        for (class, row) in classes {
+            let (Some(saved), Some(current)) = (
+                row[figure].as_f64(),
+                now["variants"][variant][class][figure].as_f64(),
+            ) else {
+                continue;
+            };
+            if current < saved - tolerance {
+                found.push(Regression {
+                    variant: variant.clone(),
+                    class: class.clone(),
+                    figure: figure.to_string(),
+                    saved,
+                    now: current,
+                });
+            }
+        }
+    }
+    found
 }
 
 impl Report {
@@ -213,34 +248,7 @@ impl Report {
     /// Every (variant, class) of `saved` that this run also has and whose success@1 is lower
     /// now by more than `tolerance`. A variant or class the saved file lacks is not compared.
     pub fn regressions(&self, saved: &Value, tolerance: f64) -> Vec<Regression> {
-        let now = self.to_json();
-        let label = Metric::Success1.label();
-        let mut found = Vec::new();
-        let Some(saved_variants) = saved["variants"].as_object() else {
-            return found;
-        };
-        for (variant, classes) in saved_variants {
-            let Some(classes) = classes.as_object() else {
-                continue;
-            };
-            for (class, row) in classes {
-                let (Some(saved), Some(current)) = (
-                    row[label].as_f64(),
-                    now["variants"][variant][class][label].as_f64(),
-                ) else {
-                    continue;
-                };
-                if current < saved - tolerance {
-                    found.push(Regression {
-                        variant: variant.clone(),
-                        class: class.clone(),
-                        saved,
-                        now: current,
-                    });
-                }
-            }
-        }
-        found
+        regressions(&self.to_json(), saved, Metric::Success1.label(), tolerance)
     }
 }
 

@@ -33,6 +33,7 @@ use suggest::normalize::key_text;
 use suggest::{KindFactors, Record, Suggester};
 
 use crate::QuerySet;
+use crate::run::Regression;
 
 /// Suggestions per lookup that count, as a dropdown shows them.
 pub const DEPTH: usize = 10;
@@ -529,25 +530,6 @@ pub fn measure(set: &QuerySet, suggester: &Suggester, names: &Names) -> Report {
     run(set, &variants(suggester, names))
 }
 
-/// A class whose within-3-keys share fell below its saved figure by more than the tolerance.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Regression {
-    pub variant: String,
-    pub class: String,
-    pub saved: f64,
-    pub now: f64,
-}
-
-impl fmt::Display for Regression {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} / {}: found within {GATED} keys {:.3} < saved {:.3}",
-            self.variant, self.class, self.now, self.saved
-        )
-    }
-}
-
 fn within_label(keys: usize) -> String {
     format!("within_{keys}")
 }
@@ -587,34 +569,7 @@ impl Report {
     /// is lower now by more than `tolerance`. A variant or class the saved file lacks, or one
     /// without the figure (the fuzzy scan), is not compared.
     pub fn regressions(&self, saved: &Value, tolerance: f64) -> Vec<Regression> {
-        let now = self.to_json();
-        let label = within_label(GATED);
-        let mut found = Vec::new();
-        let Some(saved_variants) = saved["variants"].as_object() else {
-            return found;
-        };
-        for (variant, classes) in saved_variants {
-            let Some(classes) = classes.as_object() else {
-                continue;
-            };
-            for (class, row) in classes {
-                let (Some(saved), Some(current)) = (
-                    row[&label].as_f64(),
-                    now["variants"][variant][class][&label].as_f64(),
-                ) else {
-                    continue;
-                };
-                if current < saved - tolerance {
-                    found.push(Regression {
-                        variant: variant.clone(),
-                        class: class.clone(),
-                        saved,
-                        now: current,
-                    });
-                }
-            }
-        }
-        found
+        crate::run::regressions(&self.to_json(), saved, &within_label(GATED), tolerance)
     }
 
     /// The queries `variant` did not find at the full text, in set order.

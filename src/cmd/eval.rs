@@ -220,29 +220,12 @@ async fn run_set(globals: &Globals, db: &schemas::db::Db, args: RunArgs) -> anyh
             );
         }
     }
-    if let Some(path) = &args.save {
-        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(path) = &args.baseline {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the baseline {}", path.display()))?;
-        let saved: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a saved report", path.display()))?;
-        let regressions = report.regressions(&saved, args.tolerance);
-        if !regressions.is_empty() {
-            for regression in &regressions {
-                eprintln!("regression: {regression}");
-            }
-            anyhow::bail!(
-                "{} class(es) fell below {} by more than {}",
-                regressions.len(),
-                path.display(),
-                args.tolerance
-            );
-        }
-    }
-    Ok(())
+    save_and_gate(
+        &json,
+        args.save.as_deref(),
+        args.baseline.as_deref(),
+        |saved| report.regressions(saved, args.tolerance),
+    )
 }
 
 /// `disco eval suggest`: builds the suggester as `serve` does (DiscoRank's active version where
@@ -299,27 +282,43 @@ async fn suggest_set(
             );
         }
     }
-    if let Some(path) = &args.save {
-        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
+    save_and_gate(
+        &json,
+        args.save.as_deref(),
+        args.baseline.as_deref(),
+        |saved| report.regressions(saved, args.tolerance),
+    )
+}
+
+/// Writes `json` to `save`, and fails when `regressions` finds any against the report saved
+/// at `baseline`: the gate of `eval run` and `eval suggest`.
+fn save_and_gate<R: std::fmt::Display>(
+    json: &serde_json::Value,
+    save: Option<&std::path::Path>,
+    baseline: Option<&std::path::Path>,
+    regressions: impl FnOnce(&serde_json::Value) -> Vec<R>,
+) -> anyhow::Result<()> {
+    if let Some(path) = save {
+        std::fs::write(path, serde_json::to_string_pretty(json)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    if let Some(path) = &args.baseline {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the baseline {}", path.display()))?;
-        let saved: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a saved report", path.display()))?;
-        let regressions = report.regressions(&saved, args.tolerance);
-        if !regressions.is_empty() {
-            for regression in &regressions {
-                eprintln!("regression: {regression}");
-            }
-            anyhow::bail!(
-                "{} class(es) fell below {} by more than {}",
-                regressions.len(),
-                path.display(),
-                args.tolerance
-            );
-        }
+    let Some(path) = baseline else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the baseline {}", path.display()))?;
+    let saved: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a saved report", path.display()))?;
+    let found = regressions(&saved);
+    for regression in &found {
+        eprintln!("regression: {regression}");
+    }
+    if !found.is_empty() {
+        anyhow::bail!(
+            "{} class(es) fell below {} beyond the tolerance",
+            found.len(),
+            path.display()
+        );
     }
     Ok(())
 }
