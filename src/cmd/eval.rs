@@ -76,21 +76,8 @@ pub struct RunArgs {
     /// version), `setting=<name>` (named ranking settings: default, no-fuzzy).
     #[arg(long = "variant", default_values = ["live", "baseline"])]
     pub variants: Vec<String>,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// A saved report (JSON) to compare with: exit non-zero when a class's success@1 is lower
-    /// by more than --tolerance.
-    #[arg(long)]
-    pub baseline: Option<PathBuf>,
-    #[arg(long, default_value_t = 0.005)]
-    pub tolerance: f64,
-    /// Also print up to this many known-item queries per variant whose answer was not first.
-    #[arg(long, default_value_t = 0)]
-    pub misses: usize,
-    /// Write this run's report (JSON) here, to serve as a baseline later.
-    #[arg(long)]
-    pub save: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, Args)]
@@ -98,19 +85,28 @@ pub struct SuggestArgs {
     /// The set to type (its known-item queries).
     #[arg(long, default_value = "known-items")]
     pub set: String,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// How `eval run` and `eval suggest` show, keep and gate their report.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// A saved report (JSON) to compare with: exit non-zero when a class's share found within
-    /// 3 keys is lower by more than --tolerance.
+    /// A saved report (JSON) to compare with: exit non-zero when a class's gated figure
+    /// (success@1 for `run`, the share found within 3 keys for `suggest`) is lower by more
+    /// than --tolerance.
     #[arg(long)]
     pub baseline: Option<PathBuf>,
     #[arg(long, default_value_t = 0.005)]
     pub tolerance: f64,
-    /// Also print up to this many queries per variant not found at the full text.
+    /// Also print up to this many known-item queries per variant that were missed (`run`: not
+    /// first; `suggest`: not found at the full text).
     #[arg(long, default_value_t = 0)]
     pub misses: usize,
-    /// Write this run's report (JSON) here, to serve as a baseline later.
+    /// Write this report (JSON) here, to serve as a baseline later.
     #[arg(long)]
     pub save: Option<PathBuf>,
 }
@@ -204,14 +200,14 @@ async fn run_set(globals: &Globals, db: &schemas::db::Db, args: RunArgs) -> anyh
     }
     let report = quality::run::run(&set, &variants).await?;
     let json = report.to_json();
-    if args.json {
+    if args.report.json {
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print!("{report}");
     }
     for (label, _) in &report.variants {
         let shown = report.misses.iter().filter(|m| &m.variant == label);
-        for miss in shown.take(args.misses) {
+        for miss in shown.take(args.report.misses) {
             let rank = miss.rank.map_or("-".to_string(), |r| r.to_string());
             let first = miss.first.map_or("nothing".to_string(), |k| k.to_string());
             println!(
@@ -222,9 +218,9 @@ async fn run_set(globals: &Globals, db: &schemas::db::Db, args: RunArgs) -> anyh
     }
     save_and_gate(
         &json,
-        args.save.as_deref(),
-        args.baseline.as_deref(),
-        |saved| report.regressions(saved, args.tolerance),
+        args.report.save.as_deref(),
+        args.report.baseline.as_deref(),
+        |saved| report.regressions(saved, args.report.tolerance),
     )
 }
 
@@ -261,13 +257,13 @@ async fn suggest_set(
     let names = Names::from_records(&records, &suggester.factors());
     let report = typeahead::measure(&set, &suggester, &names);
     let json = report.to_json();
-    if args.json {
+    if args.report.json {
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print!("{report}");
     }
     for (label, _) in &report.variants {
-        for miss in report.misses(label).take(args.misses) {
+        for miss in report.misses(label).take(args.report.misses) {
             let keys = miss
                 .found
                 .map_or("never while typing".to_string(), |(k, r)| {
@@ -284,9 +280,9 @@ async fn suggest_set(
     }
     save_and_gate(
         &json,
-        args.save.as_deref(),
-        args.baseline.as_deref(),
-        |saved| report.regressions(saved, args.tolerance),
+        args.report.save.as_deref(),
+        args.report.baseline.as_deref(),
+        |saved| report.regressions(saved, args.report.tolerance),
     )
 }
 
