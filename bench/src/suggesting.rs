@@ -421,8 +421,9 @@ fn title(rng: &mut ChaCha8Rng, vocabulary: &[String]) -> String {
     t.join(" ")
 }
 
-/// Records with about `keys` distinct keys: 55% tracks, 25% users, 15% playlists, 5% groups,
-/// with heavy-tailed priors.
+/// Records with about `keys` distinct keys (owner-led ones included): 55% tracks, 25% users,
+/// 15% playlists, 5% groups, with heavy-tailed priors; each track and set belongs to an
+/// earlier user.
 fn catalog(rng: &mut ChaCha8Rng, keys: usize) -> Vec<Record> {
     let mut vocabulary: Vec<String> = WORDS.iter().map(|w| w.to_string()).collect();
     vocabulary.extend((0..3_000).map(|_| pseudo_word(rng)));
@@ -431,14 +432,23 @@ fn catalog(rng: &mut ChaCha8Rng, keys: usize) -> Vec<Record> {
     // event, and it would only miscount one key.
     let mut seen: HashSet<u64> = HashSet::with_capacity(keys + keys / 4);
     let mut id = 0i64;
+    // Tracks and sets belong to users made before them, found by owner then title too.
+    let mut owners: Vec<String> = Vec::new();
+    let owned = |rng: &mut ChaCha8Rng, owners: &[String], key, title: String, prior| {
+        let owner = owners.choose(rng).map_or("", String::as_str);
+        Record::owned(key, &title, owner, prior)
+    };
     while seen.len() < keys {
         id += 1;
         let prior = (1.0 + rng.random::<f64>().powi(4) * 10_000.0).ln();
         let roll = rng.random_range(0..100);
         let record = if roll < 55 {
-            Record::new(
+            let title = title(rng, &vocabulary);
+            owned(
+                rng,
+                &owners,
                 EntityKey::new(EntityKind::Track, id),
-                title(rng, &vocabulary),
+                title,
                 prior,
             )
         } else if roll < 80 {
@@ -450,9 +460,12 @@ fn catalog(rng: &mut ChaCha8Rng, keys: usize) -> Vec<Record> {
             let username = format!("{}{}", pseudo_word(rng), rng.random_range(0..1000));
             Record::user(id, &username, &full, prior)
         } else if roll < 95 {
-            Record::new(
+            let title = title(rng, &vocabulary);
+            owned(
+                rng,
+                &owners,
                 EntityKey::new(EntityKind::Playlist, id),
-                title(rng, &vocabulary),
+                title,
                 prior,
             )
         } else {
@@ -462,12 +475,19 @@ fn catalog(rng: &mut ChaCha8Rng, keys: usize) -> Vec<Record> {
                 prior,
             )
         };
-        for name in record.names() {
-            for key in normalize::keys(&key_text(name)) {
-                let mut hasher = DefaultHasher::new();
-                key.hash(&mut hasher);
-                seen.insert(hasher.finish());
-            }
+        let own = record.names().flat_map(|name| {
+            let folded = key_text(name);
+            normalize::keys(&folded)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        });
+        for key in own.chain(record.owner_keys()) {
+            let mut hasher = DefaultHasher::new();
+            key.hash(&mut hasher);
+            seen.insert(hasher.finish());
+        }
+        if record.key.kind == EntityKind::User {
+            owners.push(record.text.clone());
         }
         records.push(record);
     }

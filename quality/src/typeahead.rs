@@ -114,16 +114,7 @@ impl Names {
         if typed.is_empty() || limit == 0 {
             return Vec::new();
         }
-        let start = self
-            .sorted
-            .partition_point(|(name, _)| name.as_str() < typed.as_str());
-        let mut found: Vec<u32> = self.sorted[start..]
-            .iter()
-            .take_while(|(name, _)| name.starts_with(&typed))
-            .map(|&(_, ordinal)| ordinal)
-            .collect();
-        found.sort_unstable();
-        found.dedup();
+        let mut found = self.starting(&typed);
         found.sort_by(|&a, &b| self.heavier_first(a, b));
         found.truncate(limit);
         found
@@ -174,6 +165,45 @@ impl Names {
         best.into_iter()
             .map(|(_, o)| self.entities[o as usize].key)
             .collect()
+    }
+
+    /// How well any ranking can do within [`GATED`] keys when it cannot tell which of the
+    /// names that start the same way is wanted: each of the first [`GATED`] keystrokes shows
+    /// [`DEPTH`] entities, all of which start with what was typed by then, so at most
+    /// `GATED × DEPTH` of the `n` entities whose name starts with the first [`GATED`] keys
+    /// can have been shown, and the wanted one is among them with a chance of at most
+    /// `min(1, GATED × DEPTH / n)`. `None` when no name of `intended` starts with those keys
+    /// (an owner-led or misspelled start), where the bound says nothing.
+    ///
+    /// Only a ranking that knows what people look for (popularity, the kind they ask for)
+    /// can beat it; on a set drawn uniformly from the catalog, it is the ceiling.
+    pub fn blind_ceiling(&self, text: &str, intended: EntityKey) -> Option<f64> {
+        let start: String = key_text(text).chars().take(GATED).collect();
+        if start.is_empty() {
+            return None;
+        }
+        let entity = self.entities.iter().find(|e| e.key == intended)?;
+        let start_chars: Vec<char> = start.chars().collect();
+        if !entity.names.iter().any(|n| n.starts_with(&start_chars)) {
+            return None;
+        }
+        let crowd = self.starting(&start).len().max(1);
+        Some(((GATED * DEPTH) as f64 / crowd as f64).min(1.0))
+    }
+
+    /// The entities (ordinals, ascending) one of whose folded names starts with `folded`.
+    fn starting(&self, folded: &str) -> Vec<u32> {
+        let from = self
+            .sorted
+            .partition_point(|(name, _)| name.as_str() < folded);
+        let mut found: Vec<u32> = self.sorted[from..]
+            .iter()
+            .take_while(|(name, _)| name.starts_with(folded))
+            .map(|&(_, ordinal)| ordinal)
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
     }
 
     fn heavier_first(&self, a: u32, b: u32) -> std::cmp::Ordering {
@@ -495,6 +525,9 @@ pub struct Report {
     pub typed: Vec<Typed>,
     /// Queries of the set without an intended entity (not typeahead's to find).
     pub skipped: usize,
+    /// Per class, then `overall`: the mean [`Names::blind_ceiling`] of the queries where it
+    /// is defined, and how many those are (empty when the run was given no names).
+    pub ceiling: Vec<(String, f64, usize)>,
 }
 
 /// Types every known-item query of `set` into every variant.
@@ -522,12 +555,47 @@ pub fn run(set: &QuerySet, variants: &[Variant<'_>]) -> Report {
             .collect(),
         typed,
         skipped,
+        ceiling: Vec::new(),
     }
 }
 
-/// [`run`] with Disco's suggester and the two plain baselines over `names` ([`variants`]).
+/// [`run`] with Disco's suggester and the two plain baselines over `names` ([`variants`]),
+/// with the [`Names::blind_ceiling`] of each class.
 pub fn measure(set: &QuerySet, suggester: &Suggester, names: &Names) -> Report {
-    run(set, &variants(suggester, names))
+    let mut report = run(set, &variants(suggester, names));
+    report.ceiling = ceiling(set, names);
+    report
+}
+
+/// The mean [`Names::blind_ceiling`] per class (in set order), then `overall`.
+pub fn ceiling(set: &QuerySet, names: &Names) -> Vec<(String, f64, usize)> {
+    let mut classes: Vec<(String, f64, usize)> = Vec::new();
+    let mut overall = (0.0, 0);
+    for query in &set.queries {
+        let Some(bound) = query
+            .intended
+            .and_then(|intended| names.blind_ceiling(&query.text, intended))
+        else {
+            continue;
+        };
+        let at = match classes.iter().position(|(c, _, _)| *c == query.class) {
+            Some(at) => at,
+            None => {
+                classes.push((query.class.clone(), 0.0, 0));
+                classes.len() - 1
+            }
+        };
+        classes[at].1 += bound;
+        classes[at].2 += 1;
+        overall.0 += bound;
+        overall.1 += 1;
+    }
+    classes.push(("overall".to_string(), overall.0, overall.1));
+    classes
+        .into_iter()
+        .filter(|(_, _, n)| *n > 0)
+        .map(|(class, sum, n)| (class, sum / n as f64, n))
+        .collect()
 }
 
 fn within_label(keys: usize) -> String {
@@ -537,8 +605,9 @@ fn within_label(keys: usize) -> String {
 impl Report {
     /// The report as JSON: `{"set", "depth", "variants": {label: {class: {figure: value}}}}`,
     /// `overall` a class of its own; figures `within_1`, `within_3`, `within_5`, `full`,
-    /// `ever`, `mean_keys`, `typed`, `p50_ms`, `p99_ms`, `n`, `lookups` (null where undefined).
-    /// This is also the form of a saved baseline file.
+    /// `ever`, `mean_keys`, `typed`, `p50_ms`, `p99_ms`, `n`, `lookups` (null where undefined);
+    /// `blind_ceiling`: `{class: {"within_3", "n"}}`. This is also the form of a saved
+    /// baseline file.
     pub fn to_json(&self) -> Value {
         let mut variants = serde_json::Map::new();
         for (label, summary) in &self.variants {
@@ -562,7 +631,10 @@ impl Report {
             }
             variants.insert(label.clone(), Value::Object(classes));
         }
-        json!({ "set": self.set, "depth": DEPTH, "variants": variants })
+        let ceiling: serde_json::Map<String, Value> = (self.ceiling.iter())
+            .map(|(class, share, n)| (class.clone(), json!({ "within_3": share, "n": n })))
+            .collect();
+        json!({ "set": self.set, "depth": DEPTH, "variants": variants, "blind_ceiling": ceiling })
     }
 
     /// Every (variant, class) of `saved` that this run also has and whose within-3-keys share
@@ -642,6 +714,16 @@ impl fmt::Display for Report {
         self.side_by_side(f, &format!("found within {GATED} keys"), |s| {
             s.within(GATED)
         })?;
+        if !self.ceiling.is_empty() {
+            write!(
+                f,
+                "ceiling for a ranking blind to which same-start name is wanted:"
+            )?;
+            for (class, share, _) in &self.ceiling {
+                write!(f, " {class} {share:.3}")?;
+            }
+            writeln!(f)?;
+        }
         writeln!(f)?;
         self.side_by_side(
             f,
@@ -876,6 +958,39 @@ mod tests {
         assert!(
             report.regressions(&saved, 0.2).is_empty(),
             "within tolerance"
+        );
+    }
+
+    #[test]
+    fn the_blind_ceiling_is_thirty_over_the_crowd_that_starts_alike() {
+        // 60 tracks start with "lov"; one other starts with "lox"; a user is named "Zed Lov".
+        let mut entries: Vec<(EntityKey, Vec<String>, f32)> = (1..=60)
+            .map(|id| (track(id), vec![format!("Love {id}")], 1.0))
+            .collect();
+        entries.push((track(61), vec!["Loxodonta".to_string()], 1.0));
+        let user = EntityKey::new(EntityKind::User, 1);
+        entries.push((user, vec!["Zed Lov".to_string(), "zedlov".to_string()], 1.0));
+        let names = Names::new(entries);
+        assert_eq!(names.blind_ceiling("Love 7", track(7)), Some(0.5));
+        assert_eq!(names.blind_ceiling("LOXODONTA", track(61)), Some(1.0));
+        assert_eq!(names.blind_ceiling("lov", user), None, "not a name start");
+        assert_eq!(names.blind_ceiling("Love 7", track(99)), None, "unknown");
+
+        let set = QuerySet {
+            name: "s".into(),
+            queries: vec![
+                query("Love 7", "track", Some(track(7))),
+                query("Loxodonta", "track", Some(track(61))),
+                query("Zed Lov Love 7", "artist-title", Some(track(7))),
+            ],
+        };
+        let ceiling = ceiling(&set, &names);
+        assert_eq!(
+            ceiling,
+            [
+                ("track".to_string(), 0.75, 2),
+                ("overall".to_string(), 0.75, 2)
+            ]
         );
     }
 

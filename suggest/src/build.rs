@@ -101,6 +101,10 @@ fn cut_keys(records: &[Record], first: usize, weight: &[f32]) -> Cut {
                 pairs.push(pair(key, end + s, ordinal, weight));
             }
         }
+        for key in record.owner_keys() {
+            pairs.push(pair(&key, arena.len(), ordinal, weight));
+            arena.push_str(&key);
+        }
     }
     Cut { arena, pairs }
 }

@@ -11,7 +11,7 @@ use schemas::row::EntityRow;
 use schemas::{EntityKey, EntityKind};
 
 use crate::fuzzy::prefix_distance;
-use crate::normalize::key_text;
+use crate::normalize::{by_owner, key_text};
 use crate::query::Query;
 use crate::record::{Record, SuggestPrior};
 
@@ -57,7 +57,8 @@ struct Touched {
     live: Option<Live>,
 }
 
-/// A match of the delta: `tier` 0 is an exact prefix, 1 and 2 are typo distances.
+/// A match of the delta: `tier` 0 is an exact prefix, 1 and 2 are typo distances,
+/// [`BY_OWNER_TIER`] an exact prefix of a name through its owner.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Match<'a> {
     pub tier: u8,
@@ -65,6 +66,9 @@ pub(crate) struct Match<'a> {
     pub key: EntityKey,
     pub text: &'a str,
 }
+
+/// The [`Match::tier`] of a match through the owner's name ([`crate::normalize::owner_keys`]).
+pub(crate) const BY_OWNER_TIER: u8 = 3;
 
 /// Changes since the build, by entity.
 #[derive(Debug, Default)]
@@ -97,6 +101,7 @@ impl Overlay {
                         keys.extend(crate::normalize::keys(&joined).map(str::to_string));
                     }
                 }
+                keys.extend(record.owner_keys());
                 keys.sort();
                 keys.dedup();
                 for k in &keys {
@@ -162,9 +167,22 @@ impl Overlay {
                 found.insert(*key, 0);
             }
         }
+        let by_owner = by_owner(&query.key);
+        let from = (
+            by_owner.clone(),
+            EntityKey::new(EntityKind::Track, i64::MIN),
+        );
+        for (k, key) in self.keys.range(from..) {
+            if !k.starts_with(&by_owner) {
+                break;
+            }
+            if wanted(*key) {
+                found.entry(*key).or_insert(BY_OWNER_TIER);
+            }
+        }
         if query.max_edits > 0 {
             for (k, key) in &self.keys {
-                if !wanted(*key) || found.get(key) == Some(&0) {
+                if !wanted(*key) || matches!(found.get(key), Some(&0 | &BY_OWNER_TIER)) {
                     continue;
                 }
                 if let Some(d) = prefix_distance(k, query.first, &query.rest, query.max_edits) {

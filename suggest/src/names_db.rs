@@ -13,15 +13,15 @@ use schemas::searchable::condition;
 use schemas::{EntityKey, EntityKind};
 
 use crate::SuggestError;
-use crate::record::{Record, SuggestPrior};
+use crate::record::{Record, SuggestPrior, user_name};
 
 /// The statements, built once: the searchable rule is a runtime string.
 struct Statements {
     /// id, username, full name, followers, searchable tracks.
     users: String,
-    /// id, title, plays, likes, reposts.
+    /// id, title, owner's username, owner's full name, plays, likes, reposts.
     tracks: String,
-    /// id, title, likes, tracks.
+    /// id, title, owner's username, owner's full name, likes, tracks.
     playlists: String,
     /// id, name, members, tracks.
     groups: String,
@@ -37,18 +37,18 @@ static STATEMENTS: LazyLock<Statements> = LazyLock::new(|| Statements {
         condition(EntityKind::User, "u"),
     ),
     tracks: format!(
-        "SELECT t.id, t.title, \
+        "SELECT t.id, t.title, COALESCE(u.username, ''), COALESCE(u.full_name, ''), \
          CAST(COALESCE((SELECT sum(p.count) FROM plays p WHERE p.track_id = t.id), 0) AS BIGINT), \
          CAST((SELECT count(*) FROM likes l WHERE l.target_kind = 'track' AND l.target_id = t.id) AS BIGINT), \
          CAST((SELECT count(*) FROM reposts r WHERE r.target_kind = 'track' AND r.target_id = t.id) AS BIGINT) \
-         FROM tracks t WHERE {}",
+         FROM tracks t LEFT JOIN users u ON u.id = t.user_id WHERE {}",
         condition(EntityKind::Track, "t"),
     ),
     playlists: format!(
-        "SELECT p.id, p.title, \
+        "SELECT p.id, p.title, COALESCE(u.username, ''), COALESCE(u.full_name, ''), \
          CAST((SELECT count(*) FROM likes l WHERE l.target_kind = 'playlist' AND l.target_id = p.id) AS BIGINT), \
          CAST((SELECT count(*) FROM playlist_tracks pt WHERE pt.playlist_id = p.id) AS BIGINT) \
-         FROM playlists p WHERE {}",
+         FROM playlists p LEFT JOIN users u ON u.id = p.user_id WHERE {}",
         condition(EntityKind::Playlist, "p"),
     ),
     groups: format!(
@@ -84,22 +84,45 @@ pub async fn load(db: &Db, prior: &SuggestPrior) -> Result<Vec<Record>, SuggestE
             prior.of(key, popularity),
         ));
     }
-    type Counted3 = (i64, String, i64, i64, i64);
-    for (id, title, plays, likes, reposts) in fetch_all!(db, sql.tracks.as_str(), Counted3) {
-        let key = EntityKey::new(EntityKind::Track, id);
+    type Owned3 = (i64, String, String, String, i64, i64, i64);
+    // A track or set: found by its title and by its owner's shown name then its title.
+    let owned = |kind, id, title: &str, username: &str, full_name: &str, counts: ActivityCounts| {
+        let key = EntityKey::new(kind, id);
+        let prior = prior.of(key, counts.popularity());
+        Record::owned(key, title, user_name(username, full_name), prior)
+    };
+    for (id, title, username, full_name, plays, likes, reposts) in
+        fetch_all!(db, sql.tracks.as_str(), Owned3)
+    {
         let counts = ActivityCounts::Track {
             plays,
             likes,
             reposts,
         };
-        records.push(Record::new(key, title, prior.of(key, counts.popularity())));
+        records.push(owned(
+            EntityKind::Track,
+            id,
+            &title,
+            &username,
+            &full_name,
+            counts,
+        ));
+    }
+    type Owned2 = (i64, String, String, String, i64, i64);
+    for (id, title, username, full_name, likes, tracks) in
+        fetch_all!(db, sql.playlists.as_str(), Owned2)
+    {
+        let counts = ActivityCounts::Playlist { likes, tracks };
+        records.push(owned(
+            EntityKind::Playlist,
+            id,
+            &title,
+            &username,
+            &full_name,
+            counts,
+        ));
     }
     type Counted2 = (i64, String, i64, i64);
-    for (id, title, likes, tracks) in fetch_all!(db, sql.playlists.as_str(), Counted2) {
-        let key = EntityKey::new(EntityKind::Playlist, id);
-        let counts = ActivityCounts::Playlist { likes, tracks };
-        records.push(Record::new(key, title, prior.of(key, counts.popularity())));
-    }
     for (id, name, members, tracks) in fetch_all!(db, sql.groups.as_str(), Counted2) {
         let key = EntityKey::new(EntityKind::Group, id);
         let counts = ActivityCounts::Group { members, tracks };

@@ -28,7 +28,11 @@ pub fn push_key_text(text: &str, out: &mut String) {
     let text = cut(text, MAX_NAME_BYTES * 4);
     let folded = schemas::analyzer::fold(text);
     let base = out.len();
-    for word in folded.split_whitespace() {
+    // Control characters separate words too, so no name's key can begin with [`BY_OWNER`].
+    for word in folded.split(|c: char| c.is_whitespace() || c.is_control()) {
+        if word.is_empty() {
+            continue;
+        }
         if out.len() > base {
             out.push(' ');
         }
@@ -39,6 +43,32 @@ pub fn push_key_text(text: &str, out: &mut String) {
     }
     let kept = cut(&out[base..], MAX_NAME_BYTES).trim_end().len();
     out.truncate(base + kept);
+}
+
+/// The first byte of the keys that name an entity through its owner ([`owner_keys`]): a
+/// control character, which no folded name holds, so those keys sort apart from every name's
+/// own keys and are looked up only on purpose.
+pub const BY_OWNER: char = '\u{1}';
+
+/// The keys that find a track or set by its owner's name then its title ("iron maiden fear
+/// of the dark", "maiden fear of the dark"): one from each word start of the owner's folded
+/// name, [`BY_OWNER`] first. The title's own word starts are its own keys already.
+pub fn owner_keys(owner: &str, title: &str) -> Vec<String> {
+    let owner_len = key_text(owner).len();
+    let named = key_text(&format!("{owner} {title}"));
+    if owner_len == 0 || named.len() <= owner_len {
+        return Vec::new();
+    }
+    word_starts(&named)
+        .into_iter()
+        .filter(|&start| start < owner_len)
+        .map(|start| format!("{BY_OWNER}{}", key_at(&named, start)))
+        .collect()
+}
+
+/// The key that looks up `query` (a [`query_text`]) among the [`owner_keys`].
+pub fn by_owner(query: &str) -> String {
+    format!("{BY_OWNER}{query}")
 }
 
 /// What a typed text is looked up as: its [`key_text`] cut to [`MAX_KEY_BYTES`].

@@ -16,6 +16,10 @@ pub struct Record {
     pub text: String,
     /// Other names the entity is found by (a user's username), never shown.
     pub aliases: Vec<String>,
+    /// A track's or set's owner, by the name they are shown by: the entity is also found by
+    /// the owner's name then its own ("iron maiden fear of the dark"), in a tier after
+    /// every match of a name of its own ([`crate::normalize::owner_keys`]).
+    pub owner: Option<String>,
     /// The entity's prior (DiscoRank, or the interim popularity). `None` on a change means
     /// "not known here": the built weight is kept, or 0 for an entity the build never saw.
     pub prior: Option<f64>,
@@ -27,6 +31,7 @@ impl Record {
             key,
             text: text.into(),
             aliases: Vec::new(),
+            owner: None,
             prior: Some(prior),
         }
     }
@@ -40,11 +45,24 @@ impl Record {
     /// A user's record: shown by full name (username when that is empty), found by both.
     pub fn user(id: i64, username: &str, full_name: &str, prior: f64) -> Record {
         let key = EntityKey::new(EntityKind::User, id);
-        if full_name.trim().is_empty() {
-            Record::new(key, username, prior)
+        let shown = user_name(username, full_name);
+        let record = Record::new(key, shown, prior);
+        if shown == username {
+            record
         } else {
-            Record::new(key, full_name, prior).alias(username)
+            record.alias(username)
         }
+    }
+
+    /// A track's or set's record: shown by its title, and also found by its owner's name then
+    /// its title, the way people name it (search keys it the same way:
+    /// [`schemas::analyzer::name_key`]).
+    pub fn owned(key: EntityKey, title: &str, owner: &str, prior: f64) -> Record {
+        let mut record = Record::new(key, title, prior);
+        if !owner.trim().is_empty() {
+            record.owner = Some(owner.to_string());
+        }
+        record
     }
 
     /// The record of an entity as the indexer hydrated it: the names its index fields hold
@@ -57,13 +75,35 @@ impl Record {
                 Record::user(row.key.id, text("username"), text("full_name"), prior)
             }
             EntityKind::Group => Record::new(row.key, text("name"), prior),
-            EntityKind::Track | EntityKind::Playlist => Record::new(row.key, text("title"), prior),
+            EntityKind::Track | EntityKind::Playlist => Record::owned(
+                row.key,
+                text("title"),
+                user_name(text("owner_username"), text("owner_full_name")),
+                prior,
+            ),
         }
     }
 
-    /// Every name, the shown one first.
+    /// Every name of its own, the shown one first.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.text.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+
+    /// The keys that find it through its owner ([`crate::normalize::owner_keys`]).
+    pub fn owner_keys(&self) -> Vec<String> {
+        self.owner
+            .as_deref()
+            .map(|owner| crate::normalize::owner_keys(owner, &self.text))
+            .unwrap_or_default()
+    }
+}
+
+/// The name a user is shown by: the full name, or the username when that is empty.
+pub fn user_name<'a>(username: &'a str, full_name: &'a str) -> &'a str {
+    if full_name.trim().is_empty() {
+        username
+    } else {
+        full_name
     }
 }
 

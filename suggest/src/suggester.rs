@@ -1,18 +1,19 @@
 //! The suggester a service holds: the current build, swapped whole, plus the delta.
 //!
 //! A lookup reads tiers in order — exact prefixes (of the whole name or of any word in it),
-//! then names one typo away, then two (only when nothing matched exactly) — and within a tier
-//! the heaviest entities first, one suggestion per entity, until `limit`. The build and the
-//! delta are merged in every tier.
+//! then exact prefixes of a name through its owner, then names one typo away, then two (only
+//! when nothing matched exactly) — and within a tier the heaviest entities first, one
+//! suggestion per entity, until `limit`. The build and the delta are merged in every tier.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use schemas::{EntityKey, EntityKind};
 use serde::Serialize;
 
-use crate::delta::{Change, Match, Overlay};
+use crate::delta::{BY_OWNER_TIER, Change, Match, Overlay};
 use crate::fuzzy;
 use crate::index::{SuggestIndex, lane_of};
+use crate::normalize::by_owner;
 use crate::query::Query;
 use crate::record::KindFactors;
 use crate::topk::TopK;
@@ -177,6 +178,17 @@ impl Suggester {
             .sort_by_cached_key(|s| where_typed(&s.text, &query.key));
         out.out.truncate(limit);
         out.limit = limit;
+
+        // Then names through their owner ("iron maiden fe" → Iron Maiden's "Fear of the
+        // Dark"): after every name of its own, so "iro" shows the titles that start so first.
+        if !out.full() {
+            let mut owned = TopK::new(&index.lanes);
+            let keys = index.prefix_range(by_owner(&query.key).as_bytes());
+            for &lane in &lanes {
+                owned.add(lane, keys.clone());
+            }
+            out.fill(&index, &overlay, owned, tier(&extra, BY_OWNER_TIER));
+        }
 
         // Typo tiers, each walked only when the ones before left room. A query that matched
         // exactly was most likely typed right: it is filled up with one-edit neighbours only,

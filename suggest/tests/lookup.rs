@@ -98,6 +98,62 @@ fn words_inside_a_name_are_found_and_each_entity_comes_once() {
 }
 
 #[test]
+fn a_track_is_found_by_its_owner_then_its_title_after_names_that_start_so() {
+    let owner = EntityKey::new(EntityKind::User, 1);
+    let owned = |id, title: &str, prior| {
+        Record::owned(
+            EntityKey::new(EntityKind::Track, id),
+            title,
+            "Iron Maiden",
+            prior,
+        )
+    };
+    let sg = Suggester::with_factors(
+        SuggestIndex::build(
+            vec![
+                Record::user(1, "ironmaiden", "Iron Maiden", 9.0),
+                owned(2, "Fear of the Dark", 8.0),
+                owned(3, "The Trooper", 7.0),
+                track(4, "Iron Man", 1.0),
+            ],
+            &flat(),
+        ),
+        flat(),
+    );
+    let full = sg.suggest("iron maiden fear of the dark", None, 10);
+    assert_eq!(texts(&full), ["Fear of the Dark"]);
+    assert_eq!(
+        texts(&sg.suggest("iron maiden the tr", None, 10)),
+        ["The Trooper"]
+    );
+    // Names that start with "iron" come before the owner's heavier tracks.
+    let iron = sg.suggest("iron", None, 10);
+    assert_eq!(iron[0].key(), owner);
+    assert_eq!(
+        texts(&iron),
+        ["Iron Maiden", "Iron Man", "Fear of the Dark", "The Trooper"]
+    );
+    // The owner-led name is never shown and its title's own words still find it.
+    assert_eq!(texts(&sg.suggest("troo", None, 10)), ["The Trooper"]);
+    // A live change is found through its owner as well, before any rebuild.
+    sg.apply(Change::Upsert(owned(5, "Aces High", 6.0)));
+    assert_eq!(
+        texts(&sg.suggest("iron maiden ace", None, 10)),
+        ["Aces High"]
+    );
+    assert_eq!(
+        texts(&sg.suggest("iron", None, 10)),
+        [
+            "Iron Maiden",
+            "Iron Man",
+            "Fear of the Dark",
+            "The Trooper",
+            "Aces High"
+        ]
+    );
+}
+
+#[test]
 fn suggestions_are_typed_and_link_to_the_entity() {
     let sg = small();
     let got = sg.suggest("halo rem", None, 10);

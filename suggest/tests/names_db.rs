@@ -110,6 +110,9 @@ async fn loads_searchable_rows_with_popularity(db: &Db) {
         ]
     );
     assert_eq!(records[2].aliases, ["daftpunk"]);
+    // A track and a set are also named by their owner's shown name, then their title.
+    assert_eq!(records[0].owner.as_deref(), Some("Daft Punk"));
+    assert_eq!(records[4].owner.as_deref(), Some("Daft Punk"));
 
     // The caller's prior replaces popularity (DiscoRank scores).
     let boosted = key(EntityKind::Track, 14);
@@ -138,6 +141,16 @@ async fn rebuilds_install_and_save(db: &Db, dir: &std::path::Path) {
     };
     assert_eq!(texts("around"), ["Around the World"]);
     assert_eq!(texts("daftp"), ["Daft Punk"]);
+    // The person first, then what they made, found by its owner's name, heaviest first.
+    assert_eq!(
+        texts("daft punk"),
+        [
+            "Daft Punk",
+            "Around the World",
+            "Workout Mix",
+            "One More Time"
+        ]
+    );
     for hidden in ["secret", "old s", "banned", "ghost", "private", "dead"] {
         assert!(texts(hidden).is_empty(), "{hidden} must not be suggested");
     }
