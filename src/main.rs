@@ -43,6 +43,10 @@ enum Command {
     SuggestBuild(cmd::suggest::SuggestBuildArgs),
     /// Judged query sets and offline evaluation: generate, import, export, run against variants.
     Eval(cmd::eval::EvalArgs),
+    /// Experiments on live traffic: create, list, stop, report.
+    Experiment(cmd::experiment::ExperimentArgs),
+    /// The click log: prune it by age.
+    Events(cmd::experiment::EventsArgs),
     /// Build a new index generation from every row of the database (progress, rate, ETA).
     Reindex(cmd::ops::ReindexArgs),
     /// Make a built generation live (the old live one becomes previous).
@@ -71,6 +75,8 @@ fn main() -> anyhow::Result<()> {
             Command::Rank(args) => cmd::rank::run(g, args).await,
             Command::SuggestBuild(args) => cmd::suggest::run(g, args).await,
             Command::Eval(args) => cmd::eval::run(g, args).await,
+            Command::Experiment(args) => cmd::experiment::run(g, args).await,
+            Command::Events(args) => cmd::experiment::events(g, args).await,
             Command::Reindex(args) => cmd::ops::reindex(g, args).await,
             Command::Swap(args) => cmd::ops::swap(g, args).await,
             Command::Rollback(args) => cmd::ops::rollback(g, args).await,

@@ -10,10 +10,16 @@
 //! queries and writes only its own (`eval_*`).
 
 pub mod baseline;
+pub mod click_log;
+pub mod clicks;
+pub mod experiments;
 pub mod generate;
+pub mod interleave;
 pub mod run;
+mod sql;
 pub mod store;
 pub mod typeahead;
+pub mod variant;
 
 use schemas::EntityKey;
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! The admin API (docs/ARCHITECTURE.md, "The HTTP contract", admin rows): full reindex, swap,
 //! rollback, generations and read-only, and the rank job — every route behind
-//! `Authorization: Bearer <DISCO_ADMIN_TOKEN>` — and the rater's page ([`crate::judge`]), which
-//! also takes the token from a cookie of its own.
+//! `Authorization: Bearer <DISCO_ADMIN_TOKEN>` — and the rater's page ([`crate::judge`]) and the
+//! dashboard ([`crate::dashboard`]), which also take the token from a cookie of their own.
 //!
 //! Without a configured token the binary does not merge this router, so `/admin/*` answers
 //! 404 like any unknown path. A wrong or missing token answers 401 and changes nothing.
@@ -144,6 +144,29 @@ impl AdminState {
     pub(crate) fn token_fingerprint(&self) -> String {
         fingerprint(&self.inner.token)
     }
+
+    /// What `GET /admin/generations` answers, which the dashboard shows too.
+    pub(crate) fn generations_report(&self) -> serde_json::Value {
+        let catalog = &self.inner.catalog;
+        let aliases = catalog.aliases();
+        json!({
+            "live": aliases.live,
+            "previous": aliases.previous,
+            "generations": catalog.list(),
+        })
+    }
+
+    /// What `GET /admin/ranks` answers, which the dashboard shows too.
+    pub(crate) fn ranks_report(&self) -> Result<serde_json::Value, ApiError> {
+        let store = rank_store(self)?;
+        let versions = store.list().map_err(rank_error)?;
+        let active = store.active().map_err(rank_error)?;
+        Ok(json!({
+            "active": active,
+            "running": self.inner.rank_slot.is_running(),
+            "versions": versions,
+        }))
+    }
 }
 
 /// The `/admin/*` routes, ready to merge onto [`crate::router`].
@@ -162,9 +185,11 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/rank", post(start_rank))
         .route("/admin/ranks", get(ranks))
         .route("/admin/ranks/{version}/activate", post(activate_rank))
+        .merge(crate::experiments::routes())
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
-        // Merged after the layer: the rater's page has its own guard, which also reads its cookie.
+        // Merged after the layer: the browser pages have guards of their own (cookies too).
         .merge(crate::judge::routes(state.clone()))
+        .merge(crate::dashboard::routes(state.clone()))
         .with_state(state)
 }
 
@@ -388,14 +413,7 @@ async fn rollback(State(state): State<AdminState>) -> Result<Response, ApiError>
 
 /// `GET /admin/generations`: every generation with its state, documents, size, read-only.
 async fn generations(State(state): State<AdminState>) -> Response {
-    let catalog = &state.inner.catalog;
-    let aliases = catalog.aliases();
-    Json(json!({
-        "live": aliases.live,
-        "previous": aliases.previous,
-        "generations": catalog.list(),
-    }))
-    .into_response()
+    Json(state.generations_report()).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -451,15 +469,7 @@ async fn start_rank(State(state): State<AdminState>) -> Result<Response, ApiErro
 
 /// `GET /admin/ranks`: every version's manifest, and which one is active.
 async fn ranks(State(state): State<AdminState>) -> Result<Response, ApiError> {
-    let store = rank_store(&state)?;
-    let versions = store.list().map_err(rank_error)?;
-    let active = store.active().map_err(rank_error)?;
-    Ok(Json(json!({
-        "active": active,
-        "running": state.inner.rank_slot.is_running(),
-        "versions": versions,
-    }))
-    .into_response())
+    Ok(Json(state.ranks_report()?).into_response())
 }
 
 /// `POST /admin/ranks/{version}/activate`: the query service serves it by default from the

@@ -9,19 +9,25 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use schemas::EntityKind;
+use quality::click_log::Endpoint;
+use quality::clicks::ServedQuery;
+use quality::experiments::Arm;
+use quality::interleave::{Team, coin, team_draft};
+use schemas::{EntityKey, EntityKind};
 
 use crate::error::{ApiError, ErrorBody};
+use crate::events;
+use crate::experiments::Enrolled;
 use crate::server::QueryState;
 use engine::layout::Layout;
 use engine::prior::{Prior, RankChoice};
-use engine::search::{SearchOutcome, SearchRequest};
+use engine::search::{SearchOutcome, SearchRequest, SearchSettings};
 use engine::source::Snapshot;
 
 /// Contract limits.
@@ -100,6 +106,8 @@ pub struct SuggestionItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SuggestResponse {
     pub query: String,
+    /// This answer's id: the page reports impressions and clicks under it (`POST /events`).
+    pub query_id: String,
     pub took_ms: f64,
     pub suggestions: Vec<SuggestionItem>,
 }
@@ -122,12 +130,25 @@ pub struct ResultItem {
     pub score: f32,
     /// HTML: the matched words in `<mark>`, everything else escaped.
     pub highlight: String,
+    /// Under an interleaving experiment, the arm that contributed this result (a click on it
+    /// credits that arm); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm: Option<String>,
 }
 
 /// The answer of `/search` and `/explore`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SearchResponse {
     pub query: String,
+    /// This answer's id: the page reports impressions and clicks under it (`POST /events`).
+    pub query_id: String,
+    /// The experiment this search took part in (by the session cookie), if any.
+    #[serde(default)]
+    pub experiment: Option<String>,
+    /// The A/B arm that served it; `null` outside experiments and when interleaved (then each
+    /// result names its arm).
+    #[serde(default)]
+    pub arm: Option<String>,
     /// Matches in the request's scope (its kind, or all).
     pub total: u64,
     pub took_ms: f64,
@@ -179,9 +200,11 @@ pub struct ApiDoc;
 ))]
 pub async fn search(
     State(state): State<QueryState>,
+    headers: HeaderMap,
     Params(params): Params<SearchParams>,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let started = Instant::now();
+    let session = events::session(&headers);
     let text = query_text(params.q)?;
     let request = SearchRequest {
         kind: kind(params.kind.as_deref())?,
@@ -195,10 +218,51 @@ pub async fn search(
         offset: bounded("offset", params.offset.as_deref(), 0, MAX_OFFSET)?,
         text,
     };
-    let prior = prior(&state, params.rank.as_deref())?;
-    let settings = state.inner.config.search;
+    let query_id = state.inner.query_ids.next();
+    // A caller who names a rank version (ops, a script) asked for it: no experiment.
+    let enrollment = match (&params.rank, &state.inner.experiments) {
+        (None, Some(running)) => running.enroll(&session),
+        _ => None,
+    };
+    let (response, fuzzy) = match enrollment.as_ref().map(|e| &e.arms) {
+        None => {
+            let prior = prior(&state, params.rank.as_deref())?;
+            let settings = state.inner.config.search;
+            served(&state, request, prior, settings, started, None).await?
+        }
+        Some(Enrolled::Interleave(a, b)) if request.offset == 0 => {
+            interleaved(&state, request, [a, b], &query_id, started).await?
+        }
+        // A/B, and the later pages of an interleaved answer (its first arm's).
+        Some(Enrolled::Arm(arm) | Enrolled::Interleave(arm, _)) => {
+            let (prior, settings) = arm_variant(&state, arm)?;
+            served(&state, request, prior, settings, started, Some(&arm.name)).await?
+        }
+    };
+    let mut response = response;
+    if !language_is_empty(&response.query) {
+        state.inner.metrics.searched(response.total, fuzzy);
+    }
+    response.query_id = query_id;
+    if let Some(enrollment) = enrollment {
+        response.experiment = Some(enrollment.experiment);
+    }
+    log_served(&state, Endpoint::Search, &session, &response);
+    Ok(Json(response))
+}
+
+/// One search with one prior and settings; the answer (its arm named when given) and whether
+/// typo fill-ins were needed.
+async fn served(
+    state: &QueryState,
+    request: SearchRequest,
+    prior: Option<Arc<dyn Prior>>,
+    settings: SearchSettings,
+    started: Instant,
+    arm: Option<&str>,
+) -> Result<(SearchResponse, bool), ApiError> {
     let clauses = state.inner.clauses.clone();
-    let (outcome, request) = run(&state, move |snapshot, layout| {
+    let (outcome, request) = run(state, move |snapshot, layout| {
         let outcome = engine::search::search(
             &snapshot.searcher,
             layout,
@@ -210,10 +274,116 @@ pub async fn search(
         outcome.map(|o| (o, request))
     })
     .await?;
-    if !language_is_empty(&request.text) {
-        state.inner.metrics.searched(outcome.total, outcome.fuzzy);
-    }
-    Ok(Json(respond(request.text, outcome, started)))
+    let fuzzy = outcome.fuzzy;
+    let mut response = respond(request.text, outcome, started);
+    response.arm = arm.map(str::to_string);
+    Ok((response, fuzzy))
+}
+
+/// Both arms of an interleaving experiment on one snapshot, merged by team draft
+/// ([`quality::interleave::team_draft`]) with a coin seeded by the query id; each result names
+/// the arm that contributed it. Totals and counts are the first arm's: both searched the same
+/// index for the same words.
+async fn interleaved(
+    state: &QueryState,
+    request: SearchRequest,
+    arms: [&Arm; 2],
+    query_id: &str,
+    started: Instant,
+) -> Result<(SearchResponse, bool), ApiError> {
+    let variants = [arm_variant(state, arms[0])?, arm_variant(state, arms[1])?];
+    let clauses = state.inner.clauses.clone();
+    let limit = request.limit;
+    let (outcomes, request) = run(state, move |snapshot, layout| {
+        let outcomes = variants
+            .into_iter()
+            .map(|(prior, settings)| {
+                engine::search::search(
+                    &snapshot.searcher,
+                    layout,
+                    prior,
+                    &settings,
+                    &request,
+                    Some(&clauses),
+                )
+            })
+            .collect::<tantivy::Result<Vec<_>>>();
+        outcomes.map(|o| (o, request))
+    })
+    .await?;
+    let fuzzy = outcomes.iter().any(|o| o.fuzzy);
+    let mut responses = outcomes
+        .into_iter()
+        .map(|outcome| respond(request.text.clone(), outcome, started));
+    let (Some(mut first), Some(second)) = (responses.next(), responses.next()) else {
+        return Err(ApiError::internal(
+            "an interleaving searched fewer than two arms",
+        ));
+    };
+    let keys = |r: &SearchResponse| -> Vec<(String, i64)> {
+        r.results.iter().map(|i| (i.kind.clone(), i.id)).collect()
+    };
+    let merged = team_draft(&keys(&first), &keys(&second), limit, coin(query_id));
+    let find = |key: &(String, i64)| {
+        first
+            .results
+            .iter()
+            .chain(&second.results)
+            .find(|i| i.kind == key.0 && i.id == key.1)
+            .cloned()
+    };
+    let results: Vec<ResultItem> = merged
+        .iter()
+        .filter_map(|(key, team)| {
+            let mut item = find(key)?;
+            item.arm = Some(match team {
+                Team::A => arms[0].name.clone(),
+                Team::B => arms[1].name.clone(),
+            });
+            Some(item)
+        })
+        .collect();
+    first.results = results;
+    first.took_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok((first, fuzzy))
+}
+
+/// The prior and settings an experiment arm serves with.
+fn arm_variant(
+    state: &QueryState,
+    arm: &Arm,
+) -> Result<(Option<Arc<dyn Prior>>, SearchSettings), ApiError> {
+    let spec = arm.spec().map_err(ApiError::internal)?;
+    let prior = state
+        .inner
+        .priors
+        .prior(spec.rank)
+        .map_err(|e| ApiError::unavailable(format!("experiment arm `{}`: {e}", arm.name)))?;
+    Ok((prior, spec.settings))
+}
+
+/// Logs an answer as shown, when this service keeps a click log.
+fn log_served(state: &QueryState, endpoint: Endpoint, session: &str, response: &SearchResponse) {
+    let Some(log) = &state.inner.events else {
+        return;
+    };
+    let shown = response.results.iter().filter_map(|item| {
+        let kind: EntityKind = item.kind.parse().ok()?;
+        Some((EntityKey::new(kind, item.id), item.arm.clone()))
+    });
+    log.served(
+        endpoint,
+        ServedQuery {
+            query_id: response.query_id.clone(),
+            session: session.to_string(),
+            text: response.query.clone(),
+            total: response.total,
+            experiment: response.experiment.clone(),
+            arm: response.arm.clone(),
+            shown: events::shown(shown),
+            at: chrono::Utc::now(),
+        },
+    );
 }
 
 /// Recent public tracks, recency-weighted.
@@ -224,6 +394,7 @@ pub async fn search(
 ))]
 pub async fn explore(
     State(state): State<QueryState>,
+    headers: HeaderMap,
     Params(params): Params<ExploreParams>,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let started = Instant::now();
@@ -249,7 +420,15 @@ pub async fn explore(
         )
     })
     .await?;
-    Ok(Json(respond(String::new(), outcome, started)))
+    let mut response = respond(String::new(), outcome, started);
+    response.query_id = state.inner.query_ids.next();
+    log_served(
+        &state,
+        Endpoint::Explore,
+        &events::session(&headers),
+        &response,
+    );
+    Ok(Json(response))
 }
 
 /// Typeahead: entities whose names start with (or nearly with) what has been typed.
@@ -260,6 +439,7 @@ pub async fn explore(
 ))]
 pub async fn suggest(
     State(state): State<QueryState>,
+    headers: HeaderMap,
     Params(params): Params<SuggestParams>,
 ) -> Result<Json<SuggestResponse>, ApiError> {
     let started = Instant::now();
@@ -277,8 +457,24 @@ pub async fn suggest(
         .as_ref()
         .ok_or_else(|| ApiError::unavailable("suggest data is not loaded yet"))?;
     // Lookups take microseconds: no need to leave the async thread.
-    let suggestions = suggester
-        .suggest(&text, kind, limit)
+    let found = suggester.suggest(&text, kind, limit);
+    let query_id = state.inner.query_ids.next();
+    if let Some(log) = &state.inner.events {
+        log.served(
+            Endpoint::Suggest,
+            ServedQuery {
+                query_id: query_id.clone(),
+                session: events::session(&headers),
+                text: text.clone(),
+                total: found.len() as u64,
+                experiment: None,
+                arm: None,
+                shown: events::shown(found.iter().map(|s| (s.key(), None))),
+                at: chrono::Utc::now(),
+            },
+        );
+    }
+    let suggestions = found
         .into_iter()
         .map(|s| SuggestionItem {
             kind: s.kind.as_str().to_string(),
@@ -289,6 +485,7 @@ pub async fn suggest(
         .collect();
     Ok(Json(SuggestResponse {
         query: text,
+        query_id,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
         suggestions,
     }))
@@ -414,6 +611,9 @@ where
 fn respond(query: String, outcome: SearchOutcome, started: Instant) -> SearchResponse {
     SearchResponse {
         query,
+        query_id: String::new(),
+        experiment: None,
+        arm: None,
         total: outcome.total,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
         counts: outcome
@@ -432,6 +632,7 @@ fn respond(query: String, outcome: SearchOutcome, started: Instant) -> SearchRes
                 subtitle: hit.subtitle,
                 score: hit.score,
                 highlight: hit.highlight,
+                arm: None,
             })
             .collect(),
     }

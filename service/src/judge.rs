@@ -48,6 +48,7 @@ use serde_json::{Value, json};
 use crate::admin::{self, AdminState};
 use crate::api::{self, Params, ResultItem};
 use crate::error::ApiError;
+use quality::interleave::{Team, coin, team_draft};
 
 /// The page, with its CSS and JS inline, compiled into the binary like [`crate::page::HTML`].
 pub const HTML: &str = include_str!("page/judge.html");
@@ -74,11 +75,35 @@ pub(crate) fn routes(state: AdminState) -> Router<AdminState> {
         .layer(middleware::from_fn_with_state(state, authorize))
 }
 
+/// A page a person opens in a browser behind the admin token (`/judge`, `/dashboard`): where
+/// it lives, the cookie that keeps its token, and what a refused call is told. Each page has a
+/// cookie of its own, so signing in to one opens no other.
+pub(crate) struct PageGuard {
+    pub(crate) path: &'static str,
+    pub(crate) cookie: &'static str,
+    pub(crate) refusal: &'static str,
+}
+
+const GUARD: PageGuard = PageGuard {
+    path: PAGE_PATH,
+    cookie: COOKIE,
+    refusal: REFUSAL,
+};
+
+async fn authorize(State(state): State<AdminState>, request: Request, next: Next) -> Response {
+    admit_page(&GUARD, &state, request, next).await
+}
+
 /// The admin guard, with the token taken from `?token=` (on the page only), the
 /// `Authorization` header or the page's cookie, in that order; a token given as `?token=` that
 /// lets the call through is set as the cookie.
-async fn authorize(State(state): State<AdminState>, request: Request, next: Next) -> Response {
-    let from_query = if request.uri().path() == PAGE_PATH {
+pub(crate) async fn admit_page(
+    guard: &PageGuard,
+    state: &AdminState,
+    request: Request,
+    next: Next,
+) -> Response {
+    let from_query = if request.uri().path() == guard.path {
         query_token(request.uri())
     } else {
         None
@@ -86,14 +111,16 @@ async fn authorize(State(state): State<AdminState>, request: Request, next: Next
     let presented = from_query
         .clone()
         .or_else(|| admin::bearer(request.headers()).map(str::to_string))
-        .or_else(|| cookie_token(request.headers()));
-    let mut response = admin::admit(&state, presented.as_deref(), REFUSAL, request, next).await;
+        .or_else(|| cookie_token(request.headers(), guard.cookie));
+    let mut response =
+        admin::admit(state, presented.as_deref(), guard.refusal, request, next).await;
     if let Some(token) = from_query
         && response.status().is_success()
     {
         // Hex digits only, so always a valid header value.
         let cookie = format!(
-            "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
+            "{}={}; Path=/; HttpOnly; SameSite=Strict",
+            guard.cookie,
             hex(token.as_bytes())
         );
         if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -113,16 +140,16 @@ fn query_token(uri: &Uri) -> Option<String> {
         .and_then(|q| q.0.token)
 }
 
-/// The token in the page's cookie. It is kept hex-encoded, since a token may hold characters a
-/// cookie value may not (`;`, `,`, spaces).
-fn cookie_token(headers: &HeaderMap) -> Option<String> {
+/// The token in the page's cookie `name`. It is kept hex-encoded, since a token may hold
+/// characters a cookie value may not (`;`, `,`, spaces).
+fn cookie_token(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(cookie, _)| *cookie == name)
         .and_then(|(_, value)| unhex(value))
         .and_then(|bytes| String::from_utf8(bytes).ok())
 }
@@ -294,69 +321,6 @@ async fn results(
     })))
 }
 
-/// Which variant a row of an interleaving came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Team {
-    A,
-    B,
-}
-
-/// Team-draft interleaving (Radlinski, Kurup and Joachims, 2008) of rankings `a` and `b`, at
-/// most `limit` rows: like captains picking teams, the side with fewer picks so far chooses
-/// next (on a tie, `a_first` tosses the coin), taking its best result not already shown. Each
-/// variant's rows keep its own order and each gets a fair share of the top, so the rater
-/// judges the best of both in one list without knowing which row came from which. When one
-/// ranking runs out the other fills the rest.
-pub fn team_draft<T: PartialEq + Clone>(
-    a: &[T],
-    b: &[T],
-    limit: usize,
-    mut a_first: impl FnMut() -> bool,
-) -> Vec<(T, Team)> {
-    let mut out: Vec<(T, Team)> = Vec::new();
-    let (mut next_a, mut next_b) = (0, 0);
-    let (mut picks_a, mut picks_b) = (0, 0);
-    while out.len() < limit {
-        let shown = |item: &T, out: &[(T, Team)]| out.iter().any(|(o, _)| o == item);
-        while next_a < a.len() && shown(&a[next_a], &out) {
-            next_a += 1;
-        }
-        while next_b < b.len() && shown(&b[next_b], &out) {
-            next_b += 1;
-        }
-        let take_a = match (next_a < a.len(), next_b < b.len()) {
-            (false, false) => break,
-            (true, false) => true,
-            (false, true) => false,
-            (true, true) => picks_a < picks_b || (picks_a == picks_b && a_first()),
-        };
-        if take_a {
-            out.push((a[next_a].clone(), Team::A));
-            picks_a += 1;
-        } else {
-            out.push((b[next_b].clone(), Team::B));
-            picks_b += 1;
-        }
-    }
-    out
-}
-
-/// The coin of a query's interleaving, seeded by its text: the same query interleaves the same
-/// way every time a rater comes back to it, while which side picks first still varies from
-/// query to query.
-fn coin(text: &str) -> impl FnMut() -> bool {
-    // FNV-1a of the text, then xorshift64: fair enough for a coin, and no dependency.
-    let mut state = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    }) | 1;
-    move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state & 1 == 1
-    }
-}
-
 /// `POST /admin/judge/judgments` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -460,83 +424,6 @@ fn quality_error(error: QualityError, unknown: StatusCode) -> ApiError {
 mod tests {
     use super::*;
 
-    fn letters(rows: &[(char, Team)]) -> String {
-        rows.iter().map(|(c, _)| *c).collect()
-    }
-
-    #[test]
-    fn team_draft_alternates_fairly_and_keeps_each_order() {
-        let a: Vec<char> = "abcde".chars().collect();
-        let b: Vec<char> = "vwxyz".chars().collect();
-        // A wins every toss: a, v, b, w, ...
-        let rows = team_draft(&a, &b, 6, || true);
-        assert_eq!(letters(&rows), "avbwcx");
-        assert_eq!(
-            rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-            [Team::A, Team::B, Team::A, Team::B, Team::A, Team::B]
-        );
-        // B wins every toss.
-        assert_eq!(letters(&team_draft(&a, &b, 4, || false)), "vawb");
-    }
-
-    #[test]
-    fn team_draft_shows_shared_results_once_and_credits_the_picker() {
-        let a: Vec<char> = "abcd".chars().collect();
-        let b: Vec<char> = "bacd".chars().collect();
-        // A picks a; B's best not shown is b; A's next is c (b is shown); B's next is d.
-        let rows = team_draft(&a, &b, 10, || true);
-        assert_eq!(
-            rows,
-            [
-                ('a', Team::A),
-                ('b', Team::B),
-                ('c', Team::A),
-                ('d', Team::B)
-            ]
-        );
-        // The same ranking twice interleaves to itself.
-        assert_eq!(letters(&team_draft(&a, &a, 10, || false)), "abcd");
-    }
-
-    #[test]
-    fn team_draft_evens_the_picks_before_tossing_again() {
-        let a: Vec<char> = "abc".chars().collect();
-        let b: Vec<char> = "xyz".chars().collect();
-        // Tosses: B, then A; after each, the side behind picks without a toss.
-        let mut tosses = [false, true].into_iter();
-        let rows = team_draft(&a, &b, 4, || tosses.next().unwrap_or(true));
-        assert_eq!(letters(&rows), "xaby");
-    }
-
-    #[test]
-    fn team_draft_fills_from_the_longer_ranking_and_stops_at_the_limit() {
-        let a: Vec<char> = "a".chars().collect();
-        let b: Vec<char> = "wxyz".chars().collect();
-        let rows = team_draft(&a, &b, 3, || true);
-        assert_eq!(letters(&rows), "awx");
-        assert!(team_draft::<char>(&[], &[], 10, || true).is_empty());
-        assert_eq!(letters(&team_draft(&[], &b, 2, || true)), "wx");
-    }
-
-    #[test]
-    fn the_coin_is_the_same_for_a_query_and_fair_across_many() {
-        let first: Vec<bool> = (0..8)
-            .map({
-                let mut c = coin("enter sandman");
-                move |_| c()
-            })
-            .collect();
-        let again: Vec<bool> = (0..8)
-            .map({
-                let mut c = coin("enter sandman");
-                move |_| c()
-            })
-            .collect();
-        assert_eq!(first, again);
-        let heads = (0..1000).filter(|i| coin(&format!("query {i}"))()).count();
-        assert!((400..600).contains(&heads), "{heads} heads in 1000");
-    }
-
     #[test]
     fn variants_parse_with_or_without_the_rank_prefix() {
         assert_eq!(variant(None).unwrap().label, "rank=active");
@@ -555,9 +442,9 @@ mod tests {
         let mut headers = HeaderMap::new();
         let value = format!("other=1; {COOKIE}={}; more=2", hex(token.as_bytes()));
         headers.insert(header::COOKIE, HeaderValue::from_str(&value).unwrap());
-        assert_eq!(cookie_token(&headers).as_deref(), Some(token));
+        assert_eq!(cookie_token(&headers, COOKIE).as_deref(), Some(token));
         headers.insert(header::COOKIE, HeaderValue::from_static("disco_judge=zz"));
-        assert_eq!(cookie_token(&headers), None);
+        assert_eq!(cookie_token(&headers, COOKIE), None);
         assert_eq!(unhex("abc"), None);
     }
 }

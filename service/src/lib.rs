@@ -18,9 +18,13 @@
 
 pub mod admin;
 pub mod api;
+pub mod dashboard;
 pub mod entity;
 pub mod error;
+pub mod events;
+pub mod experiments;
 pub mod judge;
+pub mod load;
 pub mod metrics;
 pub mod page;
 pub mod server;

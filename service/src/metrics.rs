@@ -89,6 +89,19 @@ impl Metrics {
         });
     }
 
+    /// Adds `n` to counter `name`, with one label when given.
+    pub(crate) fn count(
+        &self,
+        name: &'static str,
+        label: Option<(&'static str, &'static str)>,
+        n: u64,
+    ) {
+        self.record(|| match label {
+            Some((key, value)) => metrics::counter!(name, key => value).increment(n),
+            None => metrics::counter!(name).increment(n),
+        });
+    }
+
     pub(crate) fn searched(&self, found: u64, fuzzy: bool) {
         self.record(|| {
             metrics::counter!(SEARCHES).increment(1);

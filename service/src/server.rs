@@ -10,13 +10,16 @@ use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use schemas::EntityKind;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::api;
 use crate::entity;
 use crate::error::ApiError;
+use crate::events::{self, EventLog, QueryIds};
+use crate::experiments::RunningExperiments;
+use crate::load::LoadWindow;
 use crate::metrics::Metrics;
 use engine::blend::Recency;
 use engine::cached::ClauseCache;
@@ -64,6 +67,14 @@ pub(crate) struct Inner {
     /// Frequent words' postings, materialized per segment (shared by every search).
     pub(crate) clauses: Arc<ClauseCache>,
     pub(crate) suggester: Option<Arc<Suggester>>,
+    /// Hands out every answer's query id.
+    pub(crate) query_ids: Arc<QueryIds>,
+    /// The click log, when this service keeps one.
+    pub(crate) events: Option<Arc<EventLog>>,
+    /// The running experiments, when this service serves them.
+    pub(crate) experiments: Option<Arc<RunningExperiments>>,
+    /// The last minute's latencies, for the dashboard (`/metrics` only has them since start).
+    pub(crate) load: Arc<LoadWindow>,
 }
 
 impl QueryState {
@@ -79,6 +90,10 @@ impl QueryState {
                 layouts: Arc::default(),
                 clauses: Arc::default(),
                 suggester: None,
+                query_ids: Arc::default(),
+                events: None,
+                experiments: None,
+                load: Arc::default(),
             }),
         }
     }
@@ -115,6 +130,19 @@ impl QueryState {
         self.change(|i| i.suggester = Some(suggester))
     }
 
+    /// The same service logging its answers and the page's reports into `events`
+    /// (`POST /events`).
+    #[must_use]
+    pub fn with_events(self, events: Arc<EventLog>) -> QueryState {
+        self.change(|i| i.events = Some(events))
+    }
+
+    /// The same service serving `experiments` to the sessions they draw.
+    #[must_use]
+    pub fn with_experiments(self, experiments: Arc<RunningExperiments>) -> QueryState {
+        self.change(|i| i.experiments = Some(experiments))
+    }
+
     /// The metrics this service records into.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
@@ -142,6 +170,7 @@ pub fn router(state: QueryState) -> Router {
         .route("/search", get(api::search))
         .route("/explore", get(api::explore))
         .route("/suggest", get(api::suggest))
+        .route("/events", post(events::report))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(api::metrics))
@@ -161,7 +190,8 @@ async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /openapi.json")
 }
 
-/// Records latency and status of every answer under the route it matched.
+/// Records latency and status of every answer under the route it matched, in the metrics and
+/// in the dashboard's rolling window.
 async fn record(State(state): State<QueryState>, request: Request, next: Next) -> Response {
     let endpoint = request
         .extensions()
@@ -169,10 +199,9 @@ async fn record(State(state): State<QueryState>, request: Request, next: Next) -
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let started = Instant::now();
     let response = next.run(request).await;
-    state
-        .inner
-        .metrics
-        .request(&endpoint, response.status().as_u16(), started.elapsed());
+    let (status, took) = (response.status().as_u16(), started.elapsed());
+    state.inner.metrics.request(&endpoint, status, took);
+    state.inner.load.record(&endpoint, status, took);
     response
 }
 

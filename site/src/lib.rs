@@ -21,6 +21,7 @@ pub mod names;
 pub mod progress;
 pub mod publish;
 pub mod rows;
+pub mod searchers;
 pub mod seed;
 pub mod simulate;
 pub mod synthetic;

@@ -7,14 +7,14 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use engine::prior::{PriorSource, RankChoice};
+use engine::prior::PriorSource;
 use engine::ranks::RankPriors;
-use engine::search::SearchSettings;
 use engine::source::Snapshot;
 use indexer::{Generation, Generations};
 use quality::baseline::Baseline;
 use quality::run::{Answerer, Variant};
 use quality::store::{self, Replace};
+use quality::variant::VariantSpec;
 
 use super::common::Globals;
 
@@ -41,6 +41,19 @@ pub enum EvalCommand {
         /// Replace sets that already exist.
         #[arg(long)]
         replace: bool,
+    },
+    /// Turn the click log into graded judgments (clicks over expected clicks at each position)
+    /// and save them as a query set that `disco eval run --set <name>` scores against.
+    JudgmentsFromClicks {
+        /// The set to write (replaced: it is derived from the log each time).
+        #[arg(long, default_value = "clicks")]
+        set: String,
+        /// Only searches logged in the last this many days.
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        /// A (query, result) pair is judged once shown this many times.
+        #[arg(long, default_value_t = quality::clicks::DEFAULT_MIN_IMPRESSIONS)]
+        min_impressions: usize,
     },
     /// Export a query set as JSONL (to standard output without --out).
     Export {
@@ -150,6 +163,25 @@ pub async fn run(globals: Globals, args: EvalArgs) -> anyhow::Result<()> {
                 report.sets, report.queries, report.judgments
             );
         }
+        EvalCommand::JudgmentsFromClicks {
+            set,
+            days,
+            min_impressions,
+        } => {
+            let since = chrono::Utc::now() - chrono::Duration::days(days);
+            let (queries, clicks) = quality::click_log::load(&db, None, Some(since)).await?;
+            let options = quality::clicks::ClickJudgmentOptions { min_impressions };
+            let judged = quality::clicks::judgments_from_clicks(&queries, &clicks, &options);
+            let derived = quality::clicks::judged_set(&set, &judged, chrono::Utc::now());
+            store::save_set(&db, &derived, Replace::Yes).await?;
+            println!(
+                "query set {set}: {} queries, {} judgments from {} searches and {} clicks",
+                derived.queries.len(),
+                judged.len(),
+                queries.len(),
+                clicks.len()
+            );
+        }
         EvalCommand::Export { set, out } => {
             let set = store::load_set(&db, &set).await?;
             match out {
@@ -177,7 +209,7 @@ async fn run_set(globals: &Globals, db: &schemas::db::Db, args: RunArgs) -> anyh
             Answerer::Baseline(Baseline::build(&names).await?)
         } else {
             let choice = VariantSpec::parse(spec)?;
-            let handle = match choice.generation {
+            let handle = match choice.generation.map(Generation) {
                 Some(g) => generations
                     .get(g)
                     .with_context(|| format!("variant {spec}: no generation {g}"))?,
@@ -317,69 +349,4 @@ fn save_and_gate<R: std::fmt::Display>(
         );
     }
     Ok(())
-}
-
-/// A Disco variant: which generation, which prior, which settings.
-#[derive(Debug, Clone)]
-struct VariantSpec {
-    generation: Option<Generation>,
-    rank: RankChoice,
-    settings: SearchSettings,
-}
-
-impl VariantSpec {
-    fn parse(spec: &str) -> anyhow::Result<VariantSpec> {
-        let mut out = VariantSpec {
-            generation: None,
-            rank: RankChoice::Active,
-            settings: SearchSettings::default(),
-        };
-        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match part.split_once('=') {
-                None if part == "live" => {}
-                Some(("gen", n)) => {
-                    let n: u32 = n
-                        .trim_start_matches("gen-")
-                        .parse()
-                        .with_context(|| format!("variant {spec}: gen={n} is not a number"))?;
-                    out.generation = Some(Generation(n));
-                }
-                Some(("rank", rank)) => {
-                    out.rank = rank
-                        .parse()
-                        .map_err(|e| anyhow::anyhow!("variant {spec}: {e}"))?;
-                }
-                Some(("setting", name)) => {
-                    out.settings = SearchSettings::named(name).with_context(|| {
-                        format!(
-                            "variant {spec}: no ranking setting `{name}` (known: {})",
-                            SearchSettings::NAMES.join(", ")
-                        )
-                    })?;
-                }
-                _ => anyhow::bail!(
-                    "variant `{spec}`: `{part}` is not one of live, gen=<n>, rank=<v>|none, \
-                     setting=<name>, baseline"
-                ),
-            }
-        }
-        Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn variants_parse_and_bad_ones_say_why() {
-        let v = VariantSpec::parse("gen=3,rank=none,setting=no-fuzzy").unwrap();
-        assert_eq!(v.generation, Some(Generation(3)));
-        assert_eq!(v.rank, RankChoice::None);
-        assert_eq!(v.settings.fuzzy_below, 0);
-        assert_eq!(VariantSpec::parse("live").unwrap().rank, RankChoice::Active);
-        let err = VariantSpec::parse("speed=fast").unwrap_err().to_string();
-        assert!(err.contains("speed=fast"), "{err}");
-        assert!(VariantSpec::parse("setting=nope").is_err());
-    }
 }

@@ -3,6 +3,7 @@
 pub mod common;
 pub mod demo;
 pub mod eval;
+pub mod experiment;
 pub mod index;
 pub mod ops;
 pub mod rank;

@@ -126,6 +126,7 @@ pub async fn app(
     let state = query_state(parts.catalog.clone())?
         .with_priors(Arc::new(engine::ranks::RankPriors::open(ranks.clone())))
         .with_suggester(suggester);
+    let state = with_click_log(state, &parts.db, cancel).await?;
     let mut app = service::router(state.clone());
     match globals.admin_token.as_deref() {
         Some(token) if !token.is_empty() => {
@@ -143,6 +144,32 @@ pub async fn app(
         _ => tracing::info!("admin API off: set DISCO_ADMIN_TOKEN to enable it"),
     }
     Ok(app)
+}
+
+/// The click log and the running experiments: answers and the page's reports are written to
+/// the site's database by a background writer, and the experiments are read from it every few
+/// seconds. The refresh stops with `cancel`; the writer with the service (when the last
+/// handle to the log is gone, after writing what was queued).
+async fn with_click_log(
+    state: QueryState,
+    db: &schemas::db::Db,
+    cancel: &CancellationToken,
+) -> anyhow::Result<QueryState> {
+    let (log, writer) =
+        service::events::EventLog::new(service::events::QUEUE, state.metrics().clone());
+    tokio::spawn(service::events::drain(db.clone(), writer));
+    let running = Arc::new(service::experiments::RunningExperiments::new(
+        quality::experiments::running(db).await?,
+    ));
+    let refresh = service::experiments::refresh(db.clone(), running.clone());
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = refresh => {}
+            () = stop.cancelled() => {}
+        }
+    });
+    Ok(state.with_events(Arc::new(log)).with_experiments(running))
 }
 
 /// The indexer's configuration from its flags.

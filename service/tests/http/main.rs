@@ -2,6 +2,8 @@
 //! Chinook catalog, the page in a real browser, and the rater's page. One test binary (one link) for all.
 
 mod browser;
+mod clicks;
+mod dashboard;
 mod fixture;
 mod hostile;
 mod http;
