@@ -179,8 +179,11 @@ pub struct Health {
         title = "Disco search",
         description = "Site search for people, sounds, sets and groups."
     ),
-    paths(search, explore, suggest, healthz, readyz, metrics),
+    paths(search, explore, suggest, crate::events::report, healthz, readyz, metrics),
     components(schemas(
+        crate::events::Report,
+        crate::events::Event,
+        crate::events::ShownEntity,
         SearchResponse,
         ResultItem,
         SuggestResponse,

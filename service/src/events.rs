@@ -223,17 +223,20 @@ fn valid_session(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// A report from the page.
-#[derive(Debug, Deserialize)]
+/// A report from the page: `{"session", "events": [{"type": "impression", "query_id",
+/// "shown": [{"kind", "id"}…]} | {"type": "click", "query_id", "position", "kind", "id"}]}`
+/// (positions from 1).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = EventsReport)]
 #[serde(deny_unknown_fields)]
-struct Report {
+pub struct Report {
     session: String,
     events: Vec<Event>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-enum Event {
+pub enum Event {
     Impression {
         query_id: String,
         shown: Vec<ShownEntity>,
@@ -246,9 +249,9 @@ enum Event {
     },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ShownEntity {
+pub struct ShownEntity {
     kind: String,
     id: i64,
 }
@@ -387,6 +390,11 @@ fn check(log: &EventLog, body: &[u8]) -> Result<Vec<LogEntry>, Refusal> {
 
 /// `POST /events`: impressions and clicks from the page (`navigator.sendBeacon`). 202 with
 /// `{"accepted", "dropped"}`; 400 with the reason; 503 when this service keeps no click log.
+#[utoipa::path(post, path = "/events", request_body(content = Report, description = "What the page showed and what was clicked, under the answers' query ids; at most 16 KB and 50 events"), responses(
+    (status = 202, description = "Queued for the click log: `{\"accepted\": n, \"dropped\": m}` (dropped: the queue was full)"),
+    (status = 400, description = "Malformed, oversized, an unknown query_id, or a position or entity the answer did not have", body = crate::error::ErrorBody),
+    (status = 503, description = "This service keeps no click log", body = crate::error::ErrorBody),
+))]
 pub async fn report(
     State(state): State<QueryState>,
     body: Bytes,

@@ -408,3 +408,53 @@ async fn the_page_reports_a_click_in_a_real_browser() {
     let _ = stop.send(());
     let _ = server.await;
 }
+
+#[tokio::test]
+async fn experiments_are_managed_over_the_admin_api() {
+    const TOKEN: &str = "admin-secret";
+    let logged = logged(&[]).await;
+    let catalog = indexer::Generations::open(logged.dir.path()).expect("generations");
+    let admin = service::admin::AdminState::new(TOKEN, catalog, logged.db.clone());
+    let router = service::admin::router(admin);
+    let call = |method: &str, uri: &str, body: Option<Value>| {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        send(&router, request.body(body).expect("request"))
+    };
+    let made = json!({"name": "ranking", "mode": "interleave", "traffic": 0.5,
+                      "arms": [{"name": "rank", "variant": "rank=active"}, {"name": "text", "variant": "rank=none"}]});
+    let (status, body) = call("POST", "/admin/experiments", Some(made.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["mode"], "interleave");
+    let (status, body) = call("POST", "/admin/experiments", Some(made)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a name is never reused: {body}");
+    let three = json!({"name": "three", "mode": "interleave",
+                       "arms": [{"name": "a", "variant": "rank=active"}, {"name": "b", "variant": "rank=none"}, {"name": "c", "variant": "rank=1"}]});
+    let (status, body) = call("POST", "/admin/experiments", Some(three)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap_or_default().contains("exactly two arms"), "{body}");
+
+    let (status, body) = call("GET", "/admin/experiments", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["experiments"].as_array().map(Vec::len), Some(1), "{body}");
+    let (status, body) = call("GET", "/admin/experiments/ranking/report", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["experiment"], "ranking");
+    assert_eq!(body["arms"].as_array().map(Vec::len), Some(2), "{body}");
+
+    let (status, body) = call("POST", "/admin/experiments/ranking/stop", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["stopped_at"].is_string(), "{body}");
+    let (status, _) = call("POST", "/admin/experiments/ranking/stop", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "stopped already");
+    let (status, _) = call("GET", "/admin/experiments/nope/report", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let unauthorised = Request::get("/admin/experiments").body(Body::empty()).expect("request");
+    assert_eq!(send(&router, unauthorised).await.0, StatusCode::UNAUTHORIZED);
+}
