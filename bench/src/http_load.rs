@@ -19,7 +19,7 @@
 //! disco-bench http --base-url http://127.0.0.1:8090 --paths suggest.paths --rate 1000 --seconds 60
 //! ```
 
-mod http1;
+pub mod http1;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -50,6 +50,11 @@ pub struct LoadOptions {
     /// Never sleep: hand out requests and read answers from one busy-polling thread, so
     /// the generator's own wake-ups add no latency (it takes a whole core).
     pub spin: bool,
+    /// JSON bodies to `POST` instead of `GET`s: request `i` posts `bodies[i % n]` to
+    /// `paths[i % n % paths.len()]`. Empty: every request is a `GET` of its path.
+    pub bodies: Vec<String>,
+    /// Keep the measured answers' bodies ([`LoadReport::answers`]) for a caller that reads them.
+    pub keep_answers: bool,
 }
 
 /// When request `i` is due, counted from the start of the run.
@@ -156,6 +161,8 @@ pub struct LoadReport {
     pub answer_p50: Duration,
     pub answer_p99: Duration,
     pub answer_p999: Duration,
+    /// The measured answers' statuses and bodies, when [`LoadOptions::keep_answers`].
+    pub answers: Vec<(u16, Vec<u8>)>,
 }
 
 impl LoadReport {
@@ -311,6 +318,7 @@ struct Plan {
     timeout: Duration,
     /// Requests before this one are warm-up: sent, not counted.
     measured_from: u64,
+    keep_answers: bool,
 }
 
 fn generate(options: LoadOptions) -> anyhow::Result<LoadReport> {
@@ -321,7 +329,15 @@ fn generate(options: LoadOptions) -> anyhow::Result<LoadReport> {
         .with_context(|| format!("resolving {}", target.authority))?
         .next()
         .with_context(|| format!("{} resolves to no address", target.authority))?;
-    let requests = options.paths.iter().map(|p| target.get(p)).collect();
+    anyhow::ensure!(!options.paths.is_empty(), "no request paths");
+    let requests = if options.bodies.is_empty() {
+        options.paths.iter().map(|p| target.get(p)).collect()
+    } else {
+        let path = |i: usize| &options.paths[i % options.paths.len()];
+        (options.bodies.iter().enumerate())
+            .map(|(i, body)| target.post_json(path(i), body))
+            .collect()
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -352,6 +368,7 @@ async fn drive(
         rate,
         timeout: options.timeout,
         measured_from: warmup_requests,
+        keep_answers: options.keep_answers,
     });
     tracing::info!(
         total,
@@ -401,8 +418,11 @@ async fn drive(
         }))
     };
     let mut outcomes = Vec::with_capacity((total - warmup_requests) as usize);
+    let mut answers = Vec::new();
     for worker in workers {
-        outcomes.extend(worker.await.context("a connection's task failed")?);
+        let (carried, read) = worker.await.context("a connection's task failed")?;
+        outcomes.extend(carried);
+        answers.extend(read);
     }
     let stopped = match scheduler {
         Scheduler::Sleeping(thread) => thread.join().is_err(),
@@ -411,28 +431,33 @@ async fn drive(
     if stopped {
         anyhow::bail!("the request scheduler stopped unexpectedly");
     }
-    Ok(LoadReport::of(
+    let report = LoadReport::of(
         &outcomes,
         due(warmup_requests, rate),
         total - warmup_requests,
         &options,
-    ))
+    );
+    Ok(LoadReport { answers, ..report })
 }
 
 /// One connection's loop: take the next due request, send it, read the answer, until the
-/// scheduler has sent everything. Returns the outcomes of the measured requests it carried.
+/// scheduler has sent everything. Returns the outcomes of the measured requests it carried,
+/// and their answers' statuses and bodies when the plan keeps them.
 async fn work(
     connection: Connection,
     queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
     plan: Arc<Plan>,
-) -> Vec<Outcome> {
+) -> (Vec<Outcome>, Vec<(u16, Vec<u8>)>) {
     let mut connection = Some(connection);
     let mut outcomes = Vec::new();
+    let mut answers = Vec::new();
     loop {
         let job = queue.lock().await.recv().await;
         let Some(job) = job else {
-            return outcomes;
+            return (outcomes, answers);
         };
+        let measured = job.i >= plan.measured_from;
+        let keep = plan.keep_answers && measured;
         let due_at = plan.start + due(job.i, plan.rate);
         let deadline = due_at + plan.timeout;
         let request = &plan.requests[(job.i % plan.requests.len() as u64) as usize];
@@ -440,9 +465,14 @@ async fn work(
             // It waited past its timeout for a free connection: failed without being sent.
             (Status::Error, Instant::now())
         } else {
-            let exchange = exchange(&mut connection, plan.addr, request);
+            let exchange = exchange(&mut connection, plan.addr, request, keep);
             match tokio::time::timeout_at(deadline.into(), exchange).await {
-                Ok(Ok((code, sent))) => (Status::Http(code), sent),
+                Ok(Ok((code, sent, body))) => {
+                    if keep {
+                        answers.push((code, body));
+                    }
+                    (Status::Http(code), sent)
+                }
                 Ok(Err(e)) => {
                     tracing::debug!(error = %e, "request failed; reconnecting");
                     connection = None;
@@ -454,7 +484,7 @@ async fn work(
                 }
             }
         };
-        if job.i >= plan.measured_from {
+        if measured {
             let done = Instant::now();
             outcomes.push(Outcome {
                 status,
@@ -468,20 +498,26 @@ async fn work(
 }
 
 /// Sends `request` on the connection (a new one if it is gone or was closed) and reads the
-/// answer: its status and when the request was on the wire.
+/// answer: its status, when the request was on the wire, and its body when `keep_body` (else
+/// empty: the body is skipped without a copy).
 async fn exchange(
     connection: &mut Option<Connection>,
     addr: SocketAddr,
     request: &[u8],
-) -> std::io::Result<(u16, Instant)> {
+    keep_body: bool,
+) -> std::io::Result<(u16, Instant, Vec<u8>)> {
     let conn = match connection {
         Some(c) if c.reusable() => c,
         _ => connection.insert(Connection::open(addr).await?),
     };
     conn.send(request).await?;
     let sent = Instant::now();
-    let status = conn.receive().await?;
-    Ok((status, sent))
+    if keep_body {
+        let (status, body) = conn.receive_body().await?;
+        Ok((status, sent, body))
+    } else {
+        Ok((conn.receive().await?, sent, Vec::new()))
+    }
 }
 
 /// The flags of `disco-bench http`.
@@ -530,6 +566,8 @@ impl HttpArgs {
             connections: self.connections,
             timeout: Duration::from_secs_f64(self.timeout),
             spin: self.spin,
+            bodies: Vec::new(),
+            keep_answers: false,
         })
     }
 }
@@ -589,6 +627,8 @@ mod tests {
             connections: 1,
             timeout: Duration::from_secs(1),
             spin: false,
+            bodies: Vec::new(),
+            keep_answers: false,
         };
         let outcome = |status, latency: u64, done: u64| Outcome {
             status,
@@ -630,6 +670,8 @@ mod tests {
             connections: 4,
             timeout,
             spin: false,
+            bodies: Vec::new(),
+            keep_answers: false,
         }
     }
 

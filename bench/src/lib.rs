@@ -13,7 +13,9 @@
 //! | [`ranking`], [`synthetic_graph`] | the DiscoRank kernel on a generated activity graph, beside igraph/networkx |
 //! | [`suggesting`], [`replay`] | suggest build and lookups at scale; a recorded keystroke mix replayed |
 //! | [`http_load`] | open-loop HTTP load with coordinated-omission-corrected latency |
+//! | [`events_flood`] | search latency and losses while `POST /events` is flooded |
 
+pub mod events_flood;
 pub mod http_load;
 pub mod indexing;
 pub mod ranking;

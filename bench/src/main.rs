@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use bench::{http_load, indexing, ranking, reindexing, replay, searching, suggesting};
+use bench::{
+    events_flood, http_load, indexing, ranking, reindexing, replay, searching, suggesting,
+};
 use clap::{Args, Parser, Subcommand};
 
 /// Disco's benchmarks: each prints its figures in the form BENCHMARKS.md records.
@@ -148,6 +150,12 @@ enum Bench {
         #[command(flatten)]
         args: http_load::HttpArgs,
     },
+    /// Search p99 and lost searches, quiet and while `POST /events` is flooded with valid
+    /// click reports (issue #22), against a running service; MET / NOT MET per target.
+    EventsFlood {
+        #[command(flatten)]
+        args: events_flood::FloodArgs,
+    },
 }
 
 async fn run(globals: Globals, what: Bench) -> anyhow::Result<()> {
@@ -258,6 +266,15 @@ async fn run(globals: Globals, what: Bench) -> anyhow::Result<()> {
         Bench::Http { args } => {
             let report = http_load::run(args.options()?).await?;
             println!("{report}");
+        }
+        Bench::EventsFlood { args } => {
+            let json = args.json;
+            let report = events_flood::run(args).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+            } else {
+                println!("{report}");
+            }
         }
     }
     Ok(())

@@ -179,7 +179,15 @@ pub struct Health {
         title = "Disco search",
         description = "Site search for people, sounds, sets and groups."
     ),
-    paths(search, explore, suggest, crate::events::report, healthz, readyz, metrics),
+    paths(
+        search,
+        explore,
+        suggest,
+        crate::events::report,
+        healthz,
+        readyz,
+        metrics
+    ),
     components(schemas(
         crate::events::Report,
         crate::events::Event,

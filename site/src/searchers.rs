@@ -68,8 +68,7 @@ pub const GRADE_UNRELATED: u8 = 0;
 
 /// A shared word must be in at least this many names: with fewer it names one thing.
 const SHARED_WORD_MIN_NAMES: usize = 3;
-/// A word in more than this share of names is a word like "the" or "de", which nobody
-/// searches on its own.
+/// A word in more than this share of names is too common to mean anything on its own.
 const SHARED_WORD_MAX_SHARE: f64 = 0.05;
 /// A shared word has at least this many characters: shorter ones are mostly particles ("and",
 /// "you", "des") and numbers.
@@ -267,6 +266,29 @@ pub struct PlannedSearch {
     pub intent: Option<EntityKey>,
 }
 
+impl PlannedSearch {
+    /// Browsing Explore: nothing typed, nothing meant.
+    pub fn explore() -> PlannedSearch {
+        PlannedSearch {
+            class: SearchClass::Explore,
+            query: String::new(),
+            intent: None,
+        }
+    }
+}
+
+/// What a search is drawn for, in [`SearchMix`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Intent {
+    Name,
+    Word,
+    Browse,
+}
+
+impl Intent {
+    const ALL: [Intent; 3] = [Intent::Name, Intent::Word, Intent::Browse];
+}
+
 /// One visitor's session and searches, drawn before any request is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Visit {
@@ -291,7 +313,7 @@ pub struct CatalogEntity {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     entities: Vec<CatalogEntity>,
-    position: HashMap<EntityKey, usize>,
+    index_of: HashMap<EntityKey, usize>,
     /// Draws an entity index, weighted by [`draw_weight`]; `None` when there is none.
     by_popularity: Option<WeightedIndex<f64>>,
     shared_words: Vec<SharedWord>,
@@ -335,7 +357,7 @@ impl Catalog {
             })
             .filter(|entity| !entity.names.is_empty())
             .collect();
-        let position = (entities.iter().enumerate())
+        let index_of = (entities.iter().enumerate())
             .map(|(index, entity)| (entity.key, index))
             .collect();
         let by_popularity = WeightedIndex::new(entities.iter().map(draw_weight)).ok();
@@ -348,7 +370,7 @@ impl Catalog {
         .ok();
         Catalog {
             entities,
-            position,
+            index_of,
             by_popularity,
             shared_words,
             by_word_weight,
@@ -491,7 +513,7 @@ impl Catalog {
         if query.is_empty() {
             return GRADE_UNRELATED;
         }
-        let names: Vec<&str> = match self.position.get(&key) {
+        let names: Vec<&str> = match self.index_of.get(&key) {
             Some(&index) => self.entities[index]
                 .names
                 .iter()
@@ -715,9 +737,9 @@ impl fmt::Display for SearchersReport {
 pub struct Searchers {
     catalog: Arc<Catalog>,
     options: Arc<SearcherOptions>,
-    /// Draws a [`SearchClass`] family (name, word, explore) by the mix, with the families the
-    /// catalog cannot give weighed 0.
-    families: WeightedIndex<f64>,
+    /// Draws an index of [`Intent::ALL`] by the mix, with what the catalog cannot give
+    /// weighed 0.
+    intents: WeightedIndex<f64>,
     http: Http,
 }
 
@@ -754,13 +776,13 @@ impl Searchers {
             (mix.name + mix.word, 0.0)
         };
         // The mix was checked to have a positive weight, and names exist when it asks for them.
-        let families = WeightedIndex::new([name, word, mix.explore])
+        let intents = WeightedIndex::new([name, word, mix.explore])
             .map_err(|e| SiteError::Invalid(format!("the search mix: {e}")))?;
         Ok(Searchers {
             catalog: Arc::new(catalog),
             http: Http::new(options)?,
             options: Arc::new(options.clone()),
-            families,
+            intents,
         })
     }
 
@@ -841,16 +863,12 @@ impl Searchers {
     }
 
     fn plan_search(&self, rng: &mut ChaCha8Rng) -> PlannedSearch {
-        let planned = match self.families.sample(rng) {
-            0 => self.catalog.draw_name(&self.options.typing, rng),
-            1 => self.catalog.draw_word(rng),
-            _ => None,
+        let planned = match Intent::ALL[self.intents.sample(rng)] {
+            Intent::Name => self.catalog.draw_name(&self.options.typing, rng),
+            Intent::Word => self.catalog.draw_word(rng),
+            Intent::Browse => None,
         };
-        planned.unwrap_or(PlannedSearch {
-            class: SearchClass::Explore,
-            query: String::new(),
-            intent: None,
-        })
+        planned.unwrap_or_else(PlannedSearch::explore)
     }
 
     /// One visitor, start to end: its searches one after another, each with its events.
@@ -880,7 +898,12 @@ impl Searchers {
         let page = match self.http.results(session, search).await {
             Ok(page) => page,
             Err(failure) => {
-                tracing::warn!(session, class = %search.class, query = %search.query, "search failed: {failure}");
+                tracing::warn!(
+                    session,
+                    class = %search.class,
+                    query = %search.query,
+                    "search failed: {failure}"
+                );
                 report.failed_requests += 1;
                 return;
             }
@@ -910,7 +933,15 @@ impl Searchers {
         counts.found += u64::from(found);
         report.clicks += read.clicks.len() as u64;
         report.found += u64::from(found);
-        tracing::debug!(session, class = %search.class, query = %search.query, shown = shown.len(), examined = read.examined, clicks = ?read.clicks, "searched");
+        tracing::debug!(
+            session,
+            class = %search.class,
+            query = %search.query,
+            shown = shown.len(),
+            examined = read.examined,
+            clicks = ?read.clicks,
+            "searched"
+        );
         let mut events = vec![PageEvent::Impression {
             query_id: &page.query_id,
             shown: shown.iter().map(|result| result.key()).collect(),
@@ -1195,15 +1226,19 @@ static STATEMENTS: LazyLock<Statements> = LazyLock::new(|| Statements {
     ),
     tracks: format!(
         "SELECT t.id, t.title, \
-         CAST(COALESCE((SELECT sum(p.count) FROM plays p WHERE p.track_id = t.id), 0) AS BIGINT), \
-         CAST((SELECT count(*) FROM likes l WHERE l.target_kind = 'track' AND l.target_id = t.id) AS BIGINT), \
-         CAST((SELECT count(*) FROM reposts r WHERE r.target_kind = 'track' AND r.target_id = t.id) AS BIGINT) \
+         CAST(COALESCE((SELECT sum(p.count) FROM plays p WHERE p.track_id = t.id), 0) \
+         AS BIGINT), \
+         CAST((SELECT count(*) FROM likes l \
+         WHERE l.target_kind = 'track' AND l.target_id = t.id) AS BIGINT), \
+         CAST((SELECT count(*) FROM reposts r \
+         WHERE r.target_kind = 'track' AND r.target_id = t.id) AS BIGINT) \
          FROM tracks t WHERE {} ORDER BY t.id",
         condition(EntityKind::Track, "t"),
     ),
     playlists: format!(
         "SELECT p.id, p.title, \
-         CAST((SELECT count(*) FROM likes l WHERE l.target_kind = 'playlist' AND l.target_id = p.id) AS BIGINT), \
+         CAST((SELECT count(*) FROM likes l \
+         WHERE l.target_kind = 'playlist' AND l.target_id = p.id) AS BIGINT), \
          CAST((SELECT count(*) FROM playlist_tracks pt WHERE pt.playlist_id = p.id) AS BIGINT) \
          FROM playlists p WHERE {} ORDER BY p.id",
         condition(EntityKind::Playlist, "p"),
@@ -1229,7 +1264,8 @@ mod tests {
         }
     }
 
-    /// "love" is in three names of fourteen, "the" in too many (five), "heart" in two.
+    /// Of the thirteen entities with a name, three have "love", five "remix" (too many to
+    /// mean anything), two "heart" (too few to be ambiguous); "the" and "of" are too short.
     fn catalog() -> Catalog {
         Catalog::new(vec![
             entity(
@@ -1243,13 +1279,13 @@ mod tests {
             entity(EntityKind::Track, 2, &["Love of the Night"], 1.0),
             entity(EntityKind::Track, 3, &["Golden Heart"], 0.0),
             entity(EntityKind::Track, 4, &["Broken Heart"], 2.0),
-            entity(EntityKind::Track, 5, &["The River"], 0.0),
-            entity(EntityKind::Track, 6, &["The Road"], 0.0),
-            entity(EntityKind::Track, 7, &["Intro"], 0.0),
+            entity(EntityKind::Track, 5, &["The River Remix"], 0.0),
+            entity(EntityKind::Track, 6, &["The Road Remix"], 0.0),
+            entity(EntityKind::Track, 7, &["Intro Remix"], 0.0),
             entity(EntityKind::Track, 8, &["   "], 9.0),
             entity(EntityKind::Playlist, 1, &["Songs of Love"], 1.0),
-            entity(EntityKind::Playlist, 2, &["The Best"], 0.0),
-            entity(EntityKind::Group, 1, &["The Crew"], 0.0),
+            entity(EntityKind::Playlist, 2, &["The Best Remix"], 0.0),
+            entity(EntityKind::Group, 1, &["The Crew Remix"], 0.0),
             entity(EntityKind::Group, 2, &["Techno Kraków"], 4.0),
         ])
     }
@@ -1387,7 +1423,6 @@ mod tests {
     fn shared_words_are_neither_rare_nor_everywhere() {
         let catalog = catalog();
         assert_eq!(catalog.len(), 13, "the blank-named track is dropped");
-        // In 3 names of 13: "love". "the" is in 5, "heart" in 2, "of" is too short.
         assert_eq!(catalog.shared_words().collect::<Vec<_>>(), ["love"]);
         let with_love = [
             EntityKey::new(EntityKind::Track, 1),
@@ -1480,11 +1515,7 @@ mod tests {
             intent: None,
         };
         assert_eq!(catalog.grade(&by_username, zoe, ""), GRADE_HAS_EVERY_WORD);
-        let browsing = PlannedSearch {
-            class: SearchClass::Explore,
-            query: String::new(),
-            intent: None,
-        };
+        let browsing = PlannedSearch::explore();
         assert_eq!(
             catalog.grade(&browsing, love_song, "Love Song"),
             GRADE_UNRELATED
@@ -1494,12 +1525,14 @@ mod tests {
     #[test]
     fn options_out_of_range_and_non_http_urls_are_refused() {
         let refused = |options: SearcherOptions| Searchers::new(catalog(), &options).unwrap_err();
-        let impatient = SearcherOptions {
+        let certain_and_more = SearcherOptions {
             clicks: model([0.0, 0.1, 0.2, 1.5], 0.5),
             ..SearcherOptions::default()
         };
+        let error = refused(certain_and_more);
         assert!(
-            matches!(refused(impatient), SearcherError::Site(SiteError::Invalid(ref m)) if m.contains("1.5"))
+            matches!(error, SearcherError::Site(SiteError::Invalid(ref m)) if m.contains("1.5")),
+            "{error}"
         );
         let no_searches = SearcherOptions {
             searches_per_visitor: 0..=2,
@@ -1561,35 +1594,38 @@ mod tests {
         );
         assert!(text.contains("  word              4 searches"), "{text}");
     }
-}
-#[cfg(test)]
-mod scratch {
+
     #[test]
-    fn mix_share() {
-        let s = super::tests_support();
-        let mut counts = std::collections::BTreeMap::new();
-        let mut first = std::collections::BTreeMap::new();
-        for n in 0..3000 {
-            let v = s.plan(n);
-            *first.entry(v.searches[0].class).or_insert(0) += 1;
-            for x in v.searches {
-                *counts.entry(x.class).or_insert(0) += 1;
+    fn searches_follow_the_mix() {
+        let searchers = searchers(1);
+        let mut by_class: BTreeMap<SearchClass, usize> = BTreeMap::new();
+        for number in 0..2_000 {
+            for search in searchers.plan(number).searches {
+                *by_class.entry(search.class).or_default() += 1;
             }
         }
-        eprintln!("MIX {counts:?} FIRST {first:?}");
+        let total: usize = by_class.values().sum();
+        let share = |classes: &[SearchClass]| {
+            classes
+                .iter()
+                .map(|c| by_class.get(c).copied().unwrap_or(0))
+                .sum::<usize>() as f64
+                / total as f64
+        };
+        let names = share(&[
+            SearchClass::Name,
+            SearchClass::NameLower,
+            SearchClass::NameSlip,
+        ]);
+        // 0.6, 0.3 and 0.1 of about 5000 searches.
+        assert!((0.57..0.63).contains(&names), "{by_class:?}");
+        assert!(
+            (0.27..0.33).contains(&share(&[SearchClass::Word])),
+            "{by_class:?}"
+        );
+        assert!(
+            (0.08..0.12).contains(&share(&[SearchClass::Explore])),
+            "{by_class:?}"
+        );
     }
-}
-#[cfg(test)]
-fn tests_support() -> Searchers {
-    let e = |k, id, n: &str, p| CatalogEntity {
-        key: EntityKey::new(k, id),
-        names: vec![n.to_string()],
-        popularity: p,
-    };
-    let c = Catalog::new(vec![
-        e(EntityKind::Track, 1, "Love Song", 1.0),
-        e(EntityKind::Track, 2, "Love Me", 1.0),
-        e(EntityKind::Track, 3, "Love You", 1.0),
-    ]);
-    Searchers::new(c, &SearcherOptions::default()).unwrap()
 }

@@ -1,7 +1,7 @@
 //! `disco demo`: the whole system in one process on the embedded default — SQLite and the
 //! in-process bus. Seeds the Chinook catalog on first run, builds the index through the same
 //! pipeline live events take, ranks, builds suggest, serves the page, and keeps simulating
-//! site activity so the page is alive.
+//! site activity and searchers so the page, the click log and the dashboard are alive.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,6 +25,10 @@ pub struct DemoArgs {
     /// Simulated site changes per second (0: the catalog stays still).
     #[arg(long, default_value_t = 2.0)]
     pub rate: f64,
+    /// Simulated searchers: new visitors per second who search and click through the page's
+    /// HTTP API (0: none), so the click log, experiments and dashboard have traffic.
+    #[arg(long, default_value_t = 0.5)]
+    pub searchers: f64,
     #[command(flatten)]
     pub index: IndexArgs,
 }
@@ -126,9 +130,29 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
         })
     });
 
+    let searchers = (args.searchers > 0.0).then(|| {
+        let (db, listen, stop, rate) = (
+            db.clone(),
+            globals.listen.clone(),
+            cancel.clone(),
+            args.searchers,
+        );
+        // Until stopped: a year is forever for a demo.
+        let forever = Duration::from_secs(365 * 24 * 3600);
+        tokio::spawn(async move {
+            tokio::select! {
+                () = stop.cancelled() => Ok(()),
+                report = wiring::searchers(db, &listen, rate, forever, 1) => report.map(drop),
+            }
+        })
+    });
+
     wiring::serve_http(&globals.listen, app, cancel.clone()).await?;
     cancel.cancel();
     if let Some(task) = simulator {
+        task.await??;
+    }
+    if let Some(task) = searchers {
         task.await??;
     }
     indexer_task.await??;

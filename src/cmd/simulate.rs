@@ -1,4 +1,5 @@
-//! `disco simulate`: behave like the site — change rows, then publish the matching events.
+//! `disco simulate`: behave like the site — change rows, then publish the matching events — and,
+//! with `--searchers`, like its visitors: search the query service and click.
 
 use std::time::Duration;
 
@@ -31,6 +32,10 @@ pub struct SimulateArgs {
     /// Seed of the simulator's choices.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Simulated searchers beside the site's changes: new visitors per second who search the
+    /// query service at --listen and click (0: none; with --rate 0, searchers only).
+    #[arg(long, default_value_t = 0.0)]
+    pub searchers: f64,
 }
 
 pub async fn run(globals: Globals, args: SimulateArgs) -> anyhow::Result<()> {
@@ -55,6 +60,32 @@ pub async fn run(globals: Globals, args: SimulateArgs) -> anyhow::Result<()> {
         Some(n) => Limit::Events(n),
         None => Limit::Duration(Duration::from_secs(args.duration)),
     };
+    let searchers = (args.searchers > 0.0).then(|| {
+        let duration = match limit {
+            Limit::Duration(d) => d,
+            Limit::Events(n) => {
+                Duration::from_secs_f64(n as f64 / args.rate.max(f64::MIN_POSITIVE))
+            }
+        };
+        let (db, listen, rate, seed) = (
+            db.clone(),
+            globals.listen.clone(),
+            args.searchers,
+            args.seed,
+        );
+        tokio::spawn(async move {
+            let report = super::wiring::searchers(db, &listen, rate, duration, seed).await?;
+            print!("{report}");
+            anyhow::Ok(())
+        })
+    });
+    if args.rate <= 0.0 {
+        if let Some(task) = searchers {
+            task.await??;
+        }
+        db.close().await;
+        return Ok(());
+    }
     let mut sim = Simulator::new(db.clone(), publisher, options).await?;
     let report = site::simulate::run(&mut sim, args.rate, limit, |step| {
         if print_events {
@@ -68,6 +99,9 @@ pub async fn run(globals: Globals, args: SimulateArgs) -> anyhow::Result<()> {
     })
     .await?;
     print!("{report}");
+    if let Some(task) = searchers {
+        task.await??;
+    }
     db.close().await;
     Ok(())
 }

@@ -172,6 +172,29 @@ async fn with_click_log(
     Ok(state.with_events(Arc::new(log)).with_experiments(running))
 }
 
+/// Simulated searchers at `per_second` new visitors for `duration` against the service at
+/// `listen`: searches and clicks for the click log and any running experiment. A request that
+/// fails (the service not up yet) is counted in the report, not fatal.
+pub async fn searchers(
+    db: schemas::db::Db,
+    listen: &str,
+    per_second: f64,
+    duration: Duration,
+    seed: u64,
+) -> anyhow::Result<site::searchers::SearchersReport> {
+    let options = site::searchers::SearcherOptions {
+        seed,
+        base_url: format!("http://{listen}"),
+        ..Default::default()
+    };
+    let searchers = site::searchers::Searchers::load(&db, &options).await?;
+    let traffic = site::searchers::Traffic::Rate {
+        per_second,
+        duration,
+    };
+    Ok(searchers.run(traffic).await?)
+}
+
 /// The indexer's configuration from its flags.
 pub fn indexer_config(args: &IndexArgs) -> IndexerConfig {
     let mut config = IndexerConfig::default();

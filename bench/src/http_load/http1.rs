@@ -5,7 +5,8 @@
 //! It exists so that the generator costs the machine as little as possible per request (no URL
 //! parsing, header maps or allocations on the hot path) and so that what it measures is the
 //! server's answer, not a general-purpose client's work. It is not a general client: no TLS, no
-//! redirects, no request bodies, no pipelining.
+//! redirects, no pipelining; a request body only as prebuilt JSON ([`Target::post_json`]), and
+//! an answer's body only when asked for ([`Connection::receive_body`]).
 
 use std::io;
 use std::net::SocketAddr;
@@ -49,6 +50,19 @@ impl Target {
         format!(
             "GET {}{path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: disco-bench\r\nAccept: */*\r\n\r\n",
             self.prefix, self.authority
+        )
+        .into_bytes()
+        .into_boxed_slice()
+    }
+
+    /// The bytes of `POST <prefix><path>` carrying `body` as JSON, ready to write.
+    pub fn post_json(&self, path: &str, body: &str) -> Box<[u8]> {
+        format!(
+            "POST {}{path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: disco-bench\r\nAccept: */*\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.prefix,
+            self.authority,
+            body.len()
         )
         .into_bytes()
         .into_boxed_slice()
@@ -118,7 +132,7 @@ pub fn parse(buf: &[u8]) -> io::Result<Parsed> {
         });
     }
     if chunked {
-        return Ok(match chunked_end(buf, head_end)? {
+        return Ok(match chunked_end(buf, head_end, |_| {})? {
             Some(len) => Parsed::Complete { status, len, close },
             None => Parsed::Incomplete,
         });
@@ -134,8 +148,13 @@ pub fn parse(buf: &[u8]) -> io::Result<Parsed> {
     }
 }
 
-/// Where a chunked body starting at `from` ends (after its trailers), if it is all in `buf`.
-fn chunked_end(buf: &[u8], mut from: usize) -> io::Result<Option<usize>> {
+/// Where a chunked body starting at `from` ends (after its trailers), if it is all in `buf`;
+/// each chunk's data is handed to `data` on the way.
+fn chunked_end(
+    buf: &[u8],
+    mut from: usize,
+    mut data: impl FnMut(&[u8]),
+) -> io::Result<Option<usize>> {
     loop {
         let Some(line_end) = find(buf, b"\r\n", from) else {
             return Ok(None);
@@ -160,8 +179,28 @@ fn chunked_end(buf: &[u8], mut from: usize) -> io::Result<Option<usize>> {
         if buf.len() < from + size + 2 {
             return Ok(None);
         }
+        data(&buf[from..from + size]);
         from += size + 2;
     }
+}
+
+/// The body of one whole answer (as [`parse`] delimited it), its chunks joined when chunked.
+pub fn body(answer: &[u8]) -> io::Result<Vec<u8>> {
+    let head_end = find(answer, b"\r\n\r\n", 0)
+        .map(|at| at + 4)
+        .ok_or_else(|| bad("an answer without a head"))?;
+    let head = String::from_utf8_lossy(&answer[..head_end]).to_ascii_lowercase();
+    let chunked = head
+        .split("\r\n")
+        .filter_map(|line| line.split_once(':'))
+        .any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
+    if !chunked {
+        return Ok(answer[head_end..].to_vec());
+    }
+    let mut joined = Vec::new();
+    chunked_end(answer, head_end, |chunk| joined.extend_from_slice(chunk))?
+        .ok_or_else(|| bad("a chunked body cut short"))?;
+    Ok(joined)
 }
 
 fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
@@ -208,15 +247,33 @@ impl Connection {
 
     /// Reads one whole answer; returns its status code.
     pub async fn receive(&mut self) -> io::Result<u16> {
+        self.read_answer(None).await
+    }
+
+    /// Reads one whole answer; returns its status code and its body.
+    pub async fn receive_body(&mut self) -> io::Result<(u16, Vec<u8>)> {
+        let mut answer = Vec::new();
+        let status = self.read_answer(Some(&mut answer)).await?;
+        Ok((status, body(&answer)?))
+    }
+
+    /// Reads one whole answer, copying its bytes into `keep` when given; returns its status.
+    async fn read_answer(&mut self, keep: Option<&mut Vec<u8>>) -> io::Result<u16> {
         loop {
             match parse(&self.buf)? {
                 Parsed::Complete { status, len, close } => {
+                    if let Some(keep) = keep {
+                        keep.extend_from_slice(&self.buf[..len]);
+                    }
                     self.buf.drain(..len);
                     self.closed = close;
                     return Ok(status);
                 }
                 Parsed::UntilClose { status } => {
                     while self.fill().await? > 0 {}
+                    if let Some(keep) = keep {
+                        keep.append(&mut self.buf);
+                    }
                     self.buf.clear();
                     self.closed = true;
                     return Ok(status);
@@ -309,6 +366,21 @@ mod tests {
         assert_eq!(parse(answer).unwrap(), whole(200, answer, false));
         let trailers = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-A: 1\r\n\r\n";
         assert_eq!(parse(trailers).unwrap(), whole(200, trailers, false));
+    }
+
+    #[test]
+    fn bodies_come_whole_and_posts_carry_their_length() {
+        let plain = b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\n{}";
+        assert_eq!(body(plain).unwrap(), b"{}");
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n!\r\n0\r\n\r\n";
+        assert_eq!(body(chunked).unwrap(), b"hello!");
+        let cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel";
+        assert!(body(cut).is_err());
+        let target = Target::parse("http://127.0.0.1:8090").unwrap();
+        assert_eq!(
+            &*target.post_json("/events", "{\"a\":1}"),
+            b"POST /events HTTP/1.1\r\nHost: 127.0.0.1:8090\r\nUser-Agent: disco-bench\r\nAccept: */*\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}"
+        );
     }
 
     #[tokio::test]

@@ -433,16 +433,30 @@ async fn experiments_are_managed_over_the_admin_api() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["mode"], "interleave");
     let (status, body) = call("POST", "/admin/experiments", Some(made)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "a name is never reused: {body}");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a name is never reused: {body}"
+    );
     let three = json!({"name": "three", "mode": "interleave",
                        "arms": [{"name": "a", "variant": "rank=active"}, {"name": "b", "variant": "rank=none"}, {"name": "c", "variant": "rank=1"}]});
     let (status, body) = call("POST", "/admin/experiments", Some(three)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"].as_str().unwrap_or_default().contains("exactly two arms"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("exactly two arms"),
+        "{body}"
+    );
 
     let (status, body) = call("GET", "/admin/experiments", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["experiments"].as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(
+        body["experiments"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
     let (status, body) = call("GET", "/admin/experiments/ranking/report", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["experiment"], "ranking");
@@ -455,6 +469,11 @@ async fn experiments_are_managed_over_the_admin_api() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "stopped already");
     let (status, _) = call("GET", "/admin/experiments/nope/report", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let unauthorised = Request::get("/admin/experiments").body(Body::empty()).expect("request");
-    assert_eq!(send(&router, unauthorised).await.0, StatusCode::UNAUTHORIZED);
+    let unauthorised = Request::get("/admin/experiments")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(
+        send(&router, unauthorised).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }

@@ -421,9 +421,6 @@ async fn the_dashboard_shows_the_figures_in_a_real_browser() {
         let bars = browser.eval("document.querySelectorAll('#positions-chart svg rect').length");
         assert_eq!(bars, json!(11), "a bar per position, and 11+");
         browser.screenshot(&dir.join("dashboard.png"));
-        browser.eval("window.scrollTo(0, document.body.scrollHeight)"); // TEMP
-        browser.screenshot(&dir.join("dashboard-lower.png")); // TEMP
-        browser.eval("window.scrollTo(0, 0)"); // TEMP
 
         // A phone's width: one column, nothing wider than the screen.
         browser.viewport(390, 844, true);
