@@ -173,8 +173,11 @@ pub struct ExperimentReport {
     pub significance: f64,
     /// Clicks that entered no figure because the log contradicts itself: unknown query id,
     /// position not shown, a different entity than the one shown there, or (interleaving) a
-    /// row credited to no arm of the report.
+    /// row credited to an arm the report does not name.
     pub ignored_clicks: usize,
+    /// Interleaving: clicks on rows of the rankings' common top (the same results at the same
+    /// positions in both arms), which credit neither arm.
+    pub shared_clicks: usize,
 }
 
 /// How the report tests and resamples.
@@ -216,16 +219,18 @@ pub fn report(
     });
 
     let mut ignored_clicks = log.ignored;
+    let mut shared_clicks = 0;
     if mode == Mode::Interleave {
-        ignored_clicks += (searches.iter())
-            .flat_map(|search| {
-                log.clicks_of(search)
-                    .map(move |(position, _)| (search, position))
-            })
-            .filter(|&(search, position)| {
-                credit(search, position).is_none_or(|arm| !arms.iter().any(|a| a == arm))
-            })
-            .count();
+        for search in &searches {
+            for (position, _) in log.clicks_of(search) {
+                match credit(search, position) {
+                    // A row both arms ranked alike at the top: it cannot tell them apart.
+                    None => shared_clicks += 1,
+                    Some(arm) if !arms.iter().any(|a| a == arm) => ignored_clicks += 1,
+                    Some(_) => {}
+                }
+            }
+        }
     }
 
     let sessions_per_arm: Vec<BTreeMap<&str, Tally>> = (arms.iter())
@@ -258,6 +263,7 @@ pub fn report(
         differences,
         significance: options.significance,
         ignored_clicks,
+        shared_clicks,
     }
 }
 
@@ -813,14 +819,18 @@ impl fmt::Display for ExperimentReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "experiment {} ({}): {} searches, {} ignored clicks",
+            "experiment {} ({}): {} searches, {} ignored clicks{}",
             self.experiment,
             self.mode,
             match self.mode {
                 Mode::AB => self.arms.iter().map(|arm| arm.searches).sum::<usize>(),
                 Mode::Interleave => self.arms.first().map_or(0, |arm| arm.searches),
             },
-            self.ignored_clicks
+            self.ignored_clicks,
+            match self.mode {
+                Mode::AB => String::new(),
+                Mode::Interleave => format!(", {} on the arms' common top", self.shared_clicks),
+            }
         )?;
         let width = (self.arms.iter())
             .map(|arm| arm.arm.chars().count())
@@ -1060,14 +1070,15 @@ mod tests {
         let i3 = il("i3", &[(6, v3), (7, none)]);
         let i4 = il("i4", &[(8, none), (9, v3)]);
         let i5 = il("i5", &[]);
-        let i6 = il("i6", &[(10, v3), (11, None)]);
+        let i6 = il("i6", &[(10, Some("gone")), (11, None)]);
         let clicks = vec![
             click(&i1, 1, 1),
             click(&i1, 3, 2),
             click(&i2, 1, 1),
             click(&i3, 2, 1),
             click(&i3, 1, 2),
-            click(&i6, 2, 1), // a row credited to nobody
+            click(&i6, 2, 1), // a row of the common top: credits nobody
+            click(&i6, 1, 1),
         ];
         (vec![i1, i2, i3, i4, i5, i6], clicks)
     }
@@ -1091,7 +1102,11 @@ mod tests {
         );
         assert!(close(verdict.p_value, 1.0));
         assert_eq!(verdict.better, None);
-        assert_eq!(out.ignored_clicks, 1);
+        assert_eq!(
+            out.ignored_clicks, 1,
+            "the click on a row of an arm not in the report"
+        );
+        assert_eq!(out.shared_clicks, 1);
         assert!(out.differences.is_empty());
 
         let v3 = &out.arms[0];

@@ -67,12 +67,32 @@ pub fn coin(text: &str) -> impl FnMut() -> bool {
     }
 }
 
+/// How many results the two rankings share at the top, in the same order: team draft shows
+/// exactly these first, and a click on one of them cannot tell the rankings apart (both would
+/// have shown it there), so live traffic credits it to neither.
+pub fn common_top<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn letters(rows: &[(char, Team)]) -> String {
         rows.iter().map(|(c, _)| *c).collect()
+    }
+
+    #[test]
+    fn the_common_top_is_what_team_draft_shows_first() {
+        let a: Vec<char> = "abcde".chars().collect();
+        let b: Vec<char> = "abxyz".chars().collect();
+        assert_eq!(common_top(&a, &b), 2);
+        for a_first in [true, false] {
+            let rows = team_draft(&a, &b, 10, || a_first);
+            assert_eq!(letters(&rows[..2]), "ab");
+        }
+        assert_eq!(common_top(&a, &a[..3]), 3);
+        assert_eq!(common_top::<char>(&[], &b), 0);
     }
 
     #[test]

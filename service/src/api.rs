@@ -18,7 +18,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use quality::click_log::Endpoint;
 use quality::clicks::ServedQuery;
 use quality::experiments::Arm;
-use quality::interleave::{Team, coin, team_draft};
+use quality::interleave::{Team, coin, common_top, team_draft};
 use schemas::{EntityKey, EntityKind};
 
 use crate::error::{ApiError, ErrorBody};
@@ -131,7 +131,8 @@ pub struct ResultItem {
     /// HTML: the matched words in `<mark>`, everything else escaped.
     pub highlight: String,
     /// Under an interleaving experiment, the arm that contributed this result (a click on it
-    /// credits that arm); absent otherwise.
+    /// credits that arm); absent otherwise, and for the results both arms rank alike at the
+    /// top (a click there credits neither).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arm: Option<String>,
 }
@@ -293,7 +294,8 @@ async fn served(
 
 /// Both arms of an interleaving experiment on one snapshot, merged by team draft
 /// ([`quality::interleave::team_draft`]) with a coin seeded by the query id; each result names
-/// the arm that contributed it. Totals and counts are the first arm's: both searched the same
+/// the arm that contributed it, but for the rankings' common top, which names none
+/// ([`quality::interleave::common_top`]). Totals and counts are the first arm's: both searched the same
 /// index for the same words.
 async fn interleaved(
     state: &QueryState,
@@ -334,7 +336,9 @@ async fn interleaved(
     let keys = |r: &SearchResponse| -> Vec<(String, i64)> {
         r.results.iter().map(|i| (i.kind.clone(), i.id)).collect()
     };
-    let merged = team_draft(&keys(&first), &keys(&second), limit, coin(query_id));
+    let (keys_a, keys_b) = (keys(&first), keys(&second));
+    let shared = common_top(&keys_a, &keys_b);
+    let merged = team_draft(&keys_a, &keys_b, limit, coin(query_id));
     let find = |key: &(String, i64)| {
         first
             .results
@@ -343,11 +347,11 @@ async fn interleaved(
             .find(|i| i.kind == key.0 && i.id == key.1)
             .cloned()
     };
-    let results: Vec<ResultItem> = merged
-        .iter()
-        .filter_map(|(key, team)| {
+    let results: Vec<ResultItem> = (merged.iter().enumerate())
+        .filter_map(|(position, (key, team))| {
             let mut item = find(key)?;
-            item.arm = Some(match team {
+            // The rankings' common top credits neither arm.
+            item.arm = (position >= shared).then(|| match team {
                 Team::A => arms[0].name.clone(),
                 Team::B => arms[1].name.clone(),
             });

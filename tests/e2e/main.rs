@@ -3,6 +3,7 @@
 //! the CLI and HTTP. One test binary, so the workspace links it once.
 
 mod eval_gate;
+mod experiments;
 mod indexer_e2e;
 mod indexer_process;
 mod ops_admin;

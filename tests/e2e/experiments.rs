@@ -1,0 +1,152 @@
+//! The sensitivity test of experiments (issue #22): the demo catalog served by the real binary,
+//! an interleaving of DiscoRank against text relevance alone (`rank=none`, truly worse for the
+//! ambiguous words people type: which of the many "love" tracks did they mean?), and simulated
+//! searchers clicking under a cascade model whose intents are drawn by popularity. Interleaving
+//! must find the better arm at p < 0.01 within a bounded number of searches; the figure it took
+//! is printed (`BENCHMARKS.md` quotes it).
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use site::searchers::{SearcherOptions, Searchers, Traffic};
+
+fn disco(data: &Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_disco"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("AMQP_URL")
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run disco");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "disco {args:?}: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// `disco serve --no-indexer`, killed when dropped.
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_address() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").to_string()
+}
+
+async fn ready(base: &str) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let up = client.get(format!("{base}/readyz")).send().await;
+        if up.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{base} never became ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Searchers per round, and the most rounds before the test gives up.
+const VISITORS_PER_ROUND: u64 = 60;
+const MAX_ROUNDS: u64 = 15;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interleaving_finds_the_truly_better_ranking() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    disco(&data, &["seed"]);
+    disco(&data, &["reindex", "--swap"]);
+    disco(&data, &["rank"]);
+    let made = disco(
+        &data,
+        &[
+            "experiment",
+            "create",
+            "sensitivity",
+            "--mode",
+            "interleave",
+            "--arm",
+            "discorank:rank=active",
+            "--arm",
+            "text:rank=none",
+        ],
+    );
+    assert!(made.contains("sensitivity\tinterleave"), "{made}");
+
+    let address = free_address();
+    let child = Command::new(env!("CARGO_BIN_EXE_disco"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--listen", &address, "serve", "--no-indexer"])
+        .env_remove("AMQP_URL")
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start disco serve");
+    let _served = Served(child);
+    let base = format!("http://{address}");
+    ready(&base).await;
+
+    let db = schemas::db::Db::connect(&format!("sqlite://{}", data.join("disco.db").display()))
+        .await
+        .expect("the demo's database");
+    let options = SearcherOptions {
+        seed: 22,
+        base_url: base.clone(),
+        ..SearcherOptions::default()
+    };
+    let searchers = Searchers::load(&db, &options).await.expect("searchers");
+    let mut verdict = None;
+    for round in 1..=MAX_ROUNDS {
+        let report = searchers
+            .run(Traffic::Visitors(VISITORS_PER_ROUND))
+            .await
+            .expect("searchers ran");
+        assert_eq!(report.failed_requests, 0, "{report}");
+        assert_eq!(report.events_rejected, 0, "{report}");
+        // The writer batches every quarter second: let this round's clicks land.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let experiment = service::experiments::experiment_report(&db, "sensitivity")
+            .await
+            .expect("report");
+        let found = experiment
+            .interleaving
+            .clone()
+            .expect("an interleaving verdict");
+        println!(
+            "round {round}: {} searches; discorank {} wins, text {} wins, {} ties, p = {:.2e}",
+            experiment.arms[0].searches, found.wins_a, found.wins_b, found.ties, found.p_value
+        );
+        if found.p_value < 0.01 {
+            verdict = Some((experiment, found));
+            break;
+        }
+    }
+    let (experiment, found) = verdict.unwrap_or_else(|| {
+        panic!(
+            "no verdict at p < 0.01 after {} visitors",
+            VISITORS_PER_ROUND * MAX_ROUNDS
+        )
+    });
+    assert!(
+        found.wins_a > found.wins_b,
+        "DiscoRank is the better arm: {experiment}"
+    );
+    println!(
+        "interleaving verdict after {} searches:\n{experiment}",
+        experiment.arms[0].searches
+    );
+}
