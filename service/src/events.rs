@@ -55,6 +55,10 @@ pub const REJECTED: &str = "disco_click_events_rejected_total";
 pub const DROPPED: &str = "disco_click_events_dropped_total";
 pub const WRITTEN: &str = "disco_click_events_written_total";
 pub const WRITE_FAILED: &str = "disco_click_events_write_failed_total";
+/// Answers the page reported as shown.
+pub const IMPRESSIONS: &str = "disco_impressions_total";
+/// Clicks on results, labelled `position`.
+pub const CLICKS: &str = "disco_clicks_total";
 
 /// What the service remembers of an answer, to check reports.
 #[derive(Debug, Clone)]
@@ -413,12 +417,29 @@ pub async fn report(
         }
     };
     let offered = entries.len();
+    for entry in &entries {
+        count_for_grafana(&log.metrics, entry);
+    }
     let accepted = entries.into_iter().filter(|e| log.offer(e.clone())).count();
     log.metrics.count(ACCEPTED, None, accepted as u64);
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "accepted": accepted, "dropped": offered - accepted })),
     ))
+}
+
+/// The click-through series as Prometheus counters, for people who chart in Grafana what the
+/// dashboard shows: impressions, and clicks by position (1 to 10, then `11+`).
+fn count_for_grafana(metrics: &Metrics, entry: &LogEntry) {
+    const POSITIONS: [&str; 11] = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11+"];
+    match entry {
+        LogEntry::Impression { .. } => metrics.count(IMPRESSIONS, None, 1),
+        LogEntry::Click { click, .. } => {
+            let bucket = POSITIONS[click.position.clamp(1, POSITIONS.len()) - 1];
+            metrics.count(CLICKS, Some(("position", bucket)), 1);
+        }
+        LogEntry::Served { .. } => {}
+    }
 }
 
 /// The shown entities of an answer, each credited to `arm` (interleaving) or to none.

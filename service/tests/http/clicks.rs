@@ -168,6 +168,13 @@ async fn every_answer_has_a_query_id_and_a_click_is_stored_as_reported() {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body, json!({"accepted": 2, "dropped": 0}));
 
+    let metrics = logged.state.metrics().render();
+    for series in [
+        "disco_impressions_total 1",
+        "disco_clicks_total{position=\"2\"} 1",
+    ] {
+        assert!(metrics.contains(series), "{series} for Grafana:\n{metrics}");
+    }
     let (served, clicks) = stored_clicks(&logged.db, 1).await;
     let search_logged = served
         .iter()
