@@ -149,4 +149,22 @@ async fn interleaving_finds_the_truly_better_ranking() {
         "interleaving verdict after {} searches:\n{experiment}",
         experiment.arms[0].searches
     );
+
+    // The same traffic, turned into graded judgments that offline evaluation scores against.
+    let derived = disco(
+        &data,
+        &["eval", "judgments-from-clicks", "--min-impressions", "2"],
+    );
+    assert!(derived.starts_with("query set clicks: "), "{derived}");
+    let judged: usize = derived
+        .split_whitespace()
+        .nth(3)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default();
+    assert!(judged > 10, "queries judged from clicks: {derived}");
+    let scored = disco(
+        &data,
+        &["eval", "run", "--set", "clicks", "--variant", "live"],
+    );
+    assert!(scored.contains("clicks"), "{scored}");
 }
