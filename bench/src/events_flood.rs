@@ -241,6 +241,10 @@ pub struct SearchPhase {
     pub achieved: f64,
     pub p50: Duration,
     pub p99: Duration,
+    /// Due → on the wire: the generators' own lag (both share the machine), part of `p99`.
+    pub sent_p99: Duration,
+    /// On the wire → answer read: the service's part.
+    pub answer_p99: Duration,
 }
 
 impl SearchPhase {
@@ -252,6 +256,8 @@ impl SearchPhase {
             achieved: load.achieved,
             p50: load.p50,
             p99: load.p99,
+            sent_p99: load.sent_p99,
+            answer_p99: load.answer_p99,
         }
     }
 }
@@ -355,7 +361,8 @@ impl FloodReport {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let phase = |p: &SearchPhase| {
             json!({"due": p.due, "ok": p.ok, "lost": p.lost, "achieved_per_s": p.achieved,
-                   "p50_ms": ms(p.p50), "p99_ms": ms(p.p99)})
+                   "p50_ms": ms(p.p50), "p99_ms": ms(p.p99), "sent_p99_ms": ms(p.sent_p99),
+                   "answer_p99_ms": ms(p.answer_p99)})
         };
         let e = &self.events;
         let c = &self.counters;
@@ -416,13 +423,16 @@ impl std::fmt::Display for FloodReport {
         for (name, p) in [("quiet", q), ("flood", fl)] {
             writeln!(
                 f,
-                "  search {name}: {} due, {} ok, {} lost, {:.1}/s; p50 {:.3} ms, p99 {:.3} ms",
+                "  search {name}: {} due, {} ok, {} lost, {:.1}/s; p50 {:.3} ms, p99 {:.3} ms \
+                 (due → on the wire p99 {:.3} ms, on the wire → answer p99 {:.3} ms)",
                 p.due,
                 p.ok,
                 p.lost,
                 p.achieved,
                 ms(p.p50),
-                ms(p.p99)
+                ms(p.p99),
+                ms(p.sent_p99),
+                ms(p.answer_p99)
             )?;
         }
         match self.p99_ratio() {

@@ -14,6 +14,7 @@
 //! | [`suggesting`], [`replay`] | suggest build and lookups at scale; a recorded keystroke mix replayed |
 //! | [`http_load`] | open-loop HTTP load with coordinated-omission-corrected latency |
 //! | [`events_flood`] | search latency and losses while `POST /events` is flooded |
+//! | [`sensitivity`] | searches interleaving and A/B each need to name the better ranking |
 
 pub mod events_flood;
 pub mod http_load;
@@ -22,5 +23,6 @@ pub mod ranking;
 pub mod reindexing;
 pub mod replay;
 pub mod searching;
+pub mod sensitivity;
 pub mod suggesting;
 pub mod synthetic_graph;

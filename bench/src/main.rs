@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use bench::{
-    events_flood, http_load, indexing, ranking, reindexing, replay, searching, suggesting,
+    events_flood, http_load, indexing, ranking, reindexing, replay, searching, sensitivity,
+    suggesting,
 };
 use clap::{Args, Parser, Subcommand};
 
@@ -156,6 +157,12 @@ enum Bench {
         #[command(flatten)]
         args: events_flood::FloodArgs,
     },
+    /// Searches interleaving and A/B each need for a verdict on two rankings (issue #22),
+    /// against a running service and its database.
+    Sensitivity {
+        #[command(flatten)]
+        args: sensitivity::SensitivityArgs,
+    },
 }
 
 async fn run(globals: Globals, what: Bench) -> anyhow::Result<()> {
@@ -272,6 +279,16 @@ async fn run(globals: Globals, what: Bench) -> anyhow::Result<()> {
             let report = events_flood::run(args).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+            } else {
+                println!("{report}");
+            }
+        }
+        Bench::Sensitivity { args } => {
+            let json = args.json;
+            let db = globals.database().await?;
+            let report = sensitivity::run(&db, args).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report.to_json()?)?);
             } else {
                 println!("{report}");
             }
