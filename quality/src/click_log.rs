@@ -168,7 +168,8 @@ pub async fn load(
     since: Option<DateTime<Utc>>,
 ) -> Result<(Vec<ServedQuery>, Vec<Click>), QualityError> {
     let context = "reading the click log";
-    let since = since.unwrap_or(DateTime::<Utc>::MIN_UTC).trunc_subsecs(6);
+    // The epoch, not `MIN_UTC`: PostgreSQL's timestamps start in 4713 BC.
+    let since = since.unwrap_or(DateTime::UNIX_EPOCH).trunc_subsecs(6);
     let mut tx = Tx::begin(db).await.map_err(QualityError::db(context))?;
     let served: Vec<ServedRow> = tx
         .fetch_all(
