@@ -371,39 +371,6 @@ fn capitalize(word: &str) -> String {
     }
 }
 
-/// Neighbouring keys on a QWERTY keyboard.
-fn neighbours(c: char) -> &'static str {
-    match c {
-        'q' => "wa",
-        'w' => "qeas",
-        'e' => "wrds",
-        'r' => "etdf",
-        't' => "ryfg",
-        'y' => "tugh",
-        'u' => "yihj",
-        'i' => "uojk",
-        'o' => "ipkl",
-        'p' => "ol",
-        'a' => "qwsz",
-        's' => "awedxz",
-        'd' => "serfcx",
-        'f' => "drtgvc",
-        'g' => "ftyhbv",
-        'h' => "gyujnb",
-        'j' => "huikmn",
-        'k' => "jiolm",
-        'l' => "kop",
-        'z' => "asx",
-        'x' => "zsdc",
-        'c' => "xdfv",
-        'v' => "cfgb",
-        'b' => "vghn",
-        'n' => "bhjm",
-        'm' => "njk",
-        _ => "",
-    }
-}
-
 /// The text with one slip in one of its longer words (five ASCII letters or more, not the
 /// first letter): a neighbouring key, two letters swapped, or a letter lost.
 fn slip(text: &str, seed: u64) -> Option<String> {
@@ -421,7 +388,7 @@ fn slip(text: &str, seed: u64) -> Option<String> {
     match rng.below(3) {
         0 => {
             let lower = letters[i].to_ascii_lowercase();
-            let near: Vec<char> = neighbours(lower).chars().collect();
+            let near: Vec<char> = schemas::keyboard::neighbours(lower).chars().collect();
             if near.is_empty() {
                 return None;
             }

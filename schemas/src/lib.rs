@@ -14,6 +14,7 @@ pub mod db;
 pub mod definition;
 pub mod document;
 pub mod envelope;
+pub mod keyboard;
 pub mod kind;
 pub mod popularity;
 pub mod row;

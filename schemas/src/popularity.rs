@@ -63,6 +63,55 @@ impl ActivityCounts {
     }
 }
 
+/// The counts [`ActivityCounts`] takes for `kind`, as a SELECT list of correlated subqueries on
+/// the row aliased `row`, in the order of the variant's fields, each a BIGINT on both dialects:
+/// the one way a loader that reads whole tables (suggest's names, the simulated searchers'
+/// catalog) counts activity. A user's tracks are its searchable ones
+/// ([`crate::searchable::condition`]). Hydration counts the same things with joins per page.
+pub fn counts_sql(kind: EntityKind, row: &str) -> String {
+    let count = |sql: String| format!("CAST(({sql}) AS BIGINT)");
+    let liked = |target: &str| {
+        count(format!(
+            "SELECT count(*) FROM likes l WHERE l.target_kind = '{target}' AND l.target_id = {row}.id"
+        ))
+    };
+    let columns = match kind {
+        EntityKind::User => vec![
+            count(format!(
+                "SELECT count(*) FROM follows f WHERE f.followee_id = {row}.id"
+            )),
+            count(format!(
+                "SELECT count(*) FROM tracks t WHERE t.user_id = {row}.id AND {}",
+                crate::searchable::condition(EntityKind::Track, "t")
+            )),
+        ],
+        EntityKind::Track => vec![
+            count(format!(
+                "SELECT COALESCE(sum(p.count), 0) FROM plays p WHERE p.track_id = {row}.id"
+            )),
+            liked("track"),
+            count(format!(
+                "SELECT count(*) FROM reposts r WHERE r.target_kind = 'track' AND r.target_id = {row}.id"
+            )),
+        ],
+        EntityKind::Playlist => vec![
+            liked("playlist"),
+            count(format!(
+                "SELECT count(*) FROM playlist_tracks pt WHERE pt.playlist_id = {row}.id"
+            )),
+        ],
+        EntityKind::Group => vec![
+            count(format!(
+                "SELECT count(*) FROM group_members m WHERE m.group_id = {row}.id"
+            )),
+            count(format!(
+                "SELECT count(*) FROM group_tracks gt WHERE gt.group_id = {row}.id"
+            )),
+        ],
+    };
+    columns.join(", ")
+}
+
 /// `ln(1 + count)`: grows without bound but slowly, 0 for no activity.
 fn damped(count: i64) -> f64 {
     (1.0 + count.max(0) as f64).ln()

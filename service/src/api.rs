@@ -273,19 +273,11 @@ async fn served(
     started: Instant,
     arm: Option<&str>,
 ) -> Result<(SearchResponse, bool), ApiError> {
-    let clauses = state.inner.clauses.clone();
-    let (outcome, request) = run(state, move |snapshot, layout| {
-        let outcome = engine::search::search(
-            &snapshot.searcher,
-            layout,
-            prior,
-            &settings,
-            &request,
-            Some(&clauses),
-        );
-        outcome.map(|o| (o, request))
-    })
-    .await?;
+    let (outcomes, request) = search_each(state, request, vec![(prior, settings)]).await?;
+    let outcome = outcomes
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal("a search answered nothing"))?;
     let fuzzy = outcome.fuzzy;
     let mut response = respond(request.text, outcome, started);
     response.arm = arm.map(str::to_string);
@@ -304,26 +296,9 @@ async fn interleaved(
     query_id: &str,
     started: Instant,
 ) -> Result<(SearchResponse, bool), ApiError> {
-    let variants = [arm_variant(state, arms[0])?, arm_variant(state, arms[1])?];
-    let clauses = state.inner.clauses.clone();
+    let variants = vec![arm_variant(state, arms[0])?, arm_variant(state, arms[1])?];
     let limit = request.limit;
-    let (outcomes, request) = run(state, move |snapshot, layout| {
-        let outcomes = variants
-            .into_iter()
-            .map(|(prior, settings)| {
-                engine::search::search(
-                    &snapshot.searcher,
-                    layout,
-                    prior,
-                    &settings,
-                    &request,
-                    Some(&clauses),
-                )
-            })
-            .collect::<tantivy::Result<Vec<_>>>();
-        outcomes.map(|o| (o, request))
-    })
-    .await?;
+    let (outcomes, request) = search_each(state, request, variants).await?;
     let fuzzy = outcomes.iter().any(|o| o.fuzzy);
     let mut responses = outcomes
         .into_iter()
@@ -568,16 +543,30 @@ pub(crate) async fn search_variants(
         limit: limit.min(MAX_LIMIT),
         offset: 0,
     };
-    let priors = ranks
-        .iter()
-        .map(|rank| prior(state, *rank))
-        .collect::<Result<Vec<_>, _>>()?;
     let settings = state.inner.config.search;
+    let variants = ranks
+        .iter()
+        .map(|rank| Ok((prior(state, *rank)?, settings)))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let (outcomes, _) = search_each(state, request, variants).await?;
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| respond(String::new(), outcome, started).results)
+        .collect())
+}
+
+/// One request searched once per (prior, settings), all on one snapshot so the variants compare
+/// like with like; the outcomes in the variants' order, and the request back.
+async fn search_each(
+    state: &QueryState,
+    request: SearchRequest,
+    variants: Vec<(Option<Arc<dyn Prior>>, SearchSettings)>,
+) -> Result<(Vec<SearchOutcome>, SearchRequest), ApiError> {
     let clauses = state.inner.clauses.clone();
-    let outcomes = run(state, move |snapshot, layout| {
-        priors
+    run(state, move |snapshot, layout| {
+        let outcomes = variants
             .into_iter()
-            .map(|prior| {
+            .map(|(prior, settings)| {
                 engine::search::search(
                     &snapshot.searcher,
                     layout,
@@ -587,13 +576,10 @@ pub(crate) async fn search_variants(
                     Some(&clauses),
                 )
             })
-            .collect::<tantivy::Result<Vec<_>>>()
+            .collect::<tantivy::Result<Vec<_>>>();
+        outcomes.map(|o| (o, request))
     })
-    .await?;
-    Ok(outcomes
-        .into_iter()
-        .map(|outcome| respond(String::new(), outcome, started).results)
-        .collect())
+    .await
 }
 
 /// Runs blocking index work off the async threads, bounded by the request timeout.

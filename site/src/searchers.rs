@@ -44,7 +44,8 @@ use reqwest::StatusCode;
 use reqwest::header::COOKIE;
 use schemas::analyzer::name_key;
 use schemas::db::Db;
-use schemas::popularity::ActivityCounts;
+use schemas::keyboard::neighbours;
+use schemas::popularity::{ActivityCounts, counts_sql};
 use schemas::searchable::condition;
 use schemas::{EntityKey, EntityKind};
 use serde::{Deserialize, Serialize};
@@ -561,40 +562,6 @@ fn find_shared_words(entities: &[CatalogEntity]) -> Vec<SharedWord> {
             })
         })
         .collect()
-}
-
-/// Neighbouring keys on a QWERTY keyboard (the same table the quality crate's known-item
-/// slips use).
-fn neighbours(key: char) -> &'static str {
-    match key {
-        'q' => "wa",
-        'w' => "qeas",
-        'e' => "wrds",
-        'r' => "etdf",
-        't' => "ryfg",
-        'y' => "tugh",
-        'u' => "yihj",
-        'i' => "uojk",
-        'o' => "ipkl",
-        'p' => "ol",
-        'a' => "qwsz",
-        's' => "awedxz",
-        'd' => "serfcx",
-        'f' => "drtgvc",
-        'g' => "ftyhbv",
-        'h' => "gyujnb",
-        'j' => "huikmn",
-        'k' => "jiolm",
-        'l' => "kop",
-        'z' => "asx",
-        'x' => "zsdc",
-        'c' => "xdfv",
-        'v' => "cfgb",
-        'b' => "vghn",
-        'n' => "bhjm",
-        'm' => "njk",
-        _ => "",
-    }
 }
 
 /// `text` with one ASCII letter replaced by a neighbouring key (its case kept), never the
@@ -1202,8 +1169,8 @@ impl Http {
     }
 }
 
-/// The catalog's statements, built once: the searchable rule is a runtime string. The counts
-/// are those [`ActivityCounts`] takes, as the indexer and suggest read them.
+/// The catalog's statements, built once: the searchable rule and the counts
+/// ([`counts_sql`]) are runtime strings.
 struct Statements {
     /// id, username, full name, followers, searchable tracks.
     users: String,
@@ -1217,37 +1184,23 @@ struct Statements {
 
 static STATEMENTS: LazyLock<Statements> = LazyLock::new(|| Statements {
     users: format!(
-        "SELECT u.id, u.username, u.full_name, \
-         CAST((SELECT count(*) FROM follows f WHERE f.followee_id = u.id) AS BIGINT), \
-         CAST((SELECT count(*) FROM tracks t WHERE t.user_id = u.id AND {}) AS BIGINT) \
-         FROM users u WHERE {} ORDER BY u.id",
-        condition(EntityKind::Track, "t"),
+        "SELECT u.id, u.username, u.full_name, {} FROM users u WHERE {} ORDER BY u.id",
+        counts_sql(EntityKind::User, "u"),
         condition(EntityKind::User, "u"),
     ),
     tracks: format!(
-        "SELECT t.id, t.title, \
-         CAST(COALESCE((SELECT sum(p.count) FROM plays p WHERE p.track_id = t.id), 0) \
-         AS BIGINT), \
-         CAST((SELECT count(*) FROM likes l \
-         WHERE l.target_kind = 'track' AND l.target_id = t.id) AS BIGINT), \
-         CAST((SELECT count(*) FROM reposts r \
-         WHERE r.target_kind = 'track' AND r.target_id = t.id) AS BIGINT) \
-         FROM tracks t WHERE {} ORDER BY t.id",
+        "SELECT t.id, t.title, {} FROM tracks t WHERE {} ORDER BY t.id",
+        counts_sql(EntityKind::Track, "t"),
         condition(EntityKind::Track, "t"),
     ),
     playlists: format!(
-        "SELECT p.id, p.title, \
-         CAST((SELECT count(*) FROM likes l \
-         WHERE l.target_kind = 'playlist' AND l.target_id = p.id) AS BIGINT), \
-         CAST((SELECT count(*) FROM playlist_tracks pt WHERE pt.playlist_id = p.id) AS BIGINT) \
-         FROM playlists p WHERE {} ORDER BY p.id",
+        "SELECT p.id, p.title, {} FROM playlists p WHERE {} ORDER BY p.id",
+        counts_sql(EntityKind::Playlist, "p"),
         condition(EntityKind::Playlist, "p"),
     ),
     groups: format!(
-        "SELECT g.id, g.name, \
-         CAST((SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS BIGINT), \
-         CAST((SELECT count(*) FROM group_tracks gt WHERE gt.group_id = g.id) AS BIGINT) \
-         FROM groups g WHERE {} ORDER BY g.id",
+        "SELECT g.id, g.name, {} FROM groups g WHERE {} ORDER BY g.id",
+        counts_sql(EntityKind::Group, "g"),
         condition(EntityKind::Group, "g"),
     ),
 });

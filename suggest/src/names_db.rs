@@ -8,7 +8,7 @@
 use std::sync::LazyLock;
 
 use schemas::db::Db;
-use schemas::popularity::ActivityCounts;
+use schemas::popularity::{ActivityCounts, counts_sql};
 use schemas::searchable::condition;
 use schemas::{EntityKey, EntityKind};
 
@@ -29,33 +29,25 @@ struct Statements {
 
 static STATEMENTS: LazyLock<Statements> = LazyLock::new(|| Statements {
     users: format!(
-        "SELECT u.id, u.username, u.full_name, \
-         CAST((SELECT count(*) FROM follows f WHERE f.followee_id = u.id) AS BIGINT), \
-         CAST((SELECT count(*) FROM tracks t WHERE t.user_id = u.id AND {}) AS BIGINT) \
-         FROM users u WHERE {}",
-        condition(EntityKind::Track, "t"),
+        "SELECT u.id, u.username, u.full_name, {} FROM users u WHERE {}",
+        counts_sql(EntityKind::User, "u"),
         condition(EntityKind::User, "u"),
     ),
     tracks: format!(
-        "SELECT t.id, t.title, COALESCE(u.username, ''), COALESCE(u.full_name, ''), \
-         CAST(COALESCE((SELECT sum(p.count) FROM plays p WHERE p.track_id = t.id), 0) AS BIGINT), \
-         CAST((SELECT count(*) FROM likes l WHERE l.target_kind = 'track' AND l.target_id = t.id) AS BIGINT), \
-         CAST((SELECT count(*) FROM reposts r WHERE r.target_kind = 'track' AND r.target_id = t.id) AS BIGINT) \
+        "SELECT t.id, t.title, COALESCE(u.username, ''), COALESCE(u.full_name, ''), {} \
          FROM tracks t LEFT JOIN users u ON u.id = t.user_id WHERE {}",
+        counts_sql(EntityKind::Track, "t"),
         condition(EntityKind::Track, "t"),
     ),
     playlists: format!(
-        "SELECT p.id, p.title, COALESCE(u.username, ''), COALESCE(u.full_name, ''), \
-         CAST((SELECT count(*) FROM likes l WHERE l.target_kind = 'playlist' AND l.target_id = p.id) AS BIGINT), \
-         CAST((SELECT count(*) FROM playlist_tracks pt WHERE pt.playlist_id = p.id) AS BIGINT) \
+        "SELECT p.id, p.title, COALESCE(u.username, ''), COALESCE(u.full_name, ''), {} \
          FROM playlists p LEFT JOIN users u ON u.id = p.user_id WHERE {}",
+        counts_sql(EntityKind::Playlist, "p"),
         condition(EntityKind::Playlist, "p"),
     ),
     groups: format!(
-        "SELECT g.id, g.name, \
-         CAST((SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS BIGINT), \
-         CAST((SELECT count(*) FROM group_tracks gt WHERE gt.group_id = g.id) AS BIGINT) \
-         FROM groups g WHERE {}",
+        "SELECT g.id, g.name, {} FROM groups g WHERE {}",
+        counts_sql(EntityKind::Group, "g"),
         condition(EntityKind::Group, "g"),
     ),
 });

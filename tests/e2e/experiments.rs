@@ -7,29 +7,11 @@
 //! printed.
 
 use std::net::TcpListener;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::disco_cli as disco;
 use site::searchers::{Catalog, SearcherOptions, Searchers, Traffic};
-
-fn disco(data: &Path, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_disco"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env_remove("AMQP_URL")
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("run disco");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "disco {args:?}: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
 
 /// `disco serve --no-indexer`, killed when dropped.
 struct Served(Child);

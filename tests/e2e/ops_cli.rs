@@ -1,25 +1,14 @@
 //! `disco reindex`, `disco swap`, `disco rollback`, `disco read-only` and `disco rank` on a data directory.
 
-use std::process::Command;
-
 use indexer::testing;
 use indexer::{Generation, Generations};
 
 fn disco(database_url: &str, data: &std::path::Path, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_disco"))
-        .args(["--database-url", database_url, "--data-dir"])
-        .arg(data)
-        .args(args)
-        .env_remove("AMQP_URL")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "disco {args:?}: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    let args: Vec<&str> = ["--database-url", database_url]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    crate::support::disco_cli(data, &args)
 }
 
 /// A fresh SQLite site with `n` users, each with one track (track `i` by user `owner(i)`).

@@ -217,3 +217,24 @@ pub async fn until_verified(db: &schemas::db::Db, data: &Path) -> indexer::verif
         last.map(|r| r.to_string()).unwrap_or_default()
     );
 }
+
+/// Runs the `disco` binary on data directory `data` with `args` (the environment's broker and
+/// database left out, so the default SQLite file or the args decide) and returns its standard
+/// output; a failed run fails the test with both outputs.
+pub fn disco_cli(data: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_disco"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("AMQP_URL")
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run disco");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "disco {args:?}: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
