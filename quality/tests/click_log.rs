@@ -139,7 +139,10 @@ async fn exercise(db: &Db) {
         experiments::create(db, &made).await.is_err(),
         "names are never reused"
     );
-    assert_eq!(experiments::running(db).await.unwrap(), std::slice::from_ref(&made));
+    assert_eq!(
+        experiments::running(db).await.unwrap(),
+        std::slice::from_ref(&made)
+    );
     let stopped = experiments::stop(db, "mix", now).await.unwrap();
     assert!(stopped.stopped_at.is_some());
     assert!(experiments::running(db).await.unwrap().is_empty());

@@ -232,15 +232,8 @@ pub fn artifacts() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_searches_groups_switches_tabs_and_pages_in_a_real_browser() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let router = chinook().router();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(service::serve(listener, router, async {
-        let _ = stopped.await;
-    }));
+    let server = crate::serve_in_background(chinook().router()).await;
+    let address = server.address;
     let url = format!("http://{address}/");
     let dir = artifacts();
 
@@ -314,7 +307,6 @@ async fn the_page_searches_groups_switches_tabs_and_pages_in_a_real_browser() {
     .await
     .expect("browser steps");
 
-    let _ = stop.send(());
-    server.await.expect("server task").expect("server ran");
+    server.stop().await;
     assert!(artifacts().join("query-page-results.png").exists());
 }

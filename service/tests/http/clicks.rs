@@ -359,14 +359,8 @@ async fn an_ab_session_keeps_its_arm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_reports_a_click_in_a_real_browser() {
     let logged = logged(&[]).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(service::serve(listener, logged.router.clone(), async {
-        let _ = stopped.await;
-    }));
+    let server = crate::serve_in_background(logged.router.clone()).await;
+    let address = server.address;
     let url = format!("http://{address}/?q=enter%20sandman&kind=track");
     let dir = artifacts();
     let clicked = tokio::task::spawn_blocking(move || {
@@ -412,8 +406,7 @@ async fn the_page_reports_a_click_in_a_real_browser() {
             .is_some_and(|c| c.contains(&format!("disco_session={}", search.session))),
         "{cookie}"
     );
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await;
 }
 
 #[tokio::test]

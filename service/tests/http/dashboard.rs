@@ -10,20 +10,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{StatusCode, header};
 use quality::clicks::Mode;
 use quality::experiments::{self, Arm, Experiment};
 use schemas::db::Db;
 use serde_json::{Value, json};
 use service::admin::AdminState;
 use service::events::{self, EventLog};
-use tower::ServiceExt;
 
 use crate::browser::{Browser, artifacts};
 use crate::fixture::chinook;
 use crate::get;
+use crate::send;
 
 const TOKEN: &str = "dashboard-test-token";
 const EXPERIMENT: &str = "prior-vs-text";
@@ -72,41 +70,6 @@ async fn watched() -> Watched {
         db,
         _dir: dir,
     }
-}
-
-/// Sends a request; the status, the headers and the body as text.
-async fn send(
-    router: &Router,
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> (StatusCode, HeaderMap, String) {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let request = request
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .expect("request");
-    let response = router
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("router is infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        headers,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
 }
 
 /// Three searches (one finds nothing), a suggest, a click on the first search's top result and
@@ -339,14 +302,8 @@ async fn a_failing_database_blanks_only_the_quality_panels() {
 async fn the_dashboard_shows_the_figures_in_a_real_browser() {
     let watched = watched().await;
     traffic(&watched).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(service::serve(listener, watched.router.clone(), async {
-        let _ = stopped.await;
-    }));
+    let server = crate::serve_in_background(watched.router.clone()).await;
+    let address = server.address;
     let url = format!("http://{address}/dashboard?token={TOKEN}");
     let dir = artifacts();
 
@@ -438,7 +395,6 @@ async fn the_dashboard_shows_the_figures_in_a_real_browser() {
     .await
     .expect("browser steps");
 
-    let _ = stop.send(());
-    server.await.expect("server task").expect("server ran");
+    server.stop().await;
     assert!(artifacts().join("dashboard.png").exists());
 }

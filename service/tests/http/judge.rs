@@ -10,19 +10,17 @@
 use std::collections::HashSet;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{StatusCode, header};
 use quality::store::{self, Replace};
 use quality::{EvalQuery, Judgment, QuerySet, Source};
 use schemas::db::Db;
 use schemas::{EntityKey, EntityKind};
 use serde_json::{Value, json};
 use service::admin::AdminState;
-use tower::ServiceExt;
 
 use crate::browser::{Browser, artifacts};
 use crate::fixture::chinook;
+use crate::send;
 use crate::{encode, get, keys};
 
 const TOKEN: &str = "judge-test-token";
@@ -103,41 +101,6 @@ fn sets() -> Vec<QuerySet> {
             queries: vec![known],
         },
     ]
-}
-
-/// Sends a request; the status, the headers and the body as text.
-async fn send(
-    router: &Router,
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> (StatusCode, HeaderMap, String) {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let request = request
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .expect("request");
-    let response = router
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("router is infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        headers,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
 }
 
 fn bearer() -> (&'static str, String) {
@@ -479,14 +442,8 @@ async fn posting_a_judgment_stores_it_and_bad_input_is_a_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_raters_page_judges_by_keyboard_in_a_real_browser() {
     let judging = judging().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(service::serve(listener, judging.router.clone(), async {
-        let _ = stopped.await;
-    }));
+    let server = crate::serve_in_background(judging.router.clone()).await;
+    let address = server.address;
     let base = format!("http://{address}");
     let dir = artifacts();
     let db = judging.db.clone();
@@ -613,7 +570,6 @@ async fn the_raters_page_judges_by_keyboard_in_a_real_browser() {
     .await
     .expect("browser steps");
 
-    let _ = stop.send(());
-    server.await.expect("server task").expect("server ran");
+    server.stop().await;
     assert!(artifacts().join("judge.png").exists());
 }

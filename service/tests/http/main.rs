@@ -12,7 +12,7 @@ mod relevance;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -81,4 +81,70 @@ pub fn keys(body: &Value) -> Vec<(String, i64)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Sends a request; the status, the headers and the body as text.
+pub async fn send(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (StatusCode, HeaderMap, String) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .expect("request");
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("router is infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+/// A router served on a free local port (for the browser tests) until [`Background::stop`].
+pub struct Background {
+    pub address: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub async fn serve_in_background(router: Router) -> Background {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(service::serve(listener, router, async {
+        let _ = stopped.await;
+    }));
+    Background {
+        address,
+        stop,
+        task,
+    }
+}
+
+impl Background {
+    /// Stops serving and lets in-flight requests finish.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("server task").expect("server ran");
+    }
 }
