@@ -55,70 +55,117 @@ pub enum LogEntry {
     Click { session: String, click: Click },
 }
 
-/// Appends `entries` in one transaction; the number written.
+/// Rows per INSERT statement: one statement carries many rows, so a batch of a thousand
+/// entries is a dozen round trips to the database, not a thousand (at 10,000 events/s the
+/// per-statement cost was the writer's).
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// Appends `entries` in one transaction, a hundred rows per statement; the number written.
 pub async fn write(db: &Db, entries: &[LogEntry]) -> Result<usize, QualityError> {
     let context = || format!("writing {} click-log entries", entries.len());
-    let mut tx = Tx::begin(db).await.map_err(QualityError::db(context()))?;
+    let mut served: Vec<(Endpoint, &ServedQuery, String)> = Vec::new();
+    let mut events: Vec<EventRow<'_>> = Vec::new();
     for entry in entries {
         match entry {
             LogEntry::Served { endpoint, query } => {
-                let shown = shown_json(&query.shown);
-                tx.execute(
-                    "INSERT INTO search_log (query_id, logged_at, session, endpoint, text, total, \
-                     experiment, arm, shown) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                     ON CONFLICT (query_id) DO NOTHING",
-                    &[
-                        Param::Text(&query.query_id),
-                        Param::Time(query.at.trunc_subsecs(6)),
-                        Param::Text(&query.session),
-                        Param::Text(endpoint.as_str()),
-                        Param::Text(&query.text),
-                        Param::Int(i64::try_from(query.total).unwrap_or(i64::MAX)),
-                        Param::OptText(query.experiment.as_deref()),
-                        Param::OptText(query.arm.as_deref()),
-                        Param::Text(&shown),
-                    ],
-                )
-                .await
+                served.push((*endpoint, query, shown_json(&query.shown)));
             }
             LogEntry::Impression {
                 query_id,
                 session,
                 shown,
                 at,
-            } => {
-                tx.execute(
-                    "INSERT INTO click_log (logged_at, query_id, session, event, shown) \
-                     VALUES ($1, $2, $3, 'impression', $4)",
-                    &[
-                        Param::Time(at.trunc_subsecs(6)),
-                        Param::Text(query_id),
-                        Param::Text(session),
-                        Param::Int(*shown as i64),
-                    ],
-                )
-                .await
-            }
-            LogEntry::Click { session, click } => {
-                let entity = click.entity.to_string();
-                tx.execute(
-                    "INSERT INTO click_log (logged_at, query_id, session, event, position, entity) \
-                     VALUES ($1, $2, $3, 'click', $4, $5)",
-                    &[
-                        Param::Time(click.at.trunc_subsecs(6)),
-                        Param::Text(&click.query_id),
-                        Param::Text(session),
-                        Param::Int(click.position as i64),
-                        Param::Text(&entity),
-                    ],
-                )
-                .await
-            }
+            } => events.push(EventRow {
+                at: *at,
+                query_id,
+                session,
+                event: "impression",
+                position: None,
+                entity: None,
+                shown: Some(*shown as i64),
+            }),
+            LogEntry::Click { session, click } => events.push(EventRow {
+                at: click.at,
+                query_id: &click.query_id,
+                session,
+                event: "click",
+                position: Some(click.position as i64),
+                entity: Some(click.entity.to_string()),
+                shown: None,
+            }),
         }
-        .map_err(QualityError::db(context()))?;
+    }
+    let mut tx = Tx::begin(db).await.map_err(QualityError::db(context()))?;
+    for chunk in served.chunks(ROWS_PER_STATEMENT) {
+        let mut params = Vec::with_capacity(chunk.len() * 9);
+        for (endpoint, query, shown) in chunk {
+            params.extend([
+                Param::Text(&query.query_id),
+                Param::Time(query.at.trunc_subsecs(6)),
+                Param::Text(&query.session),
+                Param::Text(endpoint.as_str()),
+                Param::Text(&query.text),
+                Param::Int(i64::try_from(query.total).unwrap_or(i64::MAX)),
+                Param::OptText(query.experiment.as_deref()),
+                Param::OptText(query.arm.as_deref()),
+                Param::Text(shown),
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO search_log (query_id, logged_at, session, endpoint, text, total, \
+             experiment, arm, shown) VALUES {} ON CONFLICT (query_id) DO NOTHING",
+            placeholders(chunk.len(), 9)
+        );
+        tx.execute_built(sql, &params)
+            .await
+            .map_err(QualityError::db(context()))?;
+    }
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let mut params = Vec::with_capacity(chunk.len() * 7);
+        for row in chunk {
+            params.extend([
+                Param::Time(row.at.trunc_subsecs(6)),
+                Param::Text(row.query_id),
+                Param::Text(row.session),
+                Param::Text(row.event),
+                Param::OptInt(row.position),
+                Param::OptText(row.entity.as_deref()),
+                Param::OptInt(row.shown),
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO click_log (logged_at, query_id, session, event, position, entity, shown) \
+             VALUES {}",
+            placeholders(chunk.len(), 7)
+        );
+        tx.execute_built(sql, &params)
+            .await
+            .map_err(QualityError::db(context()))?;
     }
     tx.commit().await.map_err(QualityError::db(context()))?;
     Ok(entries.len())
+}
+
+/// One `click_log` row, as bound.
+struct EventRow<'a> {
+    at: DateTime<Utc>,
+    query_id: &'a str,
+    session: &'a str,
+    event: &'static str,
+    position: Option<i64>,
+    entity: Option<String>,
+    shown: Option<i64>,
+}
+
+/// `($1, …, $columns), ($columns+1, …)` for `rows` rows.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let row = |r: usize| {
+        let cells: Vec<String> = (1..=columns)
+            .map(|c| format!("${}", r * columns + c))
+            .collect();
+        format!("({})", cells.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
 }
 
 fn shown_json(shown: &[Shown]) -> String {

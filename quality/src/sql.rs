@@ -99,6 +99,22 @@ impl Tx {
             .rows_affected()))
     }
 
+    /// Runs a statement built at run time (a multi-row INSERT's placeholders): its text is made
+    /// of constants and `$n` only, never of input, which is bound like every value.
+    pub(crate) async fn execute_built(
+        &mut self,
+        sql: String,
+        params: &[Param<'_>],
+    ) -> Result<u64, sqlx::Error> {
+        on_conn!(self, |conn| Ok(bind_all!(
+            sqlx::query(sqlx::AssertSqlSafe(sql)),
+            params
+        )
+        .execute(conn)
+        .await?
+        .rows_affected()))
+    }
+
     pub(crate) async fn fetch_all<T: BothRows>(
         &mut self,
         sql: &'static str,

@@ -128,6 +128,31 @@ async fn exercise(db: &Db) {
     let (left, _) = click_log::load(db, None, None).await.unwrap();
     assert_eq!(left.len(), 2);
 
+    // A batch larger than one statement's rows.
+    let many: Vec<LogEntry> = (0..250)
+        .flat_map(|i| {
+            let id = format!("m{i}");
+            [
+                LogEntry::Served {
+                    endpoint: Endpoint::Search,
+                    query: served(&id, "many", 3, None, now),
+                },
+                LogEntry::Click {
+                    session: "s2".into(),
+                    click: Click {
+                        query_id: id,
+                        position: 1,
+                        entity: track(1),
+                        at: now,
+                    },
+                },
+            ]
+        })
+        .collect();
+    assert_eq!(click_log::write(db, &many).await.unwrap(), 500);
+    let (all, all_clicks) = click_log::load(db, None, None).await.unwrap();
+    assert_eq!((all.len(), all_clicks.len()), (252, 251));
+
     // Experiments: made once, listed, stopped once.
     let arms = vec![
         Arm::parse("a:rank=active").unwrap(),
