@@ -546,10 +546,11 @@ async fn the_raters_page_judges_by_keyboard_in_a_real_browser() {
         browser.wait_for("the first query again", "document.getElementById('progress').textContent === 'Query 1 of 3'");
 
         // A reload carries the cookie, not the token, and shows what was judged.
-        browser.eval("location.reload()");
+        // The old page is marked, so the wait cannot pass on it before the reload replaces it.
+        browser.eval("window.beforeReload = true; location.reload()");
         browser.wait_for(
             "the judged query after a reload",
-            "document.querySelectorAll('#results .result').length === 10 && \
+            "!window.beforeReload && document.querySelectorAll('#results .result').length === 10 && \
              document.querySelector('#results .result').dataset.grade === '2' && \
              document.querySelector('#results .result .up').getAttribute('aria-pressed') === 'true'",
         );
