@@ -23,6 +23,14 @@ pub struct Snapshot {
 /// service answers 503 on search and is not ready).
 pub trait SearchSource: Send + Sync + 'static {
     fn snapshot(&self) -> Option<Snapshot>;
+
+    /// A snapshot of index generation `generation` whether live or not, for an experiment
+    /// arm that compares generations; `None` when this source has no such generation (a
+    /// source of one index has none by number).
+    fn generation(&self, generation: u32) -> Option<Snapshot> {
+        let _ = generation;
+        None
+    }
 }
 
 /// One index, always the same: for tests, benchmarks and a read-only service.

@@ -1,5 +1,5 @@
 //! Experiments on live traffic: two or more arms, each a variant of the ranking
-//! ([`VariantSpec`]: a rank version, `rank=none`, a named setting), shown to a share of the
+//! ([`VariantSpec`]: a rank version, `rank=none`, a named setting, an index generation), shown to a share of the
 //! sessions, either split (A/B: a session always sees the same arm) or merged (team-draft
 //! interleaving of exactly two arms: every search shows both, and a click credits the arm whose
 //! row it was). Kept in the `experiments` table (migration `0004_clicks`); the query service
@@ -74,8 +74,9 @@ pub enum Assignment<'a> {
 impl Experiment {
     /// A running experiment, checked: a name of at most [`MAX_NAME_CHARS`] letters, digits,
     /// `-` and `_`; at least two arms with distinct such names (exactly two to interleave);
-    /// every variant parses and can be served live (index generations as arms come with
-    /// per-generation serving, issue #23); a traffic share in (0, 1].
+    /// every variant parses; a traffic share in (0, 1]. Whether an arm's index generation
+    /// exists is for the caller that knows the generations to check
+    /// ([`Experiment::generations`]).
     pub fn new(
         name: &str,
         mode: Mode,
@@ -106,14 +107,7 @@ impl Experiment {
             if arms[..i].iter().any(|other| other.name == arm.name) {
                 return Err(invalid(format!("two arms are named `{}`", arm.name)));
             }
-            let spec = arm.spec().map_err(|e| invalid(e.to_string()))?;
-            if spec.generation.is_some() {
-                return Err(invalid(format!(
-                    "arm `{}`: an index generation cannot be served beside the live one yet; \
-                     compare generations offline with `disco eval run --variant gen=<n>`",
-                    arm.name
-                )));
-            }
+            arm.spec().map_err(|e| invalid(e.to_string()))?;
         }
         Ok(Experiment {
             name: name.to_string(),
@@ -123,6 +117,16 @@ impl Experiment {
             created_at: now.trunc_subsecs(6),
             stopped_at: None,
         })
+    }
+
+    /// The index generations its arms name (the live one is not named).
+    pub fn generations(&self) -> Vec<u32> {
+        let mut named: Vec<u32> = (self.arms.iter())
+            .filter_map(|arm| arm.spec().ok()?.generation)
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        named
     }
 
     pub fn running(&self) -> bool {
@@ -377,13 +381,6 @@ mod tests {
             Experiment::new(
                 "x",
                 Mode::AB,
-                arms(&["a:rank=active", "b:gen=4"]),
-                1.0,
-                now(),
-            ),
-            Experiment::new(
-                "x",
-                Mode::AB,
                 arms(&["a:rank=active", "b:rank=none"]),
                 0.0,
                 now(),
@@ -400,6 +397,14 @@ mod tests {
             assert!(r.is_err(), "case {i} must be refused");
         }
         assert!(Arm::parse("no-colon").is_err());
+        let generations = Experiment::new(
+            "g",
+            Mode::AB,
+            arms(&["a:gen=4", "b:gen=3,rank=none", "c:rank=none"]),
+            1.0,
+            now(),
+        );
+        assert_eq!(generations.unwrap().generations(), [3, 4]);
     }
 
     #[test]

@@ -132,6 +132,14 @@ impl AdminState {
         self.inner.progress.clone()
     }
 
+    /// Whether index generation `generation` exists here.
+    pub(crate) fn generation_exists(&self, generation: u32) -> bool {
+        self.inner
+            .catalog
+            .get(indexer::Generation(generation))
+            .is_some()
+    }
+
     pub(crate) fn db(&self) -> &Db {
         &self.inner.db
     }

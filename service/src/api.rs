@@ -240,15 +240,22 @@ pub async fn search(
         None => {
             let prior = prior(&state, params.rank.as_deref())?;
             let settings = state.inner.config.search;
-            served(&state, request, prior, settings, started, None).await?
+            served(
+                &state,
+                request,
+                Variant::live(prior, settings),
+                started,
+                None,
+            )
+            .await?
         }
         Some(Enrolled::Interleave(a, b)) if request.offset == 0 => {
             interleaved(&state, request, [a, b], &query_id, started).await?
         }
         // A/B, and the later pages of an interleaved answer (its first arm's).
         Some(Enrolled::Arm(arm) | Enrolled::Interleave(arm, _)) => {
-            let (prior, settings) = arm_variant(&state, arm)?;
-            served(&state, request, prior, settings, started, Some(&arm.name)).await?
+            let variant = arm_variant(&state, arm)?;
+            served(&state, request, variant, started, Some(&arm.name)).await?
         }
     };
     let mut response = response;
@@ -263,17 +270,16 @@ pub async fn search(
     Ok(Json(response))
 }
 
-/// One search with one prior and settings; the answer (its arm named when given) and whether
-/// typo fill-ins were needed.
+/// One search of one variant; the answer (its arm named when given) and whether typo fill-ins
+/// were needed.
 async fn served(
     state: &QueryState,
     request: SearchRequest,
-    prior: Option<Arc<dyn Prior>>,
-    settings: SearchSettings,
+    variant: Variant,
     started: Instant,
     arm: Option<&str>,
 ) -> Result<(SearchResponse, bool), ApiError> {
-    let (outcomes, request) = search_each(state, request, vec![(prior, settings)]).await?;
+    let (outcomes, request) = search_each(state, request, vec![variant]).await?;
     let outcome = outcomes
         .into_iter()
         .next()
@@ -338,18 +344,19 @@ async fn interleaved(
     Ok((first, fuzzy))
 }
 
-/// The prior and settings an experiment arm serves with.
-fn arm_variant(
-    state: &QueryState,
-    arm: &Arm,
-) -> Result<(Option<Arc<dyn Prior>>, SearchSettings), ApiError> {
+/// What an experiment arm serves: its generation, prior and settings.
+fn arm_variant(state: &QueryState, arm: &Arm) -> Result<Variant, ApiError> {
     let spec = arm.spec().map_err(ApiError::internal)?;
     let prior = state
         .inner
         .priors
         .prior(spec.rank)
         .map_err(|e| ApiError::unavailable(format!("experiment arm `{}`: {e}", arm.name)))?;
-    Ok((prior, spec.settings))
+    Ok(Variant {
+        generation: spec.generation,
+        prior,
+        settings: spec.settings,
+    })
 }
 
 /// Logs an answer as shown, when this service keeps a click log.
@@ -546,7 +553,7 @@ pub(crate) async fn search_variants(
     let settings = state.inner.config.search;
     let variants = ranks
         .iter()
-        .map(|rank| Ok((prior(state, *rank)?, settings)))
+        .map(|rank| Ok(Variant::live(prior(state, *rank)?, settings)))
         .collect::<Result<Vec<_>, ApiError>>()?;
     let (outcomes, _) = search_each(state, request, variants).await?;
     Ok(outcomes
@@ -555,29 +562,71 @@ pub(crate) async fn search_variants(
         .collect())
 }
 
-/// One request searched once per (prior, settings), all on one snapshot so the variants compare
-/// like with like; the outcomes in the variants' order, and the request back.
+/// What one searched variant is: the generation (the live one for `None`), the prior and the
+/// settings.
+struct Variant {
+    generation: Option<u32>,
+    prior: Option<Arc<dyn Prior>>,
+    settings: SearchSettings,
+}
+
+impl Variant {
+    fn live(prior: Option<Arc<dyn Prior>>, settings: SearchSettings) -> Variant {
+        Variant {
+            generation: None,
+            prior,
+            settings,
+        }
+    }
+}
+
+/// One request searched once per variant, the live ones on one snapshot so they compare like
+/// with like; the outcomes in the variants' order, and the request back. A generation this
+/// service cannot open is a 503 that names it.
 async fn search_each(
     state: &QueryState,
     request: SearchRequest,
-    variants: Vec<(Option<Arc<dyn Prior>>, SearchSettings)>,
+    variants: Vec<Variant>,
 ) -> Result<(Vec<SearchOutcome>, SearchRequest), ApiError> {
+    let source = state.inner.source.clone();
+    let layouts = state.inner.layouts.clone();
     let clauses = state.inner.clauses.clone();
-    run(state, move |snapshot, layout| {
-        let outcomes = variants
-            .into_iter()
-            .map(|(prior, settings)| {
-                engine::search::search(
-                    &snapshot.searcher,
-                    layout,
-                    prior,
-                    &settings,
-                    &request,
-                    Some(&clauses),
-                )
-            })
-            .collect::<tantivy::Result<Vec<_>>>();
-        outcomes.map(|o| (o, request))
+    within_timeout(state, move || {
+        let mut live = None;
+        let mut outcomes = Vec::with_capacity(variants.len());
+        for variant in variants {
+            let snapshot = match variant.generation {
+                None => match &live {
+                    Some(snapshot) => Clone::clone(snapshot),
+                    None => {
+                        let snapshot = source.snapshot().ok_or_else(|| {
+                            ApiError::unavailable("no index generation is open yet")
+                        })?;
+                        live = Some(snapshot.clone());
+                        snapshot
+                    }
+                },
+                Some(generation) => source.generation(generation).ok_or_else(|| {
+                    ApiError::unavailable(format!(
+                        "index generation {generation} is not open in this service"
+                    ))
+                })?,
+            };
+            let layout = layouts
+                .layout(&snapshot.definitions)
+                .map_err(ApiError::internal)?;
+            let outcome = engine::search::search(
+                &snapshot.searcher,
+                &layout,
+                variant.prior,
+                &variant.settings,
+                &request,
+                Some(&clauses),
+            )
+            .map_err(ApiError::internal)?;
+            outcomes.push(outcome);
+        }
+        Ok((outcomes, request))
     })
     .await
 }
@@ -591,7 +640,7 @@ where
     let source = state.inner.source.clone();
     let layouts = state.inner.layouts.clone();
     // Taking the snapshot is part of the bounded work: a source may wait on a generation swap.
-    let task = tokio::task::spawn_blocking(move || {
+    within_timeout(state, move || {
         let snapshot = source
             .snapshot()
             .ok_or_else(|| ApiError::unavailable("no index generation is open yet"))?;
@@ -599,7 +648,17 @@ where
             .layout(&snapshot.definitions)
             .map_err(ApiError::internal)?;
         work(&snapshot, &layout).map_err(ApiError::internal)
-    });
+    })
+    .await
+}
+
+/// Runs `work` off the async threads, bounded by the request timeout.
+async fn within_timeout<T, F>(state: &QueryState, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    let task = tokio::task::spawn_blocking(work);
     match tokio::time::timeout(state.inner.config.request_timeout, task).await {
         Err(_) => Err(ApiError::unavailable(
             "the search took too long; try fewer words",

@@ -146,6 +146,14 @@ async fn create(
     let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let experiment = Experiment::new(&body.name, body.mode, body.arms, body.traffic, Utc::now())
         .map_err(invalid)?;
+    for generation in experiment.generations() {
+        if !state.generation_exists(generation) {
+            return Err(ApiError::bad_request(format!(
+                "experiment `{}`: there is no index generation {generation} (see GET /admin/generations)",
+                experiment.name
+            )));
+        }
+    }
     experiments::create(state.db(), &experiment)
         .await
         .map_err(invalid)?;

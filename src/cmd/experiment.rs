@@ -68,6 +68,15 @@ pub async fn run(globals: Globals, args: ExperimentArgs) -> anyhow::Result<()> {
                 .map(|a| Arm::parse(a))
                 .collect::<Result<Vec<_>, _>>()?;
             let experiment = Experiment::new(&name, mode, arms, traffic, Utc::now())?;
+            let catalog = indexer::Generations::open(&globals.data_dir)?;
+            for generation in experiment.generations() {
+                anyhow::ensure!(
+                    catalog.get(indexer::Generation(generation)).is_some(),
+                    "experiment {name}: there is no index generation {generation} in {} \
+                     (see `disco swap --help` and GET /admin/generations)",
+                    globals.data_dir.display()
+                );
+            }
             experiments::create(&db, &experiment).await?;
             println!("{}", describe(&experiment));
         }

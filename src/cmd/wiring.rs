@@ -23,6 +23,18 @@ impl SearchSource for LiveIndex {
             definitions,
         })
     }
+
+    fn generation(&self, generation: u32) -> Option<Snapshot> {
+        let handle = self.0.get(indexer::Generation(generation))?;
+        // Another process (a reindex) may have written it since it was opened.
+        if let Err(e) = handle.reload() {
+            tracing::warn!(generation, error = %e, "reloading a generation for an experiment arm");
+        }
+        Some(Snapshot {
+            searcher: handle.searcher(),
+            definitions: handle.definitions(),
+        })
+    }
 }
 
 /// Binds `listen` and serves `app` until `cancel` fires (Ctrl-C, SIGTERM, or a failed worker).

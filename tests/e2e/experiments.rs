@@ -41,6 +41,25 @@ async fn ready(base: &str) {
     }
 }
 
+/// `disco serve --no-indexer` over `data` on a free port, ready; the process and its base URL.
+async fn serve(data: &std::path::Path) -> (Served, String) {
+    let address = free_address();
+    let child = Command::new(env!("CARGO_BIN_EXE_disco"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--listen", &address, "serve", "--no-indexer"])
+        .env_remove("AMQP_URL")
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start disco serve");
+    let served = Served(child);
+    let base = format!("http://{address}");
+    ready(&base).await;
+    (served, base)
+}
+
 /// Searchers per round, and the most rounds before the test gives up.
 const VISITORS_PER_ROUND: u64 = 100;
 const MAX_ROUNDS: u64 = 24;
@@ -68,20 +87,7 @@ async fn interleaving_finds_the_truly_better_ranking() {
     );
     assert!(made.contains("sensitivity\tinterleave"), "{made}");
 
-    let address = free_address();
-    let child = Command::new(env!("CARGO_BIN_EXE_disco"))
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--listen", &address, "serve", "--no-indexer"])
-        .env_remove("AMQP_URL")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start disco serve");
-    let _served = Served(child);
-    let base = format!("http://{address}");
-    ready(&base).await;
+    let (_served, base) = serve(&data).await;
 
     let db = schemas::db::Db::connect(&format!("sqlite://{}", data.join("disco.db").display()))
         .await
@@ -152,4 +158,76 @@ async fn interleaving_finds_the_truly_better_ranking() {
         &["eval", "run", "--set", "clicks", "--variant", "live"],
     );
     assert!(scored.contains("clicks"), "{scored}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arm_can_be_served_from_another_index_generation() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    disco(&data, &["seed"]);
+    // The first generation stays behind, empty; the reindex builds and swaps in the second.
+    let built = disco(&data, &["reindex", "--swap"]);
+    assert!(built.contains("gen-2"), "{built}");
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_disco"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "experiment",
+            "create",
+            "nine",
+            "--mode",
+            "ab",
+            "--arm",
+            "a:rank=none",
+            "--arm",
+            "b:gen=9",
+        ])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run disco");
+    assert!(
+        !refused.status.success(),
+        "a generation that does not exist is refused"
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no index generation 9"));
+    disco(
+        &data,
+        &[
+            "experiment",
+            "create",
+            "generations",
+            "--mode",
+            "ab",
+            "--arm",
+            "live:rank=none",
+            "--arm",
+            "first:gen=1,rank=none",
+        ],
+    );
+
+    let (_served, base) = serve(&data).await;
+    let client = reqwest::Client::new();
+    let mut totals = std::collections::BTreeMap::new();
+    for session in 0..16 {
+        let answer: serde_json::Value = client
+            .get(format!("{base}/search?q=love"))
+            .header("cookie", format!("disco_session=g{session}"))
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .expect("JSON");
+        let arm = answer["arm"].as_str().expect("an A/B arm").to_string();
+        totals.insert(arm, answer["total"].as_u64().unwrap_or_default());
+    }
+    assert_eq!(
+        totals.get("first"),
+        Some(&0),
+        "the empty first generation: {totals:?}"
+    );
+    assert!(
+        totals.get("live").is_some_and(|&n| n > 0),
+        "the live one: {totals:?}"
+    );
 }
