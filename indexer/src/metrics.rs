@@ -57,6 +57,8 @@ pub const EVENTS_TOTAL: &str = "disco_events_total";
 pub const TIME_TO_SEARCHABLE: &str = "disco_time_to_searchable_seconds";
 pub const BATCH_SECONDS: &str = "disco_indexer_batch_seconds";
 pub const BATCH_EVENTS: &str = "disco_indexer_batch_events";
+/// Messages waiting in this replica's queue, as last read (`broker::amqp::watch_backlog`).
+pub const BROKER_BACKLOG: &str = "disco_broker_backlog_messages";
 
 /// Describes the metrics once (help texts for the exporter).
 pub fn describe() {
@@ -75,6 +77,15 @@ pub fn describe() {
         "Indexer batch latency."
     );
     metrics::describe_histogram!(BATCH_EVENTS, "Deliveries per indexer batch.");
+    metrics::describe_gauge!(
+        BROKER_BACKLOG,
+        "Messages ready in the indexer's queue, not yet delivered."
+    );
+}
+
+/// Records the broker backlog: give it to `broker::amqp::watch_backlog`.
+pub fn backlog(messages: u32) {
+    metrics::gauge!(BROKER_BACKLOG).set(f64::from(messages));
 }
 
 pub(crate) fn count(outcome: Outcome, n: u64) {

@@ -19,7 +19,7 @@
 //! indexer        {events: {"indexed": n, "stale": n, …},
 //!                 time_to_searchable: {count, p50: {seconds, at_least} | null, p99: …}}
 //! clicks         {accepted, written, dropped, write_failed, rejected: {"<reason>": n}}
-//! broker         {backlog: null, note}
+//! broker         {backlog: n} | {backlog: null, note}
 //! reindex        what GET /admin/reindex answers
 //! generations    what GET /admin/generations answers (live, previous, every generation)
 //! ranks          what GET /admin/ranks answers (active, running, versions)
@@ -37,9 +37,9 @@
 //!   cumulative buckets as Prometheus's `histogram_quantile` does; `at_least` marks one that
 //!   falls in the open top bucket, where only its lower bound is known. A process that runs no
 //!   indexer has no indexer figures.
-//! - Broker backlog: `null`. Nothing in the process asks RabbitMQ for its queue depth (the
-//!   indexer only consumes), and the dashboard does not guess one; RabbitMQ's management UI
-//!   shows it.
+//! - Broker backlog: the gauge `disco_broker_backlog_messages`, which `serve` sets every 5 s
+//!   from a passive declare of its queue when it consumes from RabbitMQ; `null` with a note
+//!   otherwise (the embedded bus, or `serve --no-indexer`): the dashboard does not guess one.
 //! - Reindex, generations and ranks: the admin state, read as their `/admin` routes read it.
 //! - Quality and experiments: the click log in the site's database, recomputed at most every
 //!   [`QUALITY_REFRESH`] per window and shared by every viewer, as each is a scan of the log
@@ -88,8 +88,17 @@ const GUARD: PageGuard = PageGuard {
               once, or send `Authorization: Bearer <DISCO_ADMIN_TOKEN>`",
 };
 const NO_SERVICE: &str = "this admin state watches no query service (AdminState::with_search)";
-const BROKER_NOTE: &str = "not measured: the service does not query RabbitMQ's queue depth; \
-                           see the broker's management UI";
+const BROKER_NOTE: &str = "no broker in this process: the embedded mode's in-process bus, or \
+                           serve --no-indexer";
+
+/// The indexer's queue depth as the broker last reported it (`disco_broker_backlog_messages`,
+/// read every 5 s by `serve` when it consumes from RabbitMQ), or why there is none.
+fn broker_figures(exposition: &Exposition) -> Value {
+    match exposition.named(indexer::metrics::BROKER_BACKLOG).next() {
+        Some(sample) => json!({ "backlog": whole(sample.value) }),
+        None => json!({ "backlog": null, "note": BROKER_NOTE }),
+    }
+}
 
 /// The page and its data under their own guard, for [`crate::admin::router`] to merge.
 pub(crate) fn routes(state: AdminState) -> Router<AdminState> {
@@ -129,18 +138,19 @@ async fn data(
     Params(params): Params<DataParams>,
 ) -> Result<Json<Value>, ApiError> {
     let window_minutes = window_minutes(params.window.as_deref())?;
-    let (load, indexer, clicks) = match state.search() {
+    let (load, indexer, clicks, broker) = match state.search() {
         Some(service) => {
             let exposition = Exposition::parse(&service.metrics().render());
             (
                 json!(service.inner.load.snapshot()),
                 indexer_figures(&exposition),
                 click_figures(&exposition),
+                broker_figures(&exposition),
             )
         }
         None => {
             let missing = unavailable(NO_SERVICE);
-            (missing.clone(), missing.clone(), missing)
+            (missing.clone(), missing.clone(), missing.clone(), missing)
         }
     };
     let quality = cache.panels(state.db(), window_minutes).await;
@@ -149,7 +159,7 @@ async fn data(
         "load": load,
         "indexer": indexer,
         "clicks": clicks,
-        "broker": { "backlog": null, "note": BROKER_NOTE },
+        "broker": broker,
         "reindex": state.progress().report(),
         "generations": state.generations_report(),
         "ranks": state.ranks_report().unwrap_or_else(|e| unavailable(&e.message)),

@@ -1,6 +1,8 @@
 //! `disco serve`: the query service, and (unless `--no-indexer`) the indexer in the same
 //! process, over PostgreSQL + RabbitMQ (or the embedded SQLite without a broker: query only).
 
+use std::time::Duration;
+
 use clap::Args;
 use indexer::broker::{AmqpConfig, AmqpSource};
 use indexer::{CancellationToken, Generations, Indexer};
@@ -37,7 +39,15 @@ pub async fn run(globals: Globals, args: ServeArgs) -> anyhow::Result<()> {
         (false, Some(amqp_url)) => {
             let mut amqp = AmqpConfig::new(&amqp_url, &globals.exchange, &globals.queue);
             amqp.prefetch = wiring::prefetch(&args.index);
-            let source = AmqpSource::connect(amqp).await?;
+            let source = AmqpSource::connect(amqp.clone()).await?;
+            // The queue's depth for /metrics and the dashboard, until the service stops.
+            let (watch, stop) = (amqp, cancel.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = indexer::broker::amqp::watch_backlog(watch, BACKLOG_EVERY, indexer::metrics::backlog) => {}
+                    () = stop.cancelled() => {}
+                }
+            });
             let mut indexer = Indexer::open(
                 db.clone(),
                 catalog.clone(),
@@ -70,3 +80,6 @@ pub async fn run(globals: Globals, args: ServeArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// How often the broker backlog is read.
+const BACKLOG_EVERY: Duration = Duration::from_secs(5);

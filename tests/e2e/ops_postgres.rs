@@ -557,6 +557,31 @@ async fn a_reindex_while_the_site_keeps_changing_verifies_after_swap_and_after_r
         .await;
     assert_eq!(generations["live"], json!(first), "{generations}");
     assert_eq!(generations["previous"], json!(second), "{generations}");
+
+    // The broker backlog, read from RabbitMQ every 5 s: drained by now, so 0, on the
+    // dashboard as in /metrics.
+    let dashboard = server
+        .admin(reqwest::Method::GET, "/admin/dashboard/data", None)
+        .await;
+    assert_eq!(
+        dashboard["broker"]["backlog"],
+        json!(0),
+        "{}",
+        dashboard["broker"]
+    );
+    let metrics = server
+        .http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("disco_broker_backlog_messages 0"),
+        "{metrics}"
+    );
     server.stop();
     eprintln!("done in {:.1} s", test_started.elapsed().as_secs_f64());
 }

@@ -62,6 +62,48 @@ impl AmqpConfig {
     }
 }
 
+/// Reports the queue's depth (messages ready, not yet delivered) every `every` to `record`,
+/// over a connection of its own, until the task is dropped: the broker backlog the dashboard
+/// and `/metrics` show. A failed look is logged and retried on a fresh connection; the last
+/// depth stays recorded meanwhile.
+pub async fn watch_backlog(config: AmqpConfig, every: Duration, record: impl Fn(u32)) {
+    let mut channel: Option<(Connection, Channel)> = None;
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if channel.is_none() {
+            let opened = async {
+                let connection =
+                    Connection::connect(&config.url, ConnectionProperties::default()).await?;
+                let channel = connection.create_channel().await?;
+                Ok::<_, lapin::Error>((connection, channel))
+            };
+            match opened.await {
+                Ok(open) => channel = Some(open),
+                Err(e) => {
+                    tracing::warn!(queue = %config.queue, error = %e, "broker backlog: cannot connect");
+                    continue;
+                }
+            }
+        }
+        let Some((_, ch)) = &channel else { continue };
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        match ch
+            .queue_declare(config.queue.as_str().into(), passive, FieldTable::default())
+            .await
+        {
+            Ok(queue) => record(queue.message_count()),
+            Err(e) => {
+                tracing::warn!(queue = %config.queue, error = %e, "broker backlog: cannot read the queue");
+                channel = None;
+            }
+        }
+    }
+}
+
 struct Session {
     connection: Connection,
     /// Consumes and acknowledges (through each delivery's acker); kept open with the session.
