@@ -43,6 +43,8 @@ enum Command {
     SuggestBuild(cmd::suggest::SuggestBuildArgs),
     /// Judged query sets and offline evaluation: generate, import, export, run against variants.
     Eval(cmd::eval::EvalArgs),
+    /// Index definitions as files: export the shipped ones, check a directory, diff two.
+    Definitions(cmd::definitions::DefinitionsArgs),
     /// Experiments on live traffic: create, list, stop, report.
     Experiment(cmd::experiment::ExperimentArgs),
     /// The click log: prune it by age.
@@ -75,6 +77,7 @@ fn main() -> anyhow::Result<()> {
             Command::Rank(args) => cmd::rank::run(g, args).await,
             Command::SuggestBuild(args) => cmd::suggest::run(g, args).await,
             Command::Eval(args) => cmd::eval::run(g, args).await,
+            Command::Definitions(args) => cmd::definitions::run(args),
             Command::Experiment(args) => cmd::experiment::run(g, args).await,
             Command::Events(args) => cmd::experiment::events(g, args).await,
             Command::Reindex(args) => cmd::ops::reindex(g, args).await,

@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use schemas::db::{Db, Dialect};
+use schemas::definition::{DefinitionError, Definitions};
 use schemas::popularity::ActivityCounts;
 use schemas::row::EntityRow;
 use schemas::searchable;
@@ -574,6 +575,76 @@ pub fn bounded(mut text: String) -> String {
     text
 }
 
+/// The columns hydration reads for `kind`: the field names an index definition may use
+/// (besides the system fields every document has). A definition that names another column
+/// would index nothing, so [`check_definitions`] refuses it.
+pub fn columns(kind: EntityKind) -> &'static [&'static str] {
+    match kind {
+        EntityKind::Track => &[
+            "title",
+            "description",
+            "genre",
+            "tags",
+            "duration_ms",
+            "owner_username",
+            "owner_full_name",
+            "likes",
+            "reposts",
+            "plays",
+            "comments",
+        ],
+        EntityKind::User => &[
+            "username",
+            "full_name",
+            "description",
+            "city",
+            "country",
+            "followers",
+            "track_count",
+        ],
+        EntityKind::Playlist => &[
+            "title",
+            "description",
+            "owner_username",
+            "owner_full_name",
+            "track_count",
+            "likes",
+        ],
+        EntityKind::Group => &[
+            "name",
+            "description",
+            "creator_username",
+            "creator_full_name",
+            "member_count",
+            "track_count",
+        ],
+    }
+}
+
+/// Refuses definitions with a field hydration never fills, naming the file, the field and the
+/// columns there are.
+pub fn check_definitions(definitions: &Definitions) -> Result<(), DefinitionError> {
+    for kind in EntityKind::ALL {
+        let def = definitions.kind(kind);
+        let available = columns(kind);
+        if let Some(field) = def
+            .fields
+            .iter()
+            .find(|f| !available.contains(&f.name.as_str()))
+        {
+            return Err(DefinitionError {
+                file: def.file.clone(),
+                place: Some(format!("field `{}`", field.name)),
+                problem: format!(
+                    "no such column: hydration reads {} for a {kind}",
+                    available.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn base(
     kind: EntityKind,
     id: i64,
@@ -725,6 +796,64 @@ pub async fn count_rows(db: &Db, kind: EntityKind) -> Result<i64, sqlx::Error> {
 mod tests {
     use super::*;
     use crate::testing;
+
+    #[tokio::test]
+    async fn the_columns_are_what_hydration_fills_and_definitions_may_name_only_those() {
+        let site = testkit::FreshSqlite::create().await;
+        let db = &site.db;
+        let at = testing::now();
+        testing::insert_user(db, 1, "acdc", "AC/DC", at)
+            .await
+            .unwrap();
+        testing::insert_track(db, 10, 1, "Highway to Hell", at)
+            .await
+            .unwrap();
+        testing::insert_group(db, 5, 1, "Rockers", at)
+            .await
+            .unwrap();
+        testing::insert_playlist(db, 7, 1, "Best of", at)
+            .await
+            .unwrap();
+        for (kind, id) in [
+            (EntityKind::User, 1),
+            (EntityKind::Track, 10),
+            (EntityKind::Group, 5),
+            (EntityKind::Playlist, 7),
+        ] {
+            let rows = hydrate(db, kind, &[id]).await.unwrap();
+            let mut filled: Vec<&str> = rows[0].row.fields.keys().map(String::as_str).collect();
+            let mut listed = columns(kind).to_vec();
+            filled.sort_unstable();
+            listed.sort_unstable();
+            assert_eq!(filled, listed, "{kind}");
+        }
+        check_definitions(&Definitions::builtin()).expect("the shipped definitions");
+
+        let mut sources: Vec<(String, String)> = Definitions::builtin_sources()
+            .iter()
+            .map(|(f, t)| (f.to_string(), t.to_string()))
+            .collect();
+        let track = sources.iter_mut().find(|(f, _)| f == "track.json").unwrap();
+        track.1 = track.1.replace("\"name\": \"tags\"", "\"name\": \"bpm\"");
+        track.1 = track
+            .1
+            .replace("\"tags\", \"description\"", "\"bpm\", \"description\"");
+        let refs: Vec<(&str, &str)> = sources
+            .iter()
+            .map(|(f, t)| (f.as_str(), t.as_str()))
+            .collect();
+        let edited = Definitions::from_sources(&refs).expect("valid on its own");
+        let err = check_definitions(&edited).unwrap_err();
+        assert_eq!(
+            (err.file.as_str(), err.place.as_deref()),
+            ("track.json", Some("field `bpm`"))
+        );
+        assert!(
+            err.problem.contains("title, description, genre, tags"),
+            "{}",
+            err.problem
+        );
+    }
 
     #[tokio::test]
     async fn one_query_reads_rows_with_owner_names_counts_and_searchability() {

@@ -328,6 +328,12 @@ pub(crate) const BUILTIN: [(&str, &str); 4] = [
 ];
 
 impl Definitions {
+    /// The shipped definition files as `(file name, JSON text)`: what `disco definitions
+    /// export` writes for editing.
+    pub fn builtin_sources() -> [(&'static str, &'static str); 4] {
+        BUILTIN
+    }
+
     /// The definitions shipped in `schemas/definitions/`, compiled in.
     pub fn builtin() -> Definitions {
         // The files are part of this crate and checked by its tests; failing here is a build

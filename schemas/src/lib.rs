@@ -12,6 +12,7 @@
 pub mod analyzer;
 pub mod db;
 pub mod definition;
+pub mod definition_diff;
 pub mod document;
 pub mod envelope;
 pub mod keyboard;

@@ -1,6 +1,7 @@
 //! One module per subcommand; each parses its own flags and calls into the library crates.
 
 pub mod common;
+pub mod definitions;
 pub mod demo;
 pub mod eval;
 pub mod experiment;

@@ -70,3 +70,47 @@ async fn rank_runs_cold_then_warm_with_pushes_from_the_command_line() {
     let out = disco(url, data.path(), &["rank", "list"]);
     assert!(out.contains("v2"), "{out}");
 }
+
+#[test]
+fn definitions_are_exported_checked_and_diffed_as_files() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("definitions");
+    let dir_text = dir.to_str().unwrap();
+    crate::support::disco_cli(data.path(), &["definitions", "export", dir_text]);
+    let checked = crate::support::disco_cli(data.path(), &["definitions", "check", dir_text]);
+    assert!(checked.contains("valid (fields: track 11"), "{checked}");
+    let same =
+        crate::support::disco_cli(data.path(), &["definitions", "diff", "builtin", dir_text]);
+    assert_eq!(same.trim(), "no differences");
+
+    // A morning's change: search a track's genre as words instead of its tags.
+    let track = dir.join("track.json");
+    let text = std::fs::read_to_string(&track).unwrap();
+    std::fs::write(
+        &track,
+        text.replace("\"tags\", \"description\"", "\"genre\", \"description\""),
+    )
+    .unwrap();
+    let diff =
+        crate::support::disco_cli(data.path(), &["definitions", "diff", "builtin", dir_text]);
+    assert!(diff.contains("track.json: search"), "{diff}");
+
+    // A field no column fills is refused with the file, the field and the columns there are.
+    std::fs::write(
+        &track,
+        text.replace("\"name\": \"tags\"", "\"name\": \"bpm\"")
+            .replace("\"tags\", \"description\"", "\"bpm\", \"description\""),
+    )
+    .unwrap();
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_disco"))
+        .args(["definitions", "check", dir_text])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("track.json: field `bpm`"), "{stderr}");
+    assert!(
+        stderr.contains("hydration reads title, description, genre"),
+        "{stderr}"
+    );
+}
