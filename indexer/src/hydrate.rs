@@ -797,11 +797,8 @@ mod tests {
     use super::*;
     use crate::testing;
 
-    #[tokio::test]
-    async fn the_columns_are_what_hydration_fills_and_definitions_may_name_only_those() {
-        let site = testkit::FreshSqlite::create().await;
-        let db = &site.db;
-        let at = testing::now();
+    /// A site of one of each kind: user 1, track 10, group 5 and playlist 7, all by user 1.
+    async fn one_of_each(db: &Db, at: DateTime<Utc>) {
         testing::insert_user(db, 1, "acdc", "AC/DC", at)
             .await
             .unwrap();
@@ -814,6 +811,13 @@ mod tests {
         testing::insert_playlist(db, 7, 1, "Best of", at)
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_columns_are_what_hydration_fills_and_definitions_may_name_only_those() {
+        let site = testkit::FreshSqlite::create().await;
+        let db = &site.db;
+        one_of_each(db, testing::now()).await;
         for (kind, id) in [
             (EntityKind::User, 1),
             (EntityKind::Track, 10),
@@ -860,22 +864,11 @@ mod tests {
         let site = testkit::FreshSqlite::create().await;
         let db = &site.db;
         let at = testing::now();
-        testing::insert_user(db, 1, "acdc", "AC/DC", at)
-            .await
-            .unwrap();
-        testing::insert_track(db, 10, 1, "Highway to Hell", at)
-            .await
-            .unwrap();
+        one_of_each(db, at).await;
         testing::insert_track(db, 11, 1, "Private demo", at)
             .await
             .unwrap();
         testing::set_sharing(db, EntityKey::new(EntityKind::Track, 11), "private", at)
-            .await
-            .unwrap();
-        testing::insert_group(db, 5, 1, "Rockers", at)
-            .await
-            .unwrap();
-        testing::insert_playlist(db, 7, 1, "Best of", at)
             .await
             .unwrap();
         let Db::Sqlite(pool) = db else {
