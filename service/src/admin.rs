@@ -203,7 +203,7 @@ pub fn router(state: AdminState) -> Router {
 
 /// Equal-length-independent, data-independent comparison: the time taken does not reveal how
 /// much of a guess was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
     for i in 0..a.len().max(b.len()) {
         let x = a.get(i).copied().unwrap_or(0);

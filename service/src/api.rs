@@ -65,6 +65,9 @@ pub struct SearchParams {
     pub offset: Option<String>,
     /// Rank version to blend with, or `none` for pure text relevance (default: the active one).
     pub rank: Option<String>,
+    /// An index generation other than the live one, to compare before a swap. Admins only
+    /// (`Authorization: Bearer <DISCO_ADMIN_TOKEN>`); takes the search out of experiments.
+    pub generation: Option<String>,
 }
 
 /// `GET /explore` parameters.
@@ -231,23 +234,21 @@ pub async fn search(
         text,
     };
     let query_id = state.inner.query_ids.next();
-    // A caller who names a rank version (ops, a script) asked for it: no experiment.
-    let enrollment = match (&params.rank, &state.inner.experiments) {
-        (None, Some(running)) => running.enroll(&session),
+    let generation = generation(&state, &headers, params.generation.as_deref())?;
+    // A caller who names a rank version or a generation (ops, a script) asked for it: no
+    // experiment.
+    let enrollment = match (&params.rank, generation, &state.inner.experiments) {
+        (None, None, Some(running)) => running.enroll(&session),
         _ => None,
     };
     let (response, fuzzy) = match enrollment.as_ref().map(|e| &e.arms) {
         None => {
-            let prior = prior(&state, params.rank.as_deref())?;
-            let settings = state.inner.config.search;
-            served(
-                &state,
-                request,
-                Variant::live(prior, settings),
-                started,
-                None,
-            )
-            .await?
+            let variant = Variant {
+                generation,
+                prior: prior(&state, params.rank.as_deref())?,
+                settings: state.inner.config.search,
+            };
+            served(&state, request, variant, started, None).await?
         }
         Some(Enrolled::Interleave(a, b)) if request.offset == 0 => {
             interleaved(&state, request, [a, b], &query_id, started).await?
@@ -700,6 +701,35 @@ fn respond(query: String, outcome: SearchOutcome, started: Instant) -> SearchRes
 
 fn language_is_empty(text: &str) -> bool {
     engine::language::parse(text).is_empty()
+}
+
+/// The `generation` parameter: a generation number (`3` or `gen-3`) for a caller with the
+/// admin token; 401 without it (403 when this service has none), 400 when not a number.
+fn generation(
+    state: &QueryState,
+    headers: &HeaderMap,
+    text: Option<&str>,
+) -> Result<Option<u32>, ApiError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let Some(token) = &state.inner.admin_token else {
+        return Err(ApiError::forbidden(
+            "generation is for admins, and this service has no admin token",
+        ));
+    };
+    let presented = crate::admin::bearer(headers).unwrap_or_default();
+    if !crate::admin::constant_time_eq(presented.as_bytes(), token.as_bytes()) {
+        return Err(ApiError::unauthorized(
+            "generation needs `Authorization: Bearer <DISCO_ADMIN_TOKEN>`",
+        ));
+    }
+    let digits = text.strip_prefix("gen-").unwrap_or(text);
+    digits.parse().map(Some).map_err(|_| {
+        ApiError::bad_request(format!(
+            "generation must be a number like 3 or gen-3, not `{text}`"
+        ))
+    })
 }
 
 /// The `q` parameter: absent is empty, more than the contract's limit is a 400.

@@ -50,6 +50,22 @@ impl ApiError {
         }
     }
 
+    /// The caller must show a credential it did not (401).
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            message: message.into(),
+        }
+    }
+
+    /// Nothing this caller could show would allow it here (403).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: message.into(),
+        }
+    }
+
     /// No such endpoint (404).
     pub fn not_found(message: impl Into<String>) -> Self {
         ApiError {

@@ -73,6 +73,8 @@ pub(crate) struct Inner {
     pub(crate) events: Option<Arc<EventLog>>,
     /// The running experiments, when this service serves them.
     pub(crate) experiments: Option<Arc<RunningExperiments>>,
+    /// The admin token, when set: it opens `generation=<n>` on `/search`.
+    pub(crate) admin_token: Option<Arc<str>>,
     /// The last minute's latencies, for the dashboard (`/metrics` only has them since start).
     pub(crate) load: Arc<LoadWindow>,
 }
@@ -93,6 +95,7 @@ impl QueryState {
                 query_ids: Arc::default(),
                 events: None,
                 experiments: None,
+                admin_token: None,
                 load: Arc::default(),
             }),
         }
@@ -141,6 +144,14 @@ impl QueryState {
     #[must_use]
     pub fn with_experiments(self, experiments: Arc<RunningExperiments>) -> QueryState {
         self.change(|i| i.experiments = Some(experiments))
+    }
+
+    /// The same service letting a caller with `token` (as `Authorization: Bearer`) search a
+    /// named index generation (`/search?generation=<n>`).
+    #[must_use]
+    pub fn with_admin_token(self, token: &str) -> QueryState {
+        let token: Arc<str> = Arc::from(token);
+        self.change(|i| i.admin_token = Some(token))
     }
 
     /// The metrics this service records into.

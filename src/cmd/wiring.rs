@@ -139,6 +139,10 @@ pub async fn app(
         .with_priors(Arc::new(engine::ranks::RankPriors::open(ranks.clone())))
         .with_suggester(suggester);
     let state = with_click_log(state, &parts.db, cancel).await?;
+    let state = match globals.admin_token.as_deref() {
+        Some(token) if !token.is_empty() => state.with_admin_token(token),
+        _ => state,
+    };
     let mut app = service::router(state.clone());
     match globals.admin_token.as_deref() {
         Some(token) if !token.is_empty() => {

@@ -50,6 +50,7 @@ async fn serve(data: &std::path::Path) -> (Served, String) {
         .args(["--listen", &address, "serve", "--no-indexer"])
         .env_remove("AMQP_URL")
         .env_remove("DATABASE_URL")
+        .env("DISCO_ADMIN_TOKEN", ADMIN_TOKEN)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -59,6 +60,9 @@ async fn serve(data: &std::path::Path) -> (Served, String) {
     ready(&base).await;
     (served, base)
 }
+
+/// The served process's admin token.
+const ADMIN_TOKEN: &str = "e2e-admin";
 
 /// Searchers per round, and the most rounds before the test gives up.
 const VISITORS_PER_ROUND: u64 = 100;
@@ -226,6 +230,47 @@ async fn an_arm_can_be_served_from_another_index_generation() {
         Some(&0),
         "the empty first generation: {totals:?}"
     );
+
+    // An admin searches a generation by name; nobody else may.
+    let search = |query: &str, token: Option<&str>| {
+        let mut request = client.get(format!("{base}/search?q=love&{query}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(status(search("generation=1", None).await.unwrap()), 401);
+    assert_eq!(
+        status(search("generation=1", Some("wrong")).await.unwrap()),
+        401
+    );
+    assert_eq!(
+        status(search("generation=x", Some(ADMIN_TOKEN)).await.unwrap()),
+        400
+    );
+    assert_eq!(
+        status(search("generation=9", Some(ADMIN_TOKEN)).await.unwrap()),
+        503
+    );
+    let total = |answer: serde_json::Value| answer["total"].as_u64().unwrap_or_default();
+    let first: serde_json::Value = search("generation=gen-1", Some(ADMIN_TOKEN))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let second: serde_json::Value = search("generation=2", Some(ADMIN_TOKEN))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (total(first.clone()), first["experiment"].clone()),
+        (0, serde_json::Value::Null)
+    );
+    assert!(total(second) > 0);
     assert!(
         totals.get("live").is_some_and(|&n| n > 0),
         "the live one: {totals:?}"
