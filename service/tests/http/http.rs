@@ -433,13 +433,35 @@ async fn openapi_page_and_unknown_paths() {
     ] {
         assert!(api["paths"][path]["get"].is_object(), "{path} described");
     }
+    assert!(
+        api["paths"]["/events"]["post"].is_object(),
+        "/events described"
+    );
+    for answer in ["SearchResponse", "SuggestResponse"] {
+        let fields = &api["components"]["schemas"][answer]["properties"];
+        assert!(
+            fields["query_id"].is_object(),
+            "{answer} has query_id: {fields}"
+        );
+    }
     let params: Vec<&str> = api["paths"]["/search"]["get"]["parameters"]
         .as_array()
         .expect("parameters")
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert_eq!(params, ["q", "kind", "genre", "limit", "offset", "rank"]);
+    assert_eq!(
+        params,
+        [
+            "q",
+            "kind",
+            "genre",
+            "limit",
+            "offset",
+            "rank",
+            "generation"
+        ]
+    );
     let (status, html, content_type) = get_raw(&router, "/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(content_type.starts_with("text/html"));
