@@ -31,21 +31,10 @@ struct Logged {
     dir: tempfile::TempDir,
 }
 
-async fn database(dir: &tempfile::TempDir) -> Db {
-    let db = Db::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("site.db").display()
-    ))
-    .await
-    .expect("sqlite");
-    db.migrate().await.expect("migrate");
-    db
-}
-
 /// A service over `dir`'s database, as the binary wires one (a writer task and the running
 /// experiments read from the table).
 async fn service_over(dir: tempfile::TempDir) -> Logged {
-    let db = database(&dir).await;
+    let db = crate::site_db(&dir).await;
     let metrics = Metrics::local();
     let (log, writer) = EventLog::new(QUEUE, metrics.clone());
     tokio::spawn(service::events::drain(db.clone(), writer));
@@ -67,7 +56,7 @@ async fn service_over(dir: tempfile::TempDir) -> Logged {
 
 async fn logged(experiments_made: &[Experiment]) -> Logged {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = database(&dir).await;
+    let db = crate::site_db(&dir).await;
     for experiment in experiments_made {
         experiments::create(&db, experiment)
             .await

@@ -37,13 +37,7 @@ struct Watched {
 
 async fn watched() -> Watched {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Db::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("site.db").display()
-    ))
-    .await
-    .expect("sqlite");
-    db.migrate().await.expect("migrate");
+    let db = crate::site_db(&dir).await;
     let catalog = indexer::Generations::open(dir.path()).expect("generations");
     let state = chinook().state();
     let (log, writer) = EventLog::new(events::QUEUE, state.metrics().clone());

@@ -35,13 +35,7 @@ struct Judging {
 
 async fn judging() -> Judging {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Db::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("site.db").display()
-    ))
-    .await
-    .expect("sqlite");
-    db.migrate().await.expect("migrate");
+    let db = crate::site_db(&dir).await;
     let catalog = indexer::Generations::open(dir.path()).expect("generations");
     let state = chinook().state();
     let admin = AdminState::new(TOKEN, catalog, db.clone()).with_search(state.clone());

@@ -148,3 +148,15 @@ impl Background {
         self.task.await.expect("server task").expect("server ran");
     }
 }
+
+/// The site's database as a migrated SQLite file in `dir`.
+pub async fn site_db(dir: &tempfile::TempDir) -> schemas::db::Db {
+    let db = schemas::db::Db::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("site.db").display()
+    ))
+    .await
+    .expect("sqlite");
+    db.migrate().await.expect("migrate");
+    db
+}
