@@ -3,8 +3,17 @@
 //! ```text
 //! <data_dir>/index/aliases.json        {"live": 3, "previous": 2}   (temp file + rename)
 //! <data_dir>/index/gen-3/               a tantivy index holding all four kinds
-//! <data_dir>/index/gen-3/generation.json {"phase": "built", "created_at": …, "read_only": false}
+//! <data_dir>/index/gen-3/generation.json {"phase": "built", "created_at": …, "read_only": false,
+//!                                         "definitions_digest": "9f2c…"}
+//! <data_dir>/index/gen-3/definitions/    track.json user.json playlist.json group.json
 //! ```
+//!
+//! Each generation keeps the definitions it was created with and is written and served with
+//! them for its whole life, so two generations with different schemas, boosts or display lines
+//! live side by side (an experiment can interleave them; a swap or rollback changes schema in
+//! one step). [`Generations::open_with`]'s definitions are only what new generations are built
+//! with unless told otherwise ([`Generations::create_generation_with`]). A copy edited in place
+//! is refused at open ([`IndexerError::DefinitionsChangedInPlace`]).
 //!
 //! [`Generations`] is the one handle on this directory. The indexer writes through it (one
 //! writer per writable generation, see `pipeline`); the query service reads through it, in the
@@ -93,6 +102,10 @@ pub struct GenerationMeta {
     pub phase: Phase,
     pub created_at: DateTime<Utc>,
     pub read_only: bool,
+    /// [`Definitions::digest`] of the copy in `definitions/` when the generation was created;
+    /// absent in generations from before generations kept their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definitions_digest: Option<String>,
 }
 
 /// `aliases.json`.
@@ -111,6 +124,11 @@ pub struct GenerationInfo {
     pub size_bytes: u64,
     pub created_at: DateTime<Utc>,
     pub read_only: bool,
+    /// [`Definitions::digest`] of the definitions it is written and served with.
+    pub definitions_digest: String,
+    /// How its definitions differ from the live generation's (`disco definitions diff` lines,
+    /// live → this one); empty for the live generation and for any with the same definitions.
+    pub definitions_changes: Vec<String>,
 }
 
 /// An open generation: its index, a reader that follows commits, and its metadata.
@@ -218,6 +236,8 @@ impl GenerationHandle {
 }
 
 const META_FILE: &str = "generation.json";
+/// The generation's own definition files, inside its directory.
+const DEFINITIONS_DIR: &str = "definitions";
 const ALIASES_FILE: &str = "aliases.json";
 
 struct GenerationsState {
@@ -248,7 +268,8 @@ impl Generations {
         Generations::open_with(data_dir, Arc::new(Definitions::builtin()))
     }
 
-    /// Like [`Generations::open`] with explicit definitions (new generations are built with them).
+    /// Like [`Generations::open`] with explicit definitions: new generations are built with them
+    /// (unless a reindex names others). Existing generations keep their own.
     pub fn open_with(
         data_dir: &Path,
         definitions: Arc<Definitions>,
@@ -275,7 +296,7 @@ impl Generations {
         Ok(Arc::new(generations))
     }
 
-    /// The definitions new generations are built with.
+    /// The definitions new generations are built with by default.
     pub fn definitions(&self) -> Arc<Definitions> {
         self.definitions.clone()
     }
@@ -346,6 +367,11 @@ impl Generations {
     pub fn list(&self) -> Vec<GenerationInfo> {
         self.refresh();
         let state = read(&self.state);
+        let live = state
+            .aliases
+            .live
+            .and_then(|g| state.generations.get(&g))
+            .map(|g| g.definitions.clone());
         state
             .generations
             .values()
@@ -363,6 +389,15 @@ impl Generations {
                         Phase::Retired => State::Retired,
                     }
                 };
+                let definitions_changes = match &live {
+                    Some(live) if !Arc::ptr_eq(live, &g.definitions) => {
+                        schemas::definition_diff::diff_sources(
+                            live.sources(),
+                            g.definitions.sources(),
+                        )
+                    }
+                    _ => Vec::new(),
+                };
                 GenerationInfo {
                     generation: g.generation.0,
                     state,
@@ -370,32 +405,54 @@ impl Generations {
                     size_bytes: g.size_bytes(),
                     created_at: meta.created_at,
                     read_only: meta.read_only,
+                    definitions_digest: g.definitions.digest(),
+                    definitions_changes,
                 }
             })
             .collect()
     }
 
-    /// Creates the next generation directory, empty, in `phase`.
+    /// Creates the next generation directory, empty, in `phase`, with the default definitions.
     pub fn create_generation(&self, phase: Phase) -> Result<Arc<GenerationHandle>, IndexerError> {
+        self.create_generation_with(phase, self.definitions.clone())
+    }
+
+    /// Creates the next generation directory, empty, in `phase`, keeping a copy of
+    /// `definitions` in it: the generation is written and served with them for its life.
+    pub fn create_generation_with(
+        &self,
+        phase: Phase,
+        definitions: Arc<Definitions>,
+    ) -> Result<Arc<GenerationHandle>, IndexerError> {
         let mut state = write(&self.state);
         let next = Generation(state.generations.keys().next_back().map_or(1, |g| g.0 + 1));
         let path = self.root.join(next.to_string());
         fs::create_dir_all(&path).map_err(|e| IndexerError::io(&path, e))?;
-        let index = Index::create_in_dir(&path, self.definitions.schema())
+        let index = Index::create_in_dir(&path, definitions.schema())
             .map_err(|e| IndexerError::index(&path, e))?;
+        let copy = path.join(DEFINITIONS_DIR);
+        definitions
+            .write_dir(&copy)
+            .map_err(|e| IndexerError::io(&copy, e))?;
+        // Generations with equal definitions share one value, so per-definitions work (the
+        // query layout, rendering) is done once for all of them.
+        let digest = definitions.digest();
+        let definitions = state
+            .generations
+            .values()
+            .map(|g| &g.definitions)
+            .chain([&self.definitions])
+            .find(|d| d.digest() == digest)
+            .cloned()
+            .unwrap_or(definitions);
         let meta = GenerationMeta {
             phase,
             created_at: Utc::now(),
             read_only: false,
+            definitions_digest: Some(digest),
         };
         write_json_atomically(&path.join(META_FILE), &meta)?;
-        let handle = Arc::new(open_handle(
-            next,
-            path,
-            index,
-            self.definitions.clone(),
-            meta,
-        )?);
+        let handle = Arc::new(open_handle(next, path, index, definitions, meta)?);
         state.generations.insert(next, handle.clone());
         Ok(handle)
     }
@@ -497,6 +554,14 @@ impl Generations {
         let aliases_path = self.root.join(ALIASES_FILE);
         let aliases: Aliases = read_json(&aliases_path)?.unwrap_or_default();
         let mut generations = BTreeMap::new();
+        // Definitions by digest, shared by the generations that have the same ones.
+        let mut known: Vec<Arc<Definitions>> = vec![self.definitions.clone()];
+        known.extend(
+            read(&self.state)
+                .generations
+                .values()
+                .map(|g| g.definitions.clone()),
+        );
         let entries = fs::read_dir(&self.root).map_err(|e| IndexerError::io(&self.root, e))?;
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -508,7 +573,7 @@ impl Generations {
             };
             let generation = Generation(n);
             let path = entry.path();
-            let meta: GenerationMeta = match read_json(&path.join(META_FILE))? {
+            let mut meta: GenerationMeta = match read_json(&path.join(META_FILE))? {
                 Some(meta) => meta,
                 None => continue,
             };
@@ -516,11 +581,17 @@ impl Generations {
                 tracing::warn!(path = %path.display(), "not a tantivy index; skipped");
                 continue;
             };
-            let handle = match open_handle(generation, path, index, self.definitions.clone(), meta)
-            {
+            let opened = self
+                .own_definitions(generation, &path, &mut meta, &mut known)
+                .and_then(|definitions| open_handle(generation, path, index, definitions, meta));
+            let handle = match opened {
                 // Only the live generation must be readable; an older one kept for rollback
                 // or a failed build is left on disk, unused, for `disco reindex` to prune.
-                Err(e @ IndexerError::SchemaChanged { .. }) if aliases.live != Some(generation) => {
+                Err(
+                    e @ (IndexerError::SchemaChanged { .. }
+                    | IndexerError::Definitions { .. }
+                    | IndexerError::DefinitionsChangedInPlace { .. }),
+                ) if aliases.live != Some(generation) => {
                     tracing::warn!(error = %e, "generation skipped");
                     continue;
                 }
@@ -533,6 +604,56 @@ impl Generations {
         state.aliases_mtime = fs::metadata(&aliases_path).and_then(|m| m.modified()).ok();
         state.generations = generations;
         Ok(())
+    }
+
+    /// The definitions `generation` keeps in its directory, checked against the digest recorded
+    /// when it was created. A generation from before generations kept their own is given the
+    /// default definitions (if its schema differs, opening it says so) and a copy of them.
+    fn own_definitions(
+        &self,
+        generation: Generation,
+        path: &Path,
+        meta: &mut GenerationMeta,
+        known: &mut Vec<Arc<Definitions>>,
+    ) -> Result<Arc<Definitions>, IndexerError> {
+        let dir = path.join(DEFINITIONS_DIR);
+        if !dir.exists() {
+            let definitions = self.definitions.clone();
+            if index_schema_is(path, &definitions) {
+                let mut recorded = meta.clone();
+                recorded.definitions_digest = Some(definitions.digest());
+                let kept = definitions.write_dir(&dir).and_then(|()| {
+                    write_json_atomically(&path.join(META_FILE), &recorded)
+                        .map_err(std::io::Error::other)
+                });
+                match kept {
+                    Ok(()) => *meta = recorded,
+                    Err(e) => tracing::warn!(
+                        %generation, error = %e, "could not keep a copy of the definitions"
+                    ),
+                }
+            }
+            return Ok(definitions);
+        }
+        let loaded = Definitions::load_dir(&dir)
+            .map_err(|source| IndexerError::Definitions { generation, source })?;
+        let found = loaded.digest();
+        if let Some(recorded) = &meta.definitions_digest
+            && *recorded != found
+        {
+            return Err(IndexerError::DefinitionsChangedInPlace {
+                generation,
+                path: dir,
+                recorded: recorded.clone(),
+                found,
+            });
+        }
+        if let Some(same) = known.iter().find(|d| d.digest() == found) {
+            return Ok(same.clone());
+        }
+        let loaded = Arc::new(loaded);
+        known.push(loaded.clone());
+        Ok(loaded)
     }
 
     /// Picks up alias and metadata changes another process made (cheap: one `stat` when
@@ -566,6 +687,11 @@ impl Generations {
             }
         }
     }
+}
+
+/// Whether the index at `path` has `definitions`' schema (false when it cannot be read).
+fn index_schema_is(path: &Path, definitions: &Definitions) -> bool {
+    Index::open_in_dir(path).is_ok_and(|index| index.schema() == definitions.schema())
 }
 
 fn open_handle(
@@ -651,39 +777,129 @@ mod tests {
 
     use super::*;
 
-    /// A generation built with another index schema is refused with a message that says what
-    /// to do, rather than written or read with the wrong field numbers.
+    /// The shipped definitions with one more stored track field: another schema.
+    fn other_definitions() -> Arc<Definitions> {
+        let extra = Definitions::builtin_edited(|file, text| {
+            match file {
+            "track.json" => text.replacen(
+                "\"fields\": [",
+                "\"fields\": [\n    { \"name\": \"extra\", \"type\": \"i64\", \"indexed\": false, \"stored\": true },",
+                1,
+            ),
+            _ => text.to_string(),
+        }
+        });
+        Arc::new(extra.unwrap())
+    }
+
+    /// A generation from before generations kept their definitions, built with another index
+    /// schema, is refused with a message that says what to do, rather than written or read with
+    /// the wrong field numbers.
     #[test]
-    fn a_generation_with_another_schema_is_refused_not_misread() {
+    fn a_generation_with_another_schema_and_no_copy_is_refused_not_misread() {
         let dir = tempfile::tempdir().unwrap();
         drop(Generations::open(dir.path()).unwrap());
-        let sources: Vec<(String, String)> = EntityKind::ALL
-            .iter()
-            .map(|kind| {
-                let file = format!("{kind}.json");
-                let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("../schemas/definitions")
-                    .join(&file);
-                let text = fs::read_to_string(path).unwrap();
-                // One more stored field: a different schema.
-                let text = text.replacen(
-                    "\"fields\": [",
-                    "\"fields\": [\n    { \"name\": \"extra\", \"type\": \"i64\", \"indexed\": false, \"stored\": true },",
-                    1,
-                );
-                (file, text)
-            })
-            .collect();
-        let refs: Vec<(&str, &str)> = sources
-            .iter()
-            .map(|(f, t)| (f.as_str(), t.as_str()))
-            .collect();
-        let other = Arc::new(Definitions::from_sources(&refs).unwrap());
-        let Err(err) = Generations::open_with(dir.path(), other) else {
+        // As an older Disco left it: no copy, no digest.
+        let gen1 = dir.path().join("index/gen-1");
+        fs::remove_dir_all(gen1.join(DEFINITIONS_DIR)).unwrap();
+        let meta = fs::read_to_string(gen1.join(META_FILE)).unwrap();
+        let mut meta: GenerationMeta = serde_json::from_str(&meta).unwrap();
+        meta.definitions_digest = None;
+        write_json_atomically(&gen1.join(META_FILE), &meta).unwrap();
+
+        let Err(err) = Generations::open_with(dir.path(), other_definitions()) else {
             panic!("another schema is refused");
         };
         assert!(matches!(err, IndexerError::SchemaChanged { .. }), "{err}");
         assert!(err.to_string().contains("disco reindex"), "{err}");
+
+        // With the definitions it was built with, it opens and is given its copy.
+        let generations = Generations::open(dir.path()).unwrap();
+        assert!(gen1.join(DEFINITIONS_DIR).join("track.json").exists());
+        assert_eq!(
+            generations.live().meta().definitions_digest,
+            Some(Definitions::builtin().digest())
+        );
+    }
+
+    /// Each generation is opened with the definitions it was created with, whatever the
+    /// process's default; the listing shows each one's digest and difference to live.
+    #[test]
+    fn each_generation_keeps_its_own_definitions() {
+        let dir = tempfile::tempdir().unwrap();
+        let generations = Generations::open(dir.path()).unwrap();
+        let other = other_definitions();
+        let second = generations
+            .create_generation_with(Phase::Built, other.clone())
+            .unwrap()
+            .generation;
+        drop(generations);
+
+        // Reopened with the shipped definitions as the default: gen-2 keeps its own.
+        let generations = Generations::open(dir.path()).unwrap();
+        let handle = generations.get(second).unwrap();
+        assert_eq!(handle.definitions().digest(), other.digest());
+        assert!(handle.definitions().field("extra").is_some());
+        assert!(generations.live().definitions().field("extra").is_none());
+        let list = generations.list();
+        assert_eq!(list[0].definitions_digest, Definitions::builtin().digest());
+        assert!(list[0].definitions_changes.is_empty());
+        assert_eq!(list[1].definitions_digest, other.digest());
+        assert!(
+            list[1]
+                .definitions_changes
+                .iter()
+                .any(|l| l.contains("extra")),
+            "{:?}",
+            list[1].definitions_changes
+        );
+
+        // Swapped in, it is live with its schema; the old one now shows the difference.
+        generations.swap(second).unwrap();
+        let (_, live) = generations.live_searcher();
+        assert!(live.field("extra").is_some());
+        assert!(!generations.list()[0].definitions_changes.is_empty());
+    }
+
+    /// Editing a generation's copy in place is refused at open: skipped while it is not live,
+    /// an error naming the way out (a new generation) when it is.
+    #[test]
+    fn definitions_changed_in_place_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let generations = Generations::open(dir.path()).unwrap();
+        let second = generations
+            .create_generation(Phase::Built)
+            .unwrap()
+            .generation;
+        drop(generations);
+        let track = dir.path().join("index/gen-2/definitions/track.json");
+        let text = fs::read_to_string(&track).unwrap();
+        fs::write(&track, text.replacen("\"boost\": 3.0", "\"boost\": 5.0", 1)).unwrap();
+
+        let generations = Generations::open(dir.path()).unwrap();
+        assert!(generations.get(second).is_none(), "skipped while not live");
+        // Made live by hand (an alias edit another tool made), it stops the open.
+        write_json_atomically(
+            &dir.path().join("index").join(ALIASES_FILE),
+            &Aliases {
+                live: Some(second),
+                previous: None,
+            },
+        )
+        .unwrap();
+        drop(generations);
+        let Err(err) = Generations::open(dir.path()) else {
+            panic!("a live generation edited in place is refused");
+        };
+        assert!(
+            matches!(err, IndexerError::DefinitionsChangedInPlace { .. }),
+            "{err}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("gen-2") && message.contains("reindex"),
+            "{message}"
+        );
     }
 
     /// Two commits make two segments; merging leaves one with every document, searchable.

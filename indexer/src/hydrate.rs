@@ -833,20 +833,13 @@ mod tests {
         }
         check_definitions(&Definitions::builtin()).expect("the shipped definitions");
 
-        let mut sources: Vec<(String, String)> = Definitions::builtin_sources()
-            .iter()
-            .map(|(f, t)| (f.to_string(), t.to_string()))
-            .collect();
-        let track = sources.iter_mut().find(|(f, _)| f == "track.json").unwrap();
-        track.1 = track.1.replace("\"name\": \"tags\"", "\"name\": \"bpm\"");
-        track.1 = track
-            .1
-            .replace("\"tags\", \"description\"", "\"bpm\", \"description\"");
-        let refs: Vec<(&str, &str)> = sources
-            .iter()
-            .map(|(f, t)| (f.as_str(), t.as_str()))
-            .collect();
-        let edited = Definitions::from_sources(&refs).expect("valid on its own");
+        let edited = Definitions::builtin_edited(|file, text| match file {
+            "track.json" => text
+                .replace("\"name\": \"tags\"", "\"name\": \"bpm\"")
+                .replace("\"tags\", \"description\"", "\"bpm\", \"description\""),
+            _ => text.to_string(),
+        })
+        .expect("valid on its own");
         let err = check_definitions(&edited).unwrap_err();
         assert_eq!(
             (err.file.as_str(), err.place.as_deref()),

@@ -91,6 +91,27 @@ pub enum IndexerError {
         generation: Generation,
         path: PathBuf,
     },
+    /// A generation's own definitions (`gen-N/definitions/`) do not load.
+    #[error("{generation}'s definitions: {source}")]
+    Definitions {
+        generation: Generation,
+        source: schemas::DefinitionError,
+    },
+    /// A generation's definitions were edited after it was created: its documents follow the
+    /// ones it was built with, so a change needs a new generation.
+    #[error(
+        "{generation}'s definitions at {} were changed in place (digest {found:.12}, built with \
+         {recorded:.12}); a generation keeps its definitions for its whole life: restore them, \
+         and build a new generation with the change (`disco reindex --definitions DIR`, or \
+         POST /admin/reindex with the definitions)",
+        path.display()
+    )]
+    DefinitionsChangedInPlace {
+        generation: Generation,
+        path: PathBuf,
+        recorded: String,
+        found: String,
+    },
     #[error("there is no previous generation to roll back to")]
     NoPrevious,
     #[error(transparent)]

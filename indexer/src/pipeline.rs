@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use schemas::db::Db;
+use schemas::definition::Definitions;
 use schemas::envelope::{Envelope, EnvelopeError};
 use schemas::row::EntityRow;
 use schemas::{EntityKey, EntityKind, Version};
@@ -762,6 +763,9 @@ impl Indexer {
             let mut written = false;
             let mut first_decision = None;
             let mut unrenderable = None;
+            // Generations with the same definitions share one `Arc`: render once for each
+            // distinct definitions, not once per generation.
+            let mut rendered: Vec<(Arc<Definitions>, TantivyDocument)> = Vec::new();
             for (generation, target) in &self.targets {
                 let decision = match versions::decide(target.versions.get(&key), version) {
                     Decision::Duplicate if item.rerender => Decision::Write,
@@ -772,10 +776,18 @@ impl Indexer {
                     continue;
                 }
                 let definitions = target.handle.definitions();
-                let document = match &item.resolution {
-                    Resolution::Upsert(hydrated) => render(&definitions, &hydrated.row),
-                    _ => Ok(definitions.tombstone(key, version)),
+                let same = rendered.iter().find(|(d, _)| Arc::ptr_eq(d, &definitions));
+                let document = match (same, &item.resolution) {
+                    (Some((_, document)), _) => Ok(document.clone()),
+                    (None, Resolution::Upsert(hydrated)) => render(&definitions, &hydrated.row),
+                    (None, _) => Ok(definitions.tombstone(key, version)),
                 };
+                if let Ok(document) = &document
+                    && same.is_none()
+                    && self.targets.len() > 1
+                {
+                    rendered.push((definitions.clone(), document.clone()));
+                }
                 let document = match document {
                     Ok(document) => document,
                     Err(reason) => {
@@ -1049,10 +1061,7 @@ fn decided(decision: Decision) -> Outcome {
 /// The document for a row; fields the kind's definition does not name are left out by
 /// [`Definitions::render`](schemas::definition::Definitions::render) (the hydrator reads more
 /// than today's definitions index, e.g. like counts for the prior).
-fn render(
-    definitions: &schemas::definition::Definitions,
-    row: &EntityRow,
-) -> Result<TantivyDocument, String> {
+fn render(definitions: &Definitions, row: &EntityRow) -> Result<TantivyDocument, String> {
     definitions.render(row).map_err(|e| e.to_string())
 }
 
@@ -1231,6 +1240,38 @@ mod tests {
         let built = generations.get(building).unwrap();
         assert_eq!(owned_by(&built, "crooner"), vec!["track:1"]);
         assert!(owned_by(&built, "singer").is_empty());
+    }
+
+    /// Two writable generations with different definitions: one event is written into each
+    /// with its own schema and analyzers.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_generation_is_written_with_its_own_definitions() {
+        let mut build = Build::with_users(1).await;
+        let (db, generations, _, at) = build.parts();
+        // Titles analyzed as prose in the new generation: `$` is no letter there.
+        let prose_titles = Definitions::builtin_edited(|_, text| {
+            text.replace(
+                r#""name": "title", "type": "text", "analyzer": "name""#,
+                r#""name": "title", "type": "text", "analyzer": "text""#,
+            )
+        });
+        let other = generations
+            .create_generation_with(Phase::Built, Arc::new(prose_titles.unwrap()))
+            .unwrap();
+
+        testing::insert_track(&db, 1, 1, "Ke$ha Song", at)
+            .await
+            .unwrap();
+        let rows = hydrate::hydrate(&db, EntityKind::Track, &[1])
+            .await
+            .unwrap();
+        build.indexer.apply_rows(rows).await.unwrap();
+
+        let live = generations.live();
+        let matching = |handle, text| testing::keys_matching(handle, &["title"], text).unwrap();
+        assert_eq!(matching(&live, "kesha"), vec!["track:1"]);
+        assert!(matching(&other, "kesha").is_empty());
+        assert_eq!(matching(&other, "song"), vec!["track:1"]);
     }
 
     /// From a feed, a build's final commit runs off the loop: what arrives meanwhile is held,

@@ -41,6 +41,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use schemas::EntityKind;
 use schemas::db::Db;
+use schemas::definition::Definitions;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -67,6 +68,9 @@ pub struct ReindexOptions {
     pub keep: usize,
     /// The writer's configuration when the reindex runs its own indexer ([`Sink::Own`]).
     pub indexer: IndexerConfig,
+    /// The definitions the new generation is built with and keeps (a copy goes into its
+    /// directory); `None` takes the catalog's default ([`Generations::definitions`]).
+    pub definitions: Option<Arc<Definitions>>,
 }
 
 impl Default for ReindexOptions {
@@ -77,6 +81,7 @@ impl Default for ReindexOptions {
             readers: 2,
             keep: 3,
             indexer: IndexerConfig::default(),
+            definitions: None,
         }
     }
 }
@@ -280,7 +285,8 @@ pub async fn run(
     if progress.state() != ReindexState::Building && !progress.try_begin() {
         return Err(IndexerError::Busy);
     }
-    let generation = match generations.create_generation(Phase::Building) {
+    let definitions = (options.definitions.clone()).unwrap_or_else(|| generations.definitions());
+    let generation = match generations.create_generation_with(Phase::Building, definitions) {
         Ok(handle) => handle.generation,
         Err(e) => {
             progress.finish(ReindexState::Failed, Some(e.to_string()));
@@ -600,6 +606,7 @@ mod tests {
             readers: 2,
             keep: 3,
             indexer: config(),
+            definitions: None,
         }
     }
 

@@ -102,7 +102,7 @@ pub struct DefinitionError {
 }
 
 impl DefinitionError {
-    fn new(file: &str, place: Option<String>, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(file: &str, place: Option<String>, problem: impl Into<String>) -> Self {
         DefinitionError {
             file: file.to_string(),
             place,
@@ -315,6 +315,9 @@ pub struct Definitions {
     system: SystemFields,
     /// Field name → (the first kind that defines it, index in that kind's fields).
     by_name: HashMap<String, (EntityKind, usize)>,
+    /// The files as given, `(file name, JSON text)` in kind order: what a generation keeps
+    /// beside its index (`definition_files`).
+    pub(crate) sources: Vec<(String, String)>,
 }
 
 pub(crate) const BUILTIN: [(&str, &str); 4] = [
@@ -364,8 +367,10 @@ impl Definitions {
     /// Validates definitions given as `(file name, JSON text)`, one per kind.
     pub fn from_sources(sources: &[(&str, &str)]) -> Result<Definitions, DefinitionError> {
         let mut parsed: BTreeMap<EntityKind, ParsedKind> = BTreeMap::new();
+        let mut texts: BTreeMap<EntityKind, &str> = BTreeMap::new();
         for (file, text) in sources {
             let kind = parse_kind(file, text)?;
+            texts.insert(kind.kind, text);
             if let Some(earlier) = parsed.get(&kind.kind) {
                 return Err(DefinitionError::new(
                     file,
@@ -385,7 +390,12 @@ impl Definitions {
                 format!("no definition for kind `{missing}`"),
             ));
         }
-        Self::build(parsed)
+        let mut definitions = Self::build(parsed)?;
+        definitions.sources = texts
+            .into_iter()
+            .map(|(kind, text)| (format!("{kind}.json"), text.to_string()))
+            .collect();
+        Ok(definitions)
     }
 
     fn build(parsed: BTreeMap<EntityKind, ParsedKind>) -> Result<Definitions, DefinitionError> {
@@ -434,6 +444,7 @@ impl Definitions {
             schema,
             system,
             by_name,
+            sources: Vec::new(),
         })
     }
 

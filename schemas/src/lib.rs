@@ -13,6 +13,7 @@ pub mod analyzer;
 pub mod db;
 pub mod definition;
 pub mod definition_diff;
+pub mod definition_files;
 pub mod document;
 pub mod envelope;
 pub mod keyboard;

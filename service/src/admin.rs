@@ -38,6 +38,7 @@ use indexer::reindex::{self, ReindexOptions, ReindexProgress, Sink};
 use indexer::{CancellationToken, Generations, IndexerError};
 use rank::{RankError, RankStore, RankVersion};
 use schemas::db::Db;
+use schemas::definition::Definitions;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -190,6 +191,10 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/rollback", post(rollback))
         .route("/admin/generations", get(generations))
         .route("/admin/generations/{generation}/read-only", put(read_only))
+        .route(
+            "/admin/generations/{generation}/definitions",
+            get(generation_definitions).put(refuse_definitions_in_place),
+        )
         .route("/admin/rank", post(start_rank))
         .route("/admin/ranks", get(ranks))
         .route("/admin/ranks/{version}/activate", post(activate_rank))
@@ -340,8 +345,36 @@ fn parse_generation(text: &str) -> Result<Generation, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("`{text}` is not a generation like 3 or gen-3")))
 }
 
-/// `POST /admin/reindex`: starts a full reindex in the background (202).
-async fn start_reindex(State(state): State<AdminState>) -> Result<Response, ApiError> {
+/// The body of `POST /admin/reindex`: all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReindexRequest {
+    /// The four definition files, keyed by kind or file name, each its JSON: the new
+    /// generation is built with and keeps them. Absent: the service's current definitions
+    /// (`--definitions`, or the shipped ones).
+    definitions: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Definitions from a request, checked like `disco definitions check`: a 400 names the file,
+/// the field and the reason.
+fn requested_definitions(
+    files: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Arc<Definitions>, ApiError> {
+    let definitions =
+        Definitions::from_json_files(files).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    indexer::hydrate::check_definitions(&definitions)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Arc::new(definitions))
+}
+
+/// `POST /admin/reindex`: starts a full reindex in the background (202), with the definitions
+/// of the body's `definitions` when given.
+async fn start_reindex(State(state): State<AdminState>, body: Bytes) -> Result<Response, ApiError> {
+    let request: ReindexRequest = optional_body(&body)?.unwrap_or_default();
+    let definitions = match &request.definitions {
+        Some(files) => Some(requested_definitions(files)?),
+        None => None,
+    };
     let inner = state.inner.clone();
     if !inner.progress.try_begin() {
         return Err(conflict(
@@ -355,11 +388,15 @@ async fn start_reindex(State(state): State<AdminState>) -> Result<Response, ApiE
         None => Sink::Own,
     };
     let task = inner.clone();
+    let options = ReindexOptions {
+        definitions,
+        ..inner.options.clone()
+    };
     tokio::spawn(async move {
         let outcome = reindex::run(
             &task.db,
             &task.catalog,
-            &task.options,
+            &options,
             &task.progress,
             sink,
             &cancel,
@@ -447,6 +484,42 @@ async fn read_only(
         .set_read_only(generation, body.read_only)
         .map_err(indexer_error)?;
     Ok(Json(json!({ "generation": generation.0, "read_only": body.read_only })).into_response())
+}
+
+/// `GET /admin/generations/{gen}/definitions`: the four files the generation is written and
+/// served with, keyed by file name, with their digest.
+async fn generation_definitions(
+    State(state): State<AdminState>,
+    Path(generation): Path<String>,
+) -> Result<Response, ApiError> {
+    let generation = parse_generation(&generation)?;
+    let handle = (state.inner.catalog.get(generation))
+        .ok_or_else(|| indexer_error(IndexerError::NoSuchGeneration(generation)))?;
+    let definitions = handle.definitions();
+    let files: serde_json::Map<String, serde_json::Value> = (definitions.sources().iter())
+        .map(|(file, text)| {
+            let value =
+                serde_json::from_str(text).unwrap_or(serde_json::Value::String(text.clone()));
+            (file.clone(), value)
+        })
+        .collect();
+    Ok(Json(json!({
+        "generation": generation.0,
+        "digest": definitions.digest(),
+        "definitions": files,
+    }))
+    .into_response())
+}
+
+/// `PUT /admin/generations/{gen}/definitions`: refused. A generation's documents follow the
+/// definitions it was built with; a change needs a new generation.
+async fn refuse_definitions_in_place(Path(generation): Path<String>) -> Result<Response, ApiError> {
+    let generation = parse_generation(&generation)?;
+    Err(conflict(format!(
+        "{generation} keeps the definitions it was built with for its whole life; to change \
+         them, reindex into a new generation: POST /admin/reindex with {{\"definitions\": …}} \
+         (or `disco reindex --definitions DIR`), then swap"
+    )))
 }
 
 fn rank_store(state: &AdminState) -> Result<&RankStore, ApiError> {

@@ -1,8 +1,11 @@
 //! Settings every subcommand shares: flags with an environment fallback and a default.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::Args;
+use indexer::Generations;
+use schemas::definition::Definitions;
 
 /// Where the data lives and which services to talk to (docs/ARCHITECTURE.md, "Command line").
 #[derive(Debug, Clone, Args)]
@@ -65,4 +68,46 @@ pub fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// `--definitions DIR`: the index definitions new generations are built with (the four JSON
+/// files `disco definitions export` writes). Existing generations keep their own.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DefinitionsDir {
+    /// Directory of index definitions (track.json, user.json, playlist.json, group.json) for
+    /// new generations [default: the shipped ones]
+    #[arg(long = "definitions", env = "DISCO_DEFINITIONS", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+impl DefinitionsDir {
+    /// The definitions, validated like `disco definitions check` (every field a column
+    /// hydration reads).
+    pub fn load(&self) -> anyhow::Result<Arc<Definitions>> {
+        let Some(dir) = &self.dir else {
+            return Ok(Arc::new(Definitions::builtin()));
+        };
+        let definitions =
+            Definitions::load_dir(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        indexer::hydrate::check_definitions(&definitions)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        Ok(Arc::new(definitions))
+    }
+
+    /// Opens the data directory's generations with these definitions as the default for new
+    /// ones, and says when the live generation keeps other definitions (they apply to a
+    /// generation only from its creation: reindex to use them).
+    pub fn open_generations(&self, data_dir: &Path) -> anyhow::Result<Arc<Generations>> {
+        let definitions = self.load()?;
+        let catalog = Generations::open_with(data_dir, definitions.clone())?;
+        let live = catalog.live();
+        if self.dir.is_some() && live.definitions().digest() != definitions.digest() {
+            tracing::warn!(
+                generation = %live.generation,
+                "the live generation keeps the definitions it was built with; those given \
+                 apply to new generations (reindex, then swap, to use them)"
+            );
+        }
+        Ok(catalog)
+    }
 }

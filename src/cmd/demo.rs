@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 use indexer::broker::MemoryBus;
-use indexer::{CancellationToken, Generations, Indexer};
+use indexer::{CancellationToken, Indexer};
 use site::publish::Publisher;
 use site::seed::SeedOptions;
 use site::simulate::{Limit, SimOptions, Simulator};
@@ -76,7 +76,7 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
 
     let cancel = CancellationToken::new();
     wiring::cancel_on_signal(cancel.clone());
-    let catalog = Generations::open(&globals.data_dir)?;
+    let catalog = args.index.definitions.open_generations(&globals.data_dir)?;
     let bus = MemoryBus::new();
     let mut indexer = Indexer::open(
         db.clone(),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 use indexer::broker::{AmqpConfig, AmqpSource};
-use indexer::{CancellationToken, Generations, Indexer, IndexerConfig};
+use indexer::{CancellationToken, Indexer, IndexerConfig};
 
 use super::common::Globals;
 
@@ -16,6 +16,8 @@ pub struct IndexArgs {
     /// Longest wait, in milliseconds, for a batch to fill after its first delivery.
     #[arg(long, env = "DISCO_BATCH_WAIT_MS", default_value_t = 50)]
     pub batch_wait_ms: u64,
+    #[command(flatten)]
+    pub definitions: super::common::DefinitionsDir,
 }
 
 pub async fn run(globals: Globals, args: IndexArgs) -> anyhow::Result<()> {
@@ -26,7 +28,7 @@ pub async fn run(globals: Globals, args: IndexArgs) -> anyhow::Result<()> {
         );
     };
     let db = globals.database().await?;
-    let catalog = Generations::open(&globals.data_dir)?;
+    let catalog = args.definitions.open_generations(&globals.data_dir)?;
     let mut config = IndexerConfig::default();
     config.batch.max_events = args.batch_size.max(1);
     config.batch.max_wait = Duration::from_millis(args.batch_wait_ms);

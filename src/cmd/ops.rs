@@ -44,6 +44,9 @@ pub struct ReindexArgs {
     /// writes a segment each time its share fills) [default: the indexer's, 400].
     #[arg(long)]
     pub writer_heap_mb: Option<usize>,
+    /// The new generation is built with, and keeps, these definitions.
+    #[command(flatten)]
+    pub definitions: super::common::DefinitionsDir,
 }
 
 #[derive(Debug, Args)]
@@ -83,11 +86,12 @@ fn parse_generation(text: &str) -> anyhow::Result<Generation> {
 /// per kind); Ctrl-C cancels it and leaves its generation failed, live untouched.
 pub async fn reindex(globals: Globals, args: ReindexArgs) -> anyhow::Result<()> {
     let db = globals.database().await?;
-    let catalog = Generations::open(&globals.data_dir)?;
+    let catalog = args.definitions.open_generations(&globals.data_dir)?;
     generations::recover(&catalog)?;
     let mut options = ReindexOptions {
         batch_size: args.batch_size.max(1),
         keep: args.keep.max(2),
+        definitions: Some(catalog.definitions()),
         ..ReindexOptions::default()
     };
     if let Some(threads) = args.writer_threads {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use indexer::broker::{AmqpConfig, AmqpSource};
-use indexer::{CancellationToken, Generations, Indexer};
+use indexer::{CancellationToken, Indexer};
 
 use super::common::Globals;
 use super::index::IndexArgs;
@@ -25,7 +25,7 @@ pub struct ServeArgs {
 }
 
 pub async fn run(globals: Globals, args: ServeArgs) -> anyhow::Result<()> {
-    let catalog = Generations::open(&globals.data_dir)?;
+    let catalog = args.index.definitions.open_generations(&globals.data_dir)?;
     let db = globals.database().await?;
     let cancel = CancellationToken::new();
     wiring::cancel_on_signal(cancel.clone());
