@@ -72,17 +72,36 @@ pub fn fuzzy_distance(chars: usize) -> u8 {
 /// [`fuzzy_distance`], which gives it no edits).
 pub const SHORT_TYPO_CHARS: usize = 3;
 
+/// Only documents whose keyword field `field` has `value` (analyzed like the field, so
+/// `Hip-Hop` and ` hip-hop ` are one value): `/search?genre=Jazz`, `/search?mood=calm`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct KeywordFilter {
+    /// A filterable field of the layout ([`Layout::filterable`]).
+    pub field: String,
+    pub value: String,
+}
+
+impl KeywordFilter {
+    pub fn new(field: impl Into<String>, value: impl Into<String>) -> Self {
+        KeywordFilter {
+            field: field.into(),
+            value: value.into(),
+        }
+    }
+}
+
 /// The filters of a search besides its text.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Filters<'a> {
     /// Only these kinds (all kinds when `None`).
     pub kind: Option<EntityKind>,
-    /// Only documents with this genre (analyzed like the genre field).
-    pub genre: Option<&'a str>,
+    /// Only documents matching every one of these (AND). A filter on a field the layout cannot
+    /// filter on matches nothing: callers check [`Layout::filterable`] first to say why.
+    pub keywords: &'a [KeywordFilter],
 }
 
 /// The query for `user` over `layout`, or `None` when it can match nothing (nothing positive
-/// survives analysis, or the genre filter names no term).
+/// survives analysis, or a keyword filter names no term).
 ///
 /// Exact matching builds one clause per group of kinds that agree on their shared fields'
 /// boosts (each kind's own boosts). Fuzzy matching builds one clause over the union of the
@@ -98,10 +117,7 @@ pub fn compile(
     known: Settled<'_>,
     cache: Option<&Arc<ClauseCache>>,
 ) -> Option<Box<dyn Query>> {
-    let genre = match filters.genre {
-        Some(genre) => Some(genre_clause(layout, genre)?),
-        None => None,
-    };
+    let narrowed = keyword_clause(layout, filters.keywords).ok()?;
     let kinds: Vec<&KindFields> = layout
         .kinds
         .iter()
@@ -122,7 +138,7 @@ pub fn compile(
     };
     let mut clauses: Vec<Box<dyn Query>> = Vec::new();
     for (members, fields) in groups {
-        let filtered = genre.is_some();
+        let filtered = narrowed.is_some();
         let frequent = match form {
             Form::Word(typos) => Some(Frequent {
                 settled,
@@ -133,14 +149,14 @@ pub fn compile(
         };
         if let Some(text) = text_clause(user, &fields, form, filtered, frequent) {
             let mut parts = vec![(Occur::Must, text)];
-            if let Some(genre) = &genre {
-                parts.push((Occur::Must, genre.box_clone()));
+            if let Some(narrowed) = &narrowed {
+                parts.push((Occur::Must, narrowed.box_clone()));
             }
             clauses.push(restrict(layout, &members, one_or_all(parts)));
         }
     }
     // No tombstone exclusion: a tombstone carries only identity and version (see
-    // `schemas::document`), never a searchable field or a genre, so text cannot match one.
+    // `schemas::document`), never a searchable or keyword field, so text cannot match one.
     // The groups keep to disjoint kinds: collectors read them one after another.
     match clauses.len() {
         0 => None,
@@ -214,13 +230,17 @@ fn merged_fields(kinds: &[&KindFields]) -> Vec<SearchField> {
     merged
 }
 
-/// Every live (non-tombstone) document of `kind`, optionally of one genre, all scoring 0:
-/// Explore's candidate set.
-pub fn every(layout: &Layout, kind: EntityKind, genre: Option<&str>) -> Option<Box<dyn Query>> {
+/// Every live (non-tombstone) document of `kind` matching `keywords` (Explore's genre), all
+/// scoring 0: Explore's candidate set. `None` when a filter can match nothing.
+pub fn every(
+    layout: &Layout,
+    kind: EntityKind,
+    keywords: &[KeywordFilter],
+) -> Option<Box<dyn Query>> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> =
         vec![(Occur::Must, kind_filter(layout, &[kind]))];
-    if let Some(genre) = genre {
-        clauses.push((Occur::Must, genre_clause(layout, genre)?));
+    if let Some(narrowed) = keyword_clause(layout, keywords).ok()? {
+        clauses.push((Occur::Must, narrowed));
     }
     clauses.push((Occur::MustNot, tombstones(layout)));
     Some(Box::new(BooleanQuery::new(clauses)))
@@ -257,8 +277,8 @@ pub fn whole_name(
     if let Some(kind) = filters.kind {
         parts.push((Occur::Must, kind_filter(layout, &[kind])));
     }
-    if let Some(genre) = filters.genre {
-        parts.push((Occur::Must, genre_clause(layout, genre)?));
+    if let Some(narrowed) = keyword_clause(layout, filters.keywords).ok()? {
+        parts.push((Occur::Must, narrowed));
     }
     Some(one_or_all(parts))
 }
@@ -292,14 +312,34 @@ fn kind_term(layout: &Layout, kind: EntityKind) -> Box<dyn Query> {
     Box::new(TermQuery::new(term, IndexRecordOption::Basic))
 }
 
-fn genre_clause(layout: &Layout, genre: &str) -> Option<Box<dyn Query>> {
-    let (field, analyzer) = layout.genre.as_ref()?;
-    let token = analyzer_of(analyzer).analyze(genre).into_iter().next()?;
-    let term = TermQuery::new(
-        Term::from_field_text(*field, &token),
-        IndexRecordOption::Basic,
-    );
-    Some(Box::new(ConstScoreQuery::new(Box::new(term), 0.0)))
+/// A keyword filter that can match nothing: its field is not filterable in the layout, or its
+/// value analyzes to no term.
+#[derive(Debug)]
+struct Unmatchable;
+
+/// The documents matching every one of `keywords`, scoring nothing; `Ok(None)` when there are
+/// none to match.
+fn keyword_clause(
+    layout: &Layout,
+    keywords: &[KeywordFilter],
+) -> Result<Option<Box<dyn Query>>, Unmatchable> {
+    if keywords.is_empty() {
+        return Ok(None);
+    }
+    let mut all: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(keywords.len());
+    for filter in keywords {
+        let field = layout.filterable(&filter.field).ok_or(Unmatchable)?;
+        let token = (analyzer_of(&field.analyzer).analyze(&filter.value))
+            .into_iter()
+            .next()
+            .ok_or(Unmatchable)?;
+        let term = Term::from_field_text(field.field, &token);
+        all.push((
+            Occur::Must,
+            Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+        ));
+    }
+    Ok(Some(Box::new(ConstScoreQuery::new(one_or_all(all), 0.0))))
 }
 
 /// The typed forms (first variant at each position) of `user`'s words, as analyzed for

@@ -19,9 +19,9 @@ use schemas::EntityKind;
 
 use crate::blend::Recency;
 use crate::collect::{self, SegmentFacts};
-use crate::compile;
+use crate::compile::{self, KeywordFilter};
 use crate::highlight::escape;
-use crate::layout::Layout;
+use crate::layout::{GENRE, Layout};
 use crate::prior::{Memo, Prior};
 use crate::search::{Hit, SearchOutcome};
 
@@ -39,7 +39,11 @@ pub fn explore(
         counts: EntityKind::ALL.iter().map(|k| (*k, 0)).collect(),
         ..SearchOutcome::default()
     };
-    let Some(query) = compile::every(layout, EntityKind::Track, genre) else {
+    let keywords: Vec<KeywordFilter> = genre
+        .map(|genre| KeywordFilter::new(GENRE, genre))
+        .into_iter()
+        .collect();
+    let Some(query) = compile::every(layout, EntityKind::Track, &keywords) else {
         return Ok(outcome);
     };
     let walked = Walk {
@@ -366,7 +370,10 @@ mod tests {
         let unmemoized: Arc<dyn Prior> = Arc::new(PopularityPrior { k: 3.0 });
         let hour = 3_600_000_000i64;
         for genre in [None, Some("jazz"), Some("no such genre")] {
-            let query = compile::every(&layout, EntityKind::Track, genre).expect("query");
+            let keywords: Vec<KeywordFilter> = (genre.iter())
+                .map(|g| KeywordFilter::new(GENRE, *g))
+                .collect();
+            let query = compile::every(&layout, EntityKind::Track, &keywords).expect("query");
             for prior in [None, Some(popularity.clone()), Some(unmemoized.clone())] {
                 for half_life_hours in [1u64, 24, 24 * 7, 24 * 365] {
                     let recency = Recency {

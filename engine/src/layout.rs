@@ -1,10 +1,12 @@
-//! The index as the query side sees it: the system fields every generation has, and for each
+//! The index as the query side sees it: the system fields every generation has, for each
 //! kind its searchable fields with their analyzer (read from the tantivy schema, so query and
-//! index can never disagree) and boost (from the kind's JSON definition).
+//! index can never disagree) and boost (from the kind's JSON definition), and the keyword
+//! fields a search can be filtered on.
 
 use tantivy::schema::{Field, FieldType, IndexRecordOption, Schema};
 
 use schemas::EntityKind;
+use schemas::analyzer::Analyzer;
 
 /// A searchable field of one kind.
 #[derive(Debug, Clone)]
@@ -27,7 +29,18 @@ pub struct KindFields {
     pub fields: Vec<SearchField>,
 }
 
-/// The system fields plus every kind's searchable fields.
+/// A field a search can be filtered on (`/search?mood=calm`): an indexed keyword field, whose
+/// every value is one folded term, so a filter is one term lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterField {
+    pub name: String,
+    pub field: Field,
+    /// The analyzer (tokenizer name) the field was indexed with; a filter value is analyzed
+    /// the same way, so `Hip-Hop` finds `hip-hop`.
+    pub analyzer: String,
+}
+
+/// The system fields plus every kind's searchable fields and the filterable fields.
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub kind: Field,
@@ -39,8 +52,10 @@ pub struct Layout {
     /// Each document's whole name as one term (`schemas::analyzer::name_key`); `None` in an
     /// index built before it existed, where whole-name matches are not told apart.
     pub name_key: Option<Field>,
-    /// The `genre` field and its analyzer, when some kind has one.
-    pub genre: Option<(Field, String)>,
+    /// The fields a search can be filtered on, by name. Read from the schema (see
+    /// [`filterable_fields`]), so each generation filters on the keyword fields its own
+    /// definitions have.
+    pub filters: Vec<FilterField>,
     pub kinds: Vec<KindFields>,
 }
 
@@ -63,6 +78,8 @@ pub const POPULARITY: &str = "popularity";
 pub const CREATED_AT: &str = "created_at";
 pub const DISPLAY_TITLE: &str = "display_title";
 pub const DISPLAY_SUBTITLE: &str = "display_subtitle";
+/// The keyword field Explore and `/search?genre=` filter on (one filterable field like any
+/// other; a generation without it matches nothing for a genre).
 pub const GENRE: &str = "genre";
 pub const NAME_KEY: &str = "name_key";
 
@@ -86,15 +103,7 @@ impl Layout {
             display_title: system(DISPLAY_TITLE)?,
             display_subtitle: system(DISPLAY_SUBTITLE)?,
             name_key: schema.get_field(NAME_KEY).ok(),
-            genre: schema.get_field(GENRE).ok().and_then(|field| {
-                let FieldType::Str(options) = schema.get_field_entry(field).field_type() else {
-                    return None;
-                };
-                Some((
-                    field,
-                    options.get_indexing_options()?.tokenizer().to_string(),
-                ))
-            }),
+            filters: filterable_fields(schema),
             kinds: Vec::new(),
         };
         system(POPULARITY)?;
@@ -138,4 +147,40 @@ impl Layout {
             .map(|k| k.fields.as_slice())
             .unwrap_or(&[])
     }
+
+    /// The filterable field called `name`; `None` when this index cannot filter on it (no
+    /// such field, or not an indexed keyword field), which a caller reports before searching.
+    pub fn filterable(&self, name: &str) -> Option<&FilterField> {
+        self.filters.iter().find(|f| f.name == name)
+    }
+
+    /// The names of the filterable fields, in name order: for messages that say what a
+    /// generation can filter on.
+    pub fn filterable_names(&self) -> Vec<&str> {
+        self.filters.iter().map(|f| f.name.as_str()).collect()
+    }
+}
+
+/// The one definition of "filterable": every indexed text field of `schema` tokenized by the
+/// `keyword` analyzer. The definitions give exactly their indexed `keyword` fields that
+/// analyzer (and no text field may use it); system fields are tokenized `raw`, so none is
+/// filterable. Sorted by name.
+pub fn filterable_fields(schema: &Schema) -> Vec<FilterField> {
+    let keyword = Analyzer::Keyword.as_str();
+    let mut filters: Vec<FilterField> = schema
+        .fields()
+        .filter_map(|(field, entry)| {
+            let FieldType::Str(options) = entry.field_type() else {
+                return None;
+            };
+            let tokenizer = options.get_indexing_options()?.tokenizer();
+            (tokenizer == keyword).then(|| FilterField {
+                name: entry.name().to_string(),
+                field,
+                analyzer: tokenizer.to_string(),
+            })
+        })
+        .collect();
+    filters.sort_by(|a, b| a.name.cmp(&b.name));
+    filters
 }

@@ -13,7 +13,7 @@ use schemas::{EntityKey, EntityKind};
 use crate::blend::Blend;
 use crate::cached::{Cached, ClauseCache};
 use crate::collect::{self, CountByKind, KindCounts};
-use crate::compile::{self, Filters, Matching};
+use crate::compile::{self, Filters, KeywordFilter, Matching};
 use crate::highlight::highlight;
 use crate::language::{self, UserQuery};
 use crate::layout::Layout;
@@ -26,7 +26,9 @@ use crate::restrict::{KindFiltered, KindGroups};
 pub struct SearchRequest {
     pub text: String,
     pub kind: Option<EntityKind>,
-    pub genre: Option<String>,
+    /// Only documents matching all of these (`genre` is one): checked against the layout's
+    /// filterable fields by the caller, as one the layout cannot filter on matches nothing.
+    pub keywords: Vec<KeywordFilter>,
     pub limit: usize,
     pub offset: usize,
 }
@@ -89,7 +91,7 @@ pub struct Hit {
 pub struct SearchOutcome {
     /// Matches of the request's scope (its kind, or all kinds).
     pub total: u64,
-    /// Matches per kind for the same text and genre, whatever the kind filter.
+    /// Matches per kind for the same text and keyword filters, whatever the kind filter.
     pub counts: BTreeMap<EntityKind, u64>,
     pub hits: Vec<Hit>,
     /// Whether fuzzy fill-ins were searched for.
@@ -115,7 +117,7 @@ pub fn search(
     }
     let everywhere = Filters {
         kind: None,
-        genre: request.genre.as_deref(),
+        keywords: &request.keywords,
     };
     let scoped = Filters {
         kind: request.kind,
@@ -521,4 +523,172 @@ fn materialized(query: &dyn Query) -> bool {
     query
         .downcast_ref::<KindFiltered>()
         .is_some_and(|filtered| materialized(filtered.inner()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use schemas::definition::Definitions;
+    use schemas::row::EntityRow;
+    use schemas::{EntityKey, Version};
+    use tantivy::Index;
+
+    /// The shipped definitions with a `mood` keyword field added to tracks, as an operator
+    /// would add one without a new binary.
+    fn with_mood() -> Definitions {
+        let sources: Vec<(&str, String)> = Definitions::builtin_sources()
+            .iter()
+            .map(|(file, text)| {
+                let text = match *file {
+                    "track.json" => text.replace(
+                        "{ \"name\": \"genre\"",
+                        "{ \"name\": \"mood\", \"type\": \"keyword\", \"stored\": true },\n    \
+                         { \"name\": \"genre\"",
+                    ),
+                    _ => text.to_string(),
+                };
+                (*file, text)
+            })
+            .collect();
+        let refs: Vec<(&str, &str)> = sources.iter().map(|(f, t)| (*f, t.as_str())).collect();
+        Definitions::from_sources(&refs).expect("valid definitions")
+    }
+
+    /// Tracks called "Rain …" of several moods and genres, and a user called "Rain Song".
+    fn catalog() -> (Searcher, Layout) {
+        let defs = with_mood();
+        let index = Index::create_in_ram(defs.schema());
+        schemas::analyzer::register(index.tokenizers());
+        let mut writer = index
+            .writer_with_num_threads(1, 15_000_000)
+            .expect("writer");
+        let now = Utc::now();
+        let tracks = [
+            (1, "Rain Song", "calm", "Rock"),
+            (2, "Rain Dance", "wild", "Rock"),
+            (3, "Rain Again", " Calm ", "Jazz"),
+            (4, "Rain Forever", "", "Jazz"),
+        ];
+        for (id, title, mood, genre) in tracks {
+            let row = EntityRow::new(
+                EntityKey::new(EntityKind::Track, id),
+                Version::from_datetime(now),
+                now,
+            )
+            .with("title", title)
+            .with("mood", mood)
+            .with("genre", genre);
+            writer
+                .add_document(defs.render(&row).expect("renders"))
+                .expect("add");
+        }
+        let user = EntityRow::new(
+            EntityKey::new(EntityKind::User, 1),
+            Version::from_datetime(now),
+            now,
+        )
+        .with("username", "rainsong")
+        .with("full_name", "Rain Song");
+        writer
+            .add_document(defs.render(&user).expect("renders"))
+            .expect("add");
+        writer.commit().expect("commit");
+        let searcher = index.reader().expect("reader").searcher();
+        let layout = Layout::from_definitions(&defs).expect("layout");
+        (searcher, layout)
+    }
+
+    fn found(
+        searcher: &Searcher,
+        layout: &Layout,
+        text: &str,
+        keywords: &[(&str, &str)],
+    ) -> Vec<EntityKey> {
+        let request = SearchRequest {
+            text: text.to_string(),
+            keywords: (keywords.iter())
+                .map(|(field, value)| KeywordFilter::new(*field, *value))
+                .collect(),
+            limit: 10,
+            ..SearchRequest::default()
+        };
+        let outcome = search(
+            searcher,
+            layout,
+            None,
+            &SearchSettings::default(),
+            &request,
+            None,
+        )
+        .expect("search");
+        assert_eq!(
+            outcome.total,
+            outcome.hits.len() as u64,
+            "{text} {keywords:?}"
+        );
+        let mut keys: Vec<EntityKey> = outcome.hits.into_iter().map(|h| h.key).collect();
+        keys.sort();
+        keys
+    }
+
+    fn tracks(ids: &[i64]) -> Vec<EntityKey> {
+        ids.iter()
+            .map(|id| EntityKey::new(EntityKind::Track, *id))
+            .collect()
+    }
+
+    #[test]
+    fn a_filter_on_an_added_keyword_field_narrows_the_results() {
+        let (searcher, layout) = catalog();
+        assert_eq!(layout.filterable_names(), ["genre", "mood"]);
+        assert_eq!(found(&searcher, &layout, "rain", &[]).len(), 5);
+        assert_eq!(
+            found(&searcher, &layout, "rain", &[("mood", "calm")]),
+            tracks(&[1, 3])
+        );
+        assert_eq!(
+            found(&searcher, &layout, "rain", &[("mood", "CALM ")]),
+            tracks(&[1, 3])
+        );
+        assert_eq!(
+            found(&searcher, &layout, "rain", &[("genre", "jazz")]),
+            tracks(&[3, 4])
+        );
+        assert_eq!(
+            found(
+                &searcher,
+                &layout,
+                "rain",
+                &[("mood", "calm"), ("genre", "jazz")]
+            ),
+            tracks(&[3]),
+            "every filter must match"
+        );
+        assert!(found(&searcher, &layout, "rain", &[("mood", "sad")]).is_empty());
+        // The whole-name tier is filtered too: the user and track "Rain Song" have no mood
+        // `wild`, and fuzzy fill-ins stay within the filter.
+        assert!(found(&searcher, &layout, "rain song", &[("mood", "wild")]).is_empty());
+        assert_eq!(
+            found(&searcher, &layout, "rian", &[("mood", "wild")]),
+            tracks(&[2])
+        );
+    }
+
+    #[test]
+    fn a_field_that_is_not_filterable_matches_nothing() {
+        let (searcher, layout) = catalog();
+        for field in ["nosuch", "title", "likes", "kind"] {
+            assert!(layout.filterable(field).is_none(), "{field}");
+            assert!(
+                found(&searcher, &layout, "rain", &[(field, "rain")]).is_empty(),
+                "{field}"
+            );
+        }
+        let builtin = Layout::from_definitions(&Definitions::builtin()).expect("layout");
+        assert!(
+            builtin.filterable("mood").is_none(),
+            "only where the definitions have it"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! Every parameter arrives as text and is checked here, so a bad one is a 400 that says what
 //! to change, never a framework rejection or a 5xx.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,7 +25,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::events;
 use crate::experiments::Enrolled;
 use crate::server::QueryState;
-use engine::layout::Layout;
+use engine::compile::KeywordFilter;
+use engine::layout::{GENRE, Layout};
 use engine::prior::{Prior, RankChoice};
 use engine::search::{SearchOutcome, SearchRequest, SearchSettings};
 use engine::source::Snapshot;
@@ -34,8 +35,20 @@ use engine::source::Snapshot;
 pub const MAX_QUERY_CHARS: usize = 256;
 pub const MAX_LIMIT: usize = 100;
 pub const MAX_OFFSET: usize = 10_000;
-/// Not in the contract, but a genre name is short.
+/// Not in the contract, but a genre name is short, and so is any keyword filter's value.
 pub const MAX_GENRE_CHARS: usize = 100;
+
+/// The parameters `/search` takes whatever the generation: [`SearchParams`]' fields (the
+/// OpenAPI test checks they agree). Any other is a keyword filter of the answering generation.
+pub const SEARCH_PARAMETERS: [&str; 7] = [
+    "q",
+    "kind",
+    "genre",
+    "limit",
+    "offset",
+    "rank",
+    "generation",
+];
 
 /// Query-string extraction whose rejections are JSON 400s like every other error.
 pub struct Params<T>(pub T);
@@ -208,22 +221,36 @@ pub struct Health {
 pub struct ApiDoc;
 
 /// Search all kinds, or one.
+///
+/// Besides the parameters below, `<field>=<value>` filters on any keyword field of the index
+/// generation that answers (its definitions say which: `genre`, and whatever an operator
+/// added, such as `mood`): `/search?q=rain&mood=calm` finds only calm results. The value is
+/// matched folded, like genre; several filters must all match; a filter is given at most once;
+/// an empty value filters nothing. A parameter that is neither one of the below nor a
+/// filterable field of that generation is a 400 naming it and listing the fields that filter.
 #[utoipa::path(get, path = "/search", params(SearchParams), responses(
     (status = 200, description = "Results, best first", body = SearchResponse),
-    (status = 400, description = "A parameter is out of the contract's limits", body = ErrorBody),
+    (status = 400, description = "A parameter is out of the contract's limits, or is neither a parameter nor a filterable field of the answering generation", body = ErrorBody),
     (status = 503, description = "No index generation is open yet, or the search timed out", body = ErrorBody),
 ))]
 pub async fn search(
     State(state): State<QueryState>,
     headers: HeaderMap,
     Params(params): Params<SearchParams>,
+    Params(pairs): Params<Vec<(String, String)>>,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let started = Instant::now();
     let session = events::session(&headers);
     let text = query_text(params.q)?;
+    let asked = Asked::from_pairs(pairs)?;
+    let mut keywords: Vec<KeywordFilter> = genre(params.genre)?
+        .map(|genre| KeywordFilter::new(GENRE, genre))
+        .into_iter()
+        .collect();
+    keywords.extend(asked.keywords);
     let request = SearchRequest {
         kind: kind(params.kind.as_deref())?,
-        genre: genre(params.genre)?,
+        keywords,
         limit: bounded(
             "limit",
             params.limit.as_deref(),
@@ -248,15 +275,23 @@ pub async fn search(
                 prior: prior(&state, params.rank.as_deref())?,
                 settings: state.inner.config.search,
             };
-            served(&state, request, variant, started, None).await?
+            served(&state, request, &asked.names, variant, started, None).await?
         }
         Some(Enrolled::Interleave(a, b)) if request.offset == 0 => {
-            interleaved(&state, request, [a, b], &query_id, started).await?
+            interleaved(&state, request, &asked.names, [a, b], &query_id, started).await?
         }
         // A/B, and the later pages of an interleaved answer (its first arm's).
         Some(Enrolled::Arm(arm) | Enrolled::Interleave(arm, _)) => {
             let variant = arm_variant(&state, arm)?;
-            served(&state, request, variant, started, Some(&arm.name)).await?
+            served(
+                &state,
+                request,
+                &asked.names,
+                variant,
+                started,
+                Some(&arm.name),
+            )
+            .await?
         }
     };
     let mut response = response;
@@ -272,15 +307,16 @@ pub async fn search(
 }
 
 /// One search of one variant; the answer (its arm named when given) and whether typo fill-ins
-/// were needed.
+/// were needed. `filters`: the filter parameters the generation must be able to filter on.
 async fn served(
     state: &QueryState,
     request: SearchRequest,
+    filters: &[String],
     variant: Variant,
     started: Instant,
     arm: Option<&str>,
 ) -> Result<(SearchResponse, bool), ApiError> {
-    let (outcomes, request) = search_each(state, request, vec![variant]).await?;
+    let (outcomes, request) = search_each(state, request, filters, vec![variant]).await?;
     let outcome = outcomes
         .into_iter()
         .next()
@@ -299,13 +335,14 @@ async fn served(
 async fn interleaved(
     state: &QueryState,
     request: SearchRequest,
+    filters: &[String],
     arms: [&Arm; 2],
     query_id: &str,
     started: Instant,
 ) -> Result<(SearchResponse, bool), ApiError> {
     let variants = vec![arm_variant(state, arms[0])?, arm_variant(state, arms[1])?];
     let limit = request.limit;
-    let (outcomes, request) = search_each(state, request, variants).await?;
+    let (outcomes, request) = search_each(state, request, filters, variants).await?;
     let fuzzy = outcomes.iter().any(|o| o.fuzzy);
     let mut responses = outcomes
         .into_iter()
@@ -547,7 +584,7 @@ pub(crate) async fn search_variants(
     let request = SearchRequest {
         text: query_text(Some(text.to_string()))?,
         kind: None,
-        genre: None,
+        keywords: Vec::new(),
         limit: limit.min(MAX_LIMIT),
         offset: 0,
     };
@@ -556,7 +593,7 @@ pub(crate) async fn search_variants(
         .iter()
         .map(|rank| Ok(Variant::live(prior(state, *rank)?, settings)))
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let (outcomes, _) = search_each(state, request, variants).await?;
+    let (outcomes, _) = search_each(state, request, &[], variants).await?;
     Ok(outcomes
         .into_iter()
         .map(|outcome| respond(String::new(), outcome, started).results)
@@ -583,18 +620,21 @@ impl Variant {
 
 /// One request searched once per variant, the live ones on one snapshot so they compare like
 /// with like; the outcomes in the variants' order, and the request back. A generation this
-/// service cannot open is a 503 that names it.
+/// service cannot open is a 503 that names it; one that cannot filter on each of `filters`
+/// (filter parameters) is a 400, before anything is searched.
 async fn search_each(
     state: &QueryState,
     request: SearchRequest,
+    filters: &[String],
     variants: Vec<Variant>,
 ) -> Result<(Vec<SearchOutcome>, SearchRequest), ApiError> {
     let source = state.inner.source.clone();
     let layouts = state.inner.layouts.clone();
     let clauses = state.inner.clauses.clone();
+    let filters = filters.to_vec();
     within_timeout(state, move || {
         let mut live = None;
-        let mut outcomes = Vec::with_capacity(variants.len());
+        let mut searched = Vec::with_capacity(variants.len());
         for variant in variants {
             let snapshot = match variant.generation {
                 None => match &live {
@@ -616,6 +656,11 @@ async fn search_each(
             let layout = layouts
                 .layout(&snapshot.definitions)
                 .map_err(ApiError::internal)?;
+            check_filters(&layout, &filters)?;
+            searched.push((variant, snapshot, layout));
+        }
+        let mut outcomes = Vec::with_capacity(searched.len());
+        for (variant, snapshot, layout) in searched {
             let outcome = engine::search::search(
                 &snapshot.searcher,
                 &layout,
@@ -754,13 +799,90 @@ fn kind(text: Option<&str>) -> Result<Option<EntityKind>, ApiError> {
 }
 
 fn genre(text: Option<String>) -> Result<Option<String>, ApiError> {
+    filter_value(GENRE, text)
+}
+
+/// A keyword filter's value: longer than [`MAX_GENRE_CHARS`] is a 400, blank is no filter.
+fn filter_value(name: &str, text: Option<String>) -> Result<Option<String>, ApiError> {
     match text {
-        Some(g) if g.chars().count() > MAX_GENRE_CHARS => Err(ApiError::bad_request(format!(
-            "genre is longer than {MAX_GENRE_CHARS} characters"
+        Some(v) if v.chars().count() > MAX_GENRE_CHARS => Err(ApiError::bad_request(format!(
+            "{} is longer than {MAX_GENRE_CHARS} characters",
+            shown(name)
         ))),
-        Some(g) if g.trim().is_empty() => Ok(None),
+        Some(v) if v.trim().is_empty() => Ok(None),
         other => Ok(other),
     }
+}
+
+/// The keyword filter parameters of a `/search` query string: every pair but the fixed
+/// [`SEARCH_PARAMETERS`] (and nameless ones, `&=&`, which name nothing).
+struct Asked {
+    /// Every filter parameter's name, blank or not: each must be a filterable field of the
+    /// generation that answers (checked with [`check_filters`] once its layout is known).
+    names: Vec<String>,
+    /// The filters of the non-blank ones.
+    keywords: Vec<KeywordFilter>,
+}
+
+impl Asked {
+    /// A name given twice is a 400 (the typed parameters are too): a keyword field holds one
+    /// value, so two values could only match nothing, which is more likely a mistake.
+    fn from_pairs(pairs: Vec<(String, String)>) -> Result<Asked, ApiError> {
+        let mut asked = Asked {
+            names: Vec::new(),
+            keywords: Vec::new(),
+        };
+        let mut seen = HashSet::new();
+        for (name, value) in pairs {
+            if name.is_empty() || SEARCH_PARAMETERS.contains(&name.as_str()) {
+                continue;
+            }
+            if !seen.insert(name.clone()) {
+                return Err(ApiError::bad_request(format!(
+                    "{} is given twice; a filter takes one value",
+                    shown(&name)
+                )));
+            }
+            if let Some(value) = filter_value(&name, Some(value))? {
+                asked.keywords.push(KeywordFilter::new(name.clone(), value));
+            }
+            asked.names.push(name);
+        }
+        Ok(asked)
+    }
+}
+
+/// A 400 for the first of `names` that `layout` (the answering generation's) cannot filter on,
+/// naming it and what the generation does filter on.
+fn check_filters(layout: &Layout, names: &[String]) -> Result<(), ApiError> {
+    let Some(name) = names.iter().find(|n| layout.filterable(n).is_none()) else {
+        return Ok(());
+    };
+    let fields = layout.filterable_names();
+    let on = if fields.is_empty() {
+        "nothing".to_string()
+    } else {
+        fields.join(", ")
+    };
+    let others: Vec<&str> = (SEARCH_PARAMETERS.iter())
+        .filter(|p| !fields.contains(p))
+        .copied()
+        .collect();
+    Err(ApiError::bad_request(format!(
+        "unknown parameter {}: this generation filters on {on} (other parameters: {})",
+        shown(name),
+        others.join(", ")
+    )))
+}
+
+/// A parameter name for a message: in backquotes, cut to [`MAX_GENRE_CHARS`] characters (a
+/// hostile query string can make one any length).
+fn shown(name: &str) -> String {
+    let mut cut: String = name.chars().take(MAX_GENRE_CHARS).collect();
+    if cut.len() < name.len() {
+        cut.push('…');
+    }
+    format!("`{cut}`")
 }
 
 /// An integer parameter in `0..=max`, `default` when absent or empty.

@@ -29,7 +29,16 @@ pub struct TestIndex {
 impl TestIndex {
     /// Indexes `rows` (live) and `tombstones` (unsearchable, as the indexer records them).
     pub fn build(rows: Vec<EntityRow>, tombstones: Vec<EntityKey>) -> TestIndex {
-        let definitions = Arc::new(Definitions::builtin());
+        Self::build_with(Definitions::builtin(), rows, tombstones)
+    }
+
+    /// [`TestIndex::build`] with other definitions than the shipped ones.
+    pub fn build_with(
+        definitions: Definitions,
+        rows: Vec<EntityRow>,
+        tombstones: Vec<EntityKey>,
+    ) -> TestIndex {
+        let definitions = Arc::new(definitions);
         let index = Index::create_in_ram(definitions.schema());
         schemas::analyzer::register(index.tokenizers());
         let mut writer = index
@@ -275,4 +284,26 @@ pub fn track(id: i64, title: &str, owner: &str, popularity: f64, age_hours: i64)
     .with("owner_username", username(owner).as_str())
     .with("owner_full_name", owner)
     .with_popularity(popularity)
+}
+
+/// The shipped definitions with `extra` (a field's JSON) added to tracks' fields: what an
+/// operator does to add, say, a `mood` keyword field without a new binary.
+pub fn definitions_with_track_field(extra: &str) -> Definitions {
+    let sources: Vec<(&str, String)> = Definitions::builtin_sources()
+        .iter()
+        .map(|(file, text)| {
+            let text = match *file {
+                "track.json" => {
+                    let edited =
+                        text.replace("\"fields\": [", &format!("\"fields\": [\n    {extra},"));
+                    assert_ne!(edited, *text, "track.json has a field list");
+                    edited
+                }
+                _ => text.to_string(),
+            };
+            (*file, text)
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = sources.iter().map(|(f, t)| (*f, t.as_str())).collect();
+    Definitions::from_sources(&refs).expect("the edited definitions are valid")
 }

@@ -9,7 +9,7 @@ use engine::prior::{PopularitySource, Prior, PriorSource, RankChoice, UnknownRan
 use engine::{SearchSource, Snapshot};
 use service::{QueryConfig, QueryState};
 
-use crate::fixture::{TestIndex, chinook, track};
+use crate::fixture::{TestIndex, chinook, definitions_with_track_field, track};
 use crate::{encode, get, get_raw, keys};
 
 #[tokio::test]
@@ -98,6 +98,81 @@ async fn genre_filters_tracks() {
     assert_eq!(keys(&folded), results, "genre is matched folded");
     let (_, none) = get(&router, "/search?q=love&genre=Polka").await;
     assert_eq!(none["total"], 0);
+}
+
+/// A keyword field added to the definitions filters `/search` with no change to the service:
+/// the generation that answers says what filters.
+#[tokio::test]
+async fn any_keyword_field_of_the_generation_filters() {
+    let definitions =
+        definitions_with_track_field(r#"{ "name": "mood", "type": "keyword", "stored": true }"#);
+    let moody = |id, title, mood: &str, genre| {
+        track(id, title, "Someone", 1.0, id)
+            .with("mood", mood)
+            .with("genre", genre)
+    };
+    let rows = vec![
+        moody(1, "Rain Song", "calm", "Rock"),
+        moody(2, "Rain Dance", "wild", "Rock"),
+        moody(3, "Rain Again", "Calm", "Jazz"),
+        track(4, "Rain Forever", "Someone", 1.0, 4).with("genre", "Jazz"),
+    ];
+    let router = TestIndex::build_with(definitions, rows, vec![]).router();
+    let ids = |body: &serde_json::Value| {
+        let mut ids: Vec<i64> = keys(body).into_iter().map(|(_, id)| id).collect();
+        ids.sort_unstable();
+        ids
+    };
+    for (uri, expected) in [
+        ("/search?q=rain", vec![1, 2, 3, 4]),
+        ("/search?q=rain&mood=calm", vec![1, 3]),
+        ("/search?q=rain&mood=%20CALM%20&kind=track", vec![1, 3]),
+        ("/search?q=rain&mood=calm&genre=jazz", vec![3]),
+        ("/search?genre=rock&q=rain&mood=wild", vec![2]),
+        ("/search?q=rain&mood=sad", vec![]),
+        ("/search?q=rain&mood=", vec![1, 2, 3, 4]),
+    ] {
+        let (status, body) = get(&router, uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+        assert_eq!(ids(&body), expected, "{uri}: {body}");
+        assert_eq!(body["total"], expected.len(), "{uri}: {body}");
+    }
+    let long = "a".repeat(101);
+    for (uri, says) in [
+        (
+            "/search?q=rain&title=x".to_string(),
+            "unknown parameter `title`: this generation filters on genre, mood",
+        ),
+        (
+            "/search?q=rain&nosuch=x".to_string(),
+            "unknown parameter `nosuch`: this generation filters on genre, mood",
+        ),
+        (
+            "/search?q=rain&nosuch=".to_string(),
+            "unknown parameter `nosuch`",
+        ),
+        (
+            "/search?q=rain&mood=calm&mood=wild".to_string(),
+            "`mood` is given twice",
+        ),
+        (
+            format!("/search?q=rain&mood={long}"),
+            "`mood` is longer than 100 characters",
+        ),
+    ] {
+        let (status, body) = get(&router, &uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(says), "{uri}: {error}");
+    }
+    // The shipped definitions have no mood: there it is an unknown parameter.
+    let (status, body) = get(&chinook().router(), "/search?q=love&mood=calm").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["error"],
+        "unknown parameter `mood`: this generation filters on genre \
+         (other parameters: q, kind, limit, offset, rank, generation)"
+    );
 }
 
 #[tokio::test]
@@ -450,17 +525,14 @@ async fn openapi_page_and_unknown_paths() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert_eq!(
-        params,
-        [
-            "q",
-            "kind",
-            "genre",
-            "limit",
-            "offset",
-            "rank",
-            "generation"
-        ]
+    // The handler's list of its own parameters (anything else is a filter) is the documented one.
+    assert_eq!(params, service::api::SEARCH_PARAMETERS);
+    let description = api["paths"]["/search"]["get"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        description.contains("`<field>=<value>` filters on any keyword field"),
+        "/search describes its keyword filters: {description}"
     );
     let (status, html, content_type) = get_raw(&router, "/").await;
     assert_eq!(status, StatusCode::OK);

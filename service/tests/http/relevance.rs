@@ -295,6 +295,7 @@ fn pruned_ranking_equals_exhaustive_ranking() {
     use std::sync::Arc;
 
     use engine::cached::ClauseCache;
+    use engine::compile::KeywordFilter;
     use engine::prior::{Memoized, PopularityPrior, Prior};
     use engine::search::{SearchRequest, SearchSettings, search};
     use schemas::EntityKind;
@@ -328,7 +329,9 @@ fn pruned_ranking_equals_exhaustive_ranking() {
                     let request = SearchRequest {
                         text: text.to_string(),
                         kind,
-                        genre: genre.clone(),
+                        keywords: (genre.iter())
+                            .map(|g| KeywordFilter::new("genre", g.as_str()))
+                            .collect(),
                         limit,
                         offset,
                     };
