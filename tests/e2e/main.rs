@@ -1,7 +1,8 @@
 //! Disco end to end: the indexer against real PostgreSQL and RabbitMQ, the indexer as a process
 //! under kills and broker drops, and operations (reindex, swap, rollback, read-only, rank) over
-//! the CLI and HTTP. One test binary, so the workspace links it once.
+//! the CLI and HTTP, and a schema change served side by side before a swap. One test binary, so the workspace links it once.
 
+mod definitions;
 mod eval_gate;
 mod experiments;
 mod indexer_e2e;

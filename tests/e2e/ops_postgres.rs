@@ -18,7 +18,7 @@ use crate::support::Env;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-const TOKEN: &str = "ops-postgres-token";
+pub(crate) const TOKEN: &str = "ops-postgres-token";
 /// A few thousand tracks: users, playlists and groups scale with them (about 4,000 entities).
 const TRACKS: &str = "3000";
 /// `disco simulate` while the second generation builds: changes per second, seconds per run.
@@ -27,16 +27,16 @@ const SIM_CHUNK_SECONDS: &str = "3";
 
 /// Where the test's `disco` commands point: its database, broker names and data directory.
 #[derive(Clone)]
-struct Site {
-    database: String,
-    amqp: String,
-    exchange: String,
-    queue: String,
-    data: std::path::PathBuf,
+pub(crate) struct Site {
+    pub(crate) database: String,
+    pub(crate) amqp: String,
+    pub(crate) exchange: String,
+    pub(crate) queue: String,
+    pub(crate) data: std::path::PathBuf,
 }
 
 impl Site {
-    fn of(env: &Env) -> Site {
+    pub(crate) fn of(env: &Env) -> Site {
         Site {
             database: env.pg.url.clone(),
             amqp: env.amqp.url.clone(),
@@ -48,7 +48,7 @@ impl Site {
 }
 
 /// `disco <args>` on the test's database, broker names and data directory.
-fn disco(site: &Site) -> Command {
+pub(crate) fn disco(site: &Site) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_disco"));
     command
         .env("DATABASE_URL", &site.database)
@@ -64,7 +64,7 @@ fn disco(site: &Site) -> Command {
 }
 
 /// Runs `command` to the end and returns its stdout; panics with both streams on failure.
-fn succeed(what: &str, command: &mut Command) -> String {
+pub(crate) fn succeed(what: &str, command: &mut Command) -> String {
     let Output {
         status,
         stdout,
@@ -80,7 +80,7 @@ fn succeed(what: &str, command: &mut Command) -> String {
 }
 
 /// `disco verify` (the live generation, or `generation`): must exit 0 and say so.
-fn verify(site: &Site, generation: Option<u64>) -> String {
+pub(crate) fn verify(site: &Site, generation: Option<u64>) -> String {
     let mut command = disco(site);
     command.arg("verify");
     if let Some(generation) = generation {
@@ -143,15 +143,15 @@ fn wait_bounded(child: &mut Child, limit: Duration, what: &str) -> std::process:
 
 /// `disco serve` as a child process: the query service, the indexer on the test's queue, and
 /// the admin API. Killed when dropped (a failing test leaves nothing running).
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
-    http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
-    fn start(site: &Site) -> Server {
+    pub(crate) fn start(site: &Site) -> Server {
         let mut child = disco(site)
             .arg("serve")
             .env("DISCO_LISTEN", "127.0.0.1:0")
@@ -198,12 +198,17 @@ impl Server {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 
     /// An admin call with the token; panics (with the server's log) unless it answers 2xx.
-    async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
         let mut request = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
@@ -228,8 +233,13 @@ impl Server {
 
     /// `POST /admin/reindex`, then `GET /admin/reindex` until built; returns the generation.
     async fn reindex(&self) -> u64 {
+        self.reindex_with(None).await
+    }
+
+    /// [`Server::reindex`] with a request body (`{"definitions": …}`).
+    pub(crate) async fn reindex_with(&self, body: Option<Value>) -> u64 {
         let started = self
-            .admin(reqwest::Method::POST, "/admin/reindex", None)
+            .admin(reqwest::Method::POST, "/admin/reindex", body)
             .await;
         assert_eq!(started["state"], "building", "{started}");
         let deadline = Instant::now() + Duration::from_secs(180);
@@ -254,7 +264,7 @@ impl Server {
     }
 
     /// SIGTERM, and a clean exit: the indexer was alive and stopped in order.
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         assert!(
             self.child.try_wait().unwrap().is_none(),
             "disco serve died during the test:\n{}",
@@ -280,7 +290,7 @@ impl Drop for Server {
 
 /// One simulated change, as `disco simulate` logged it once written and published.
 #[derive(Debug, Clone)]
-struct Step {
+pub(crate) struct Step {
     at: DateTime<Utc>,
     change: String,
 }
@@ -298,14 +308,14 @@ fn parse_step(line: &str) -> Option<Step> {
 
 /// `disco simulate` runs back to back (each for a few seconds, each its own seed) until
 /// stopped; every run finishes by itself, so no change is cut between its write and its event.
-struct Simulation {
+pub(crate) struct Simulation {
     stop: Arc<AtomicBool>,
     steps: Arc<Mutex<Vec<Step>>>,
     runner: std::thread::JoinHandle<Vec<String>>,
 }
 
 impl Simulation {
-    fn start(site: &Site) -> Simulation {
+    pub(crate) fn start(site: &Site) -> Simulation {
         let stop = Arc::new(AtomicBool::new(false));
         let steps = Arc::new(Mutex::new(Vec::new()));
         let runner = std::thread::spawn({
@@ -336,12 +346,12 @@ impl Simulation {
         }
     }
 
-    fn steps(&self) -> Vec<Step> {
+    pub(crate) fn steps(&self) -> Vec<Step> {
         self.steps.lock().unwrap().clone()
     }
 
     /// Lets the run in hand finish; returns every run's report.
-    fn stop(self) -> (Vec<String>, Vec<Step>) {
+    pub(crate) fn stop(self) -> (Vec<String>, Vec<Step>) {
         self.stop.store(true, Ordering::SeqCst);
         let reports = self.runner.join().expect("the simulate runner panicked");
         let steps = self.steps.lock().unwrap().clone();
@@ -417,7 +427,7 @@ fn queue_depth(queue: &str) -> Option<(u64, u64)> {
 /// and committed, since the indexer acknowledges only after its commit. Events parked on the
 /// retry queue are not counted: with no replica lag they are only events for rows already
 /// removed, which their destroy event settled.
-fn until_drained(queue: &str) {
+pub(crate) fn until_drained(queue: &str) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let depth = queue_depth(queue);
