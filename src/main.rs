@@ -77,7 +77,7 @@ fn main() -> anyhow::Result<()> {
             Command::Rank(args) => cmd::rank::run(g, args).await,
             Command::SuggestBuild(args) => cmd::suggest::run(g, args).await,
             Command::Eval(args) => cmd::eval::run(g, args).await,
-            Command::Definitions(args) => cmd::definitions::run(args),
+            Command::Definitions(args) => cmd::definitions::run(g, args),
             Command::Experiment(args) => cmd::experiment::run(g, args).await,
             Command::Events(args) => cmd::experiment::events(g, args).await,
             Command::Reindex(args) => cmd::ops::reindex(g, args).await,

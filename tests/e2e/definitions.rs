@@ -231,6 +231,13 @@ async fn a_schema_change_is_built_beside_live_interleaved_swapped_and_rolled_bac
     eprintln!("{}", verify(&site, Some(old)));
     eprintln!("{}", verify(&site, Some(new)));
 
+    // The CLI compares generations' copies as it compares directories.
+    let between = succeed(
+        "definitions diff between generations",
+        disco(&site).args(["definitions", "diff", "live", &format!("gen-{new}")]),
+    );
+    assert_eq!(between, diff, "live → gen-{new} is the edit made");
+
     // The site keeps changing for the rest of the test.
     let simulation = simulating(&site, "after the reindex").await;
 
