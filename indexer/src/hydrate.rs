@@ -132,7 +132,7 @@ fn searchable_column(kind: EntityKind) -> String {
 
 fn tracks_by_ids() -> String {
     format!(
-        "SELECT t.id, t.title, t.description, t.genre, t.tags, t.duration_ms,
+        "SELECT t.id, t.user_id AS owner_id, t.title, t.description, t.genre, t.tags, t.duration_ms,
                 t.created_at, t.updated_at, {searchable},
                 u.username AS owner_username, u.full_name AS owner_full_name,
                 (SELECT count(*) FROM likes l WHERE l.target_kind = 'track' AND l.target_id = t.id) AS likes,
@@ -158,7 +158,7 @@ fn users_by_ids() -> String {
 
 fn playlists_by_ids() -> String {
     format!(
-        "SELECT p.id, p.title, p.description,
+        "SELECT p.id, p.user_id AS owner_id, p.title, p.description,
                 p.created_at, p.updated_at, {searchable},
                 u.username AS owner_username, u.full_name AS owner_full_name,
                 (SELECT count(*) FROM playlist_tracks pt WHERE pt.playlist_id = p.id) AS track_count,
@@ -170,7 +170,7 @@ fn playlists_by_ids() -> String {
 
 fn groups_by_ids() -> String {
     format!(
-        "SELECT g.id, g.name, g.description,
+        "SELECT g.id, g.creator_id AS owner_id, g.name, g.description,
                 g.created_at, g.updated_at, {searchable},
                 u.username AS creator_username, u.full_name AS creator_full_name,
                 (SELECT count(*) FROM group_members m WHERE m.group_id = g.id) AS member_count,
@@ -231,7 +231,7 @@ fn in_page(alias: &str) -> String {
 
 fn tracks_page(owner: OwnerJoin) -> String {
     format!(
-        "SELECT t.id, t.title, t.description, t.genre, t.tags, t.duration_ms,
+        "SELECT t.id, t.user_id AS owner_id, t.title, t.description, t.genre, t.tags, t.duration_ms,
                 t.created_at, t.updated_at, {searchable},
                 u.username AS owner_username, u.full_name AS owner_full_name,
                 COALESCE(l.n, 0) AS likes, COALESCE(r.n, 0) AS reposts,
@@ -287,7 +287,7 @@ fn users_page(_: OwnerJoin) -> String {
 
 fn playlists_page(owner: OwnerJoin) -> String {
     format!(
-        "SELECT p.id, p.title, p.description,
+        "SELECT p.id, p.user_id AS owner_id, p.title, p.description,
                 p.created_at, p.updated_at, {searchable},
                 u.username AS owner_username, u.full_name AS owner_full_name,
                 COALESCE(pt.n, 0) AS track_count, COALESCE(l.n, 0) AS likes
@@ -316,7 +316,7 @@ fn playlists_page(owner: OwnerJoin) -> String {
 
 fn groups_page(owner: OwnerJoin) -> String {
     format!(
-        "SELECT g.id, g.name, g.description,
+        "SELECT g.id, g.creator_id AS owner_id, g.name, g.description,
                 g.created_at, g.updated_at, {searchable},
                 u.username AS creator_username, u.full_name AS creator_full_name,
                 COALESCE(m.n, 0) AS member_count, COALESCE(gt.n, 0) AS track_count
@@ -332,6 +332,7 @@ fn groups_page(owner: OwnerJoin) -> String {
 #[derive(sqlx::FromRow)]
 struct TrackRow {
     id: i64,
+    owner_id: i64,
     title: String,
     description: String,
     genre: String,
@@ -366,6 +367,7 @@ struct UserRow {
 #[derive(sqlx::FromRow)]
 struct PlaylistRow {
     id: i64,
+    owner_id: i64,
     title: String,
     description: String,
     created_at: DateTime<Utc>,
@@ -380,6 +382,7 @@ struct PlaylistRow {
 #[derive(sqlx::FromRow)]
 struct GroupRow {
     id: i64,
+    owner_id: i64,
     name: String,
     description: String,
     created_at: DateTime<Utc>,
@@ -586,6 +589,7 @@ pub fn columns(kind: EntityKind) -> &'static [&'static str] {
             "genre",
             "tags",
             "duration_ms",
+            "owner_id",
             "owner_username",
             "owner_full_name",
             "likes",
@@ -605,6 +609,7 @@ pub fn columns(kind: EntityKind) -> &'static [&'static str] {
         EntityKind::Playlist => &[
             "title",
             "description",
+            "owner_id",
             "owner_username",
             "owner_full_name",
             "track_count",
@@ -613,6 +618,7 @@ pub fn columns(kind: EntityKind) -> &'static [&'static str] {
         EntityKind::Group => &[
             "name",
             "description",
+            "owner_id",
             "creator_username",
             "creator_full_name",
             "member_count",
@@ -665,6 +671,7 @@ fn track(r: TrackRow) -> Hydrated {
         .with("genre", bounded(r.genre))
         .with("tags", bounded(r.tags))
         .with("duration_ms", r.duration_ms)
+        .with("owner_id", r.owner_id)
         .with("owner_username", r.owner_username.unwrap_or_default())
         .with("owner_full_name", r.owner_full_name.unwrap_or_default())
         .with("likes", r.likes)
@@ -711,6 +718,7 @@ fn playlist(r: PlaylistRow) -> Hydrated {
     let row = base(EntityKind::Playlist, r.id, r.created_at, r.updated_at)
         .with("title", bounded(r.title))
         .with("description", bounded(r.description))
+        .with("owner_id", r.owner_id)
         .with("owner_username", r.owner_username.unwrap_or_default())
         .with("owner_full_name", r.owner_full_name.unwrap_or_default())
         .with("track_count", r.track_count)
@@ -732,6 +740,7 @@ fn group(r: GroupRow) -> Hydrated {
     let row = base(EntityKind::Group, r.id, r.created_at, r.updated_at)
         .with("name", bounded(r.name))
         .with("description", bounded(r.description))
+        .with("owner_id", r.owner_id)
         .with("creator_username", r.creator_username.unwrap_or_default())
         .with("creator_full_name", r.creator_full_name.unwrap_or_default())
         .with("member_count", r.member_count)
