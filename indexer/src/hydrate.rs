@@ -434,6 +434,53 @@ pub async fn dependents(db: &Db, owners: &[i64]) -> Result<Vec<EntityKey>, sqlx:
         .collect())
 }
 
+/// [`dependents`] with each one's version, for owners who are no longer searchable: what they
+/// made is then unsearchable whatever its own row says ([`schemas::searchable`]), so it is
+/// written as tombstones at these versions without hydrating a row (a spam account's thousands
+/// of tracks cost one index-only read, not a hydration each).
+pub async fn dependent_versions(
+    db: &Db,
+    owners: &[i64],
+) -> Result<Vec<(EntityKey, Version)>, sqlx::Error> {
+    if owners.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64, i64, DateTime<Utc>)> = match db {
+        Db::Postgres(pool) => {
+            sqlx::query_as(DEPENDENT_VERSIONS.0)
+                .bind(owners)
+                .fetch_all(pool)
+                .await?
+        }
+        Db::Sqlite(pool) => {
+            let list = serde_json::to_string(owners).unwrap_or_else(|_| "[]".to_string());
+            sqlx::query_as(DEPENDENT_VERSIONS.1)
+                .bind(list)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .filter_map(|(kind, id, updated_at)| {
+            let kind = DEPENDENT_KINDS.get(usize::try_from(kind).ok()?)?;
+            Some((
+                EntityKey::new(*kind, id),
+                Version::from_datetime(updated_at),
+            ))
+        })
+        .collect())
+}
+
+const DEPENDENT_VERSIONS: (&str, &str) = (
+    "SELECT CAST(0 AS BIGINT), id, updated_at FROM tracks WHERE user_id = ANY($1)
+     UNION ALL SELECT CAST(1 AS BIGINT), id, updated_at FROM playlists WHERE user_id = ANY($1)
+     UNION ALL SELECT CAST(2 AS BIGINT), id, updated_at FROM groups WHERE creator_id = ANY($1)",
+    "SELECT 0, id, updated_at FROM tracks WHERE user_id IN (SELECT value FROM json_each(?1))
+     UNION ALL SELECT 1, id, updated_at FROM playlists WHERE user_id IN (SELECT value FROM json_each(?1))
+     UNION ALL SELECT 2, id, updated_at FROM groups WHERE creator_id IN (SELECT value FROM json_each(?1))",
+);
+
 /// The kinds [`DEPENDENTS`] reads, by the code in its first column.
 const DEPENDENT_KINDS: [EntityKind; 3] =
     [EntityKind::Track, EntityKind::Playlist, EntityKind::Group];

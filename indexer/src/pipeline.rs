@@ -598,53 +598,92 @@ impl Indexer {
         Ok(items)
     }
 
-    /// Owner stage: tracks, playlists and groups show their owner's names, so a user read at
-    /// a new version (`owners`) is also written to every entity it owns
-    /// ([`hydrate::dependents`]), in the same batch: the user's event is acknowledged only once
-    /// they are written. They are read after the user and re-rendered even at the version a
-    /// generation holds (their own `updated_at` did not move; a newer version still wins and
-    /// an older one is still stale). An entity in the batch on its own account is read again
-    /// too, as it may have been read before its owner.
+    /// Owner stage: tracks, playlists and groups show their owner's names and are searchable
+    /// only while their owner is ([`schemas::searchable`]), so a user read at a new version
+    /// (`owners`) is also written to every entity it owns ([`hydrate::dependents`]), in the
+    /// same batch: the user's event is acknowledged only once they are written. They are
+    /// re-rendered even at the version a generation holds (their own `updated_at` did not
+    /// move; a newer version still wins and an older one is still stale). An entity in the
+    /// batch on its own account is read again too, as it may have been read before its owner.
+    ///
+    /// What an unsearchable owner made is unsearchable whatever its own row says: it becomes
+    /// tombstones at its rows' versions from one light read ([`hydrate::dependent_versions`]),
+    /// never a hydration per row — a spam cleanup takes thousands of tracks per account.
     async fn fan_out(&self, items: &mut Vec<Item>, owners: Vec<i64>) -> Result<(), IndexerError> {
         if owners.is_empty() {
             return Ok(());
         }
-        let dependents = self
-            .retrying("dependents", || hydrate::dependents(&self.db, &owners))
-            .await?;
-        if dependents.is_empty() {
-            return Ok(());
+        let searchable_owner = |id: i64| {
+            items.iter().any(|item| {
+                item.pending.key == EntityKey::new(EntityKind::User, id)
+                    && matches!(item.resolution, Resolution::Upsert(_))
+            })
+        };
+        let (present, gone): (Vec<i64>, Vec<i64>) =
+            owners.into_iter().partition(|id| searchable_owner(*id));
+        // Each dependent with what was read of it: a version (its owner is unsearchable) or its row.
+        let mut read: Vec<(EntityKey, Result<Version, Option<Hydrated>>)> = Vec::new();
+        if !gone.is_empty() {
+            let versions = self
+                .retrying("dependent versions", || {
+                    hydrate::dependent_versions(&self.db, &gone)
+                })
+                .await?;
+            read.extend(
+                versions
+                    .into_iter()
+                    .map(|(key, version)| (key, Ok(version))),
+            );
         }
-        let rows = self.read_rows(&dependents).await?;
+        if !present.is_empty() {
+            let dependents = self
+                .retrying("dependents", || hydrate::dependents(&self.db, &present))
+                .await?;
+            let mut rows = self.read_rows(&dependents).await?;
+            read.extend(
+                dependents
+                    .into_iter()
+                    .map(|key| (key, Err(rows.remove(&key)))),
+            );
+        }
         let position: HashMap<EntityKey, usize> = (items.iter().enumerate())
             .map(|(i, item)| (item.pending.key, i))
             .collect();
-        for key in dependents {
-            if let Some(&i) = position.get(&key) {
+        for (key, what) in read {
+            let at = position.get(&key).copied();
+            let resolution = {
+                let fresh;
+                let pending = match at {
+                    Some(i) => &items[i].pending,
+                    None => {
+                        fresh = dependent(key);
+                        &fresh
+                    }
+                };
+                match what {
+                    Ok(version) if version < pending.floor => Resolution::Lagging,
+                    Ok(version) => Resolution::Gone(version),
+                    Err(row) => classify(pending, row.as_ref()),
+                }
+            };
+            if let Some(i) = at {
                 let item = &mut items[i];
                 if !matches!(item.resolution, Resolution::Unrenderable(_)) {
-                    item.resolution = classify(&item.pending, rows.get(&key));
+                    item.resolution = resolution;
                     item.rerender = true;
                 }
                 continue;
             }
-            let pending = Pending {
-                key,
-                floor: Version(0),
-                destroyed: false,
-                deliveries: Vec::new(),
-                occurred: Vec::new(),
-            };
             // Gone from the database since the owner's read: nothing to re-render.
-            let resolution = classify(&pending, rows.get(&key));
-            if !matches!(resolution, Resolution::Lagging) {
-                items.push(Item {
-                    pending,
-                    resolution,
-                    outcome: Outcome::Duplicate,
-                    rerender: true,
-                });
+            if matches!(resolution, Resolution::Lagging) {
+                continue;
             }
+            items.push(Item {
+                pending: dependent(key),
+                resolution,
+                outcome: Outcome::Duplicate,
+                rerender: true,
+            });
         }
         Ok(())
     }
@@ -1021,6 +1060,17 @@ async fn read_envelopes<S: EventSource>(
         }
     }
     Ok(events)
+}
+
+/// An entity written because its owner changed, not for an event of its own.
+fn dependent(key: EntityKey) -> Pending {
+    Pending {
+        key,
+        floor: Version(0),
+        destroyed: false,
+        deliveries: Vec::new(),
+        occurred: Vec::new(),
+    }
 }
 
 /// What the row read says about a pending entity (see the module documentation).
