@@ -407,31 +407,8 @@ pub async fn hydrate(db: &Db, kind: EntityKind, ids: &[i64]) -> Result<Vec<Hydra
 /// created): a user's change is written to them as well, since their documents embed the
 /// owner's names.
 pub async fn dependents(db: &Db, owners: &[i64]) -> Result<Vec<EntityKey>, sqlx::Error> {
-    if owners.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows: Vec<(i64, i64)> = match db {
-        Db::Postgres(pool) => {
-            sqlx::query_as(DEPENDENTS.0)
-                .bind(owners)
-                .fetch_all(pool)
-                .await?
-        }
-        Db::Sqlite(pool) => {
-            let list = serde_json::to_string(owners).unwrap_or_else(|_| "[]".to_string());
-            sqlx::query_as(DEPENDENTS.1)
-                .bind(list)
-                .fetch_all(pool)
-                .await?
-        }
-    };
-    Ok(rows
-        .into_iter()
-        .filter_map(|(kind, id)| {
-            let kind = DEPENDENT_KINDS.get(usize::try_from(kind).ok()?)?;
-            Some(EntityKey::new(*kind, id))
-        })
-        .collect())
+    let versions = dependent_versions(db, owners).await?;
+    Ok(versions.into_iter().map(|(key, _)| key).collect())
 }
 
 /// [`dependents`] with each one's version, for owners who are no longer searchable: what they
@@ -481,18 +458,10 @@ const DEPENDENT_VERSIONS: (&str, &str) = (
      UNION ALL SELECT 2, id, updated_at FROM groups WHERE creator_id IN (SELECT value FROM json_each(?1))",
 );
 
-/// The kinds [`DEPENDENTS`] reads, by the code in its first column.
+/// The kinds [`DEPENDENT_VERSIONS`] reads, by the code in its first column.
 const DEPENDENT_KINDS: [EntityKind; 3] =
     [EntityKind::Track, EntityKind::Playlist, EntityKind::Group];
 
-const DEPENDENTS: (&str, &str) = (
-    "SELECT CAST(0 AS BIGINT), id FROM tracks WHERE user_id = ANY($1)
-     UNION ALL SELECT CAST(1 AS BIGINT), id FROM playlists WHERE user_id = ANY($1)
-     UNION ALL SELECT CAST(2 AS BIGINT), id FROM groups WHERE creator_id = ANY($1)",
-    "SELECT 0, id FROM tracks WHERE user_id IN (SELECT value FROM json_each(?1))
-     UNION ALL SELECT 1, id FROM playlists WHERE user_id IN (SELECT value FROM json_each(?1))
-     UNION ALL SELECT 2, id FROM groups WHERE creator_id IN (SELECT value FROM json_each(?1))",
-);
 
 /// The next page of a full scan: the rows of the first `limit` ids of `kind` greater than
 /// `after`, in id order, hydrated to exactly what [`hydrate`] reads for those ids ([`page_end`]
