@@ -11,3 +11,4 @@ mod ops_admin;
 mod ops_cli;
 mod ops_postgres;
 mod support;
+mod takedown;
