@@ -222,24 +222,51 @@ pub struct Pending {
     pub deliveries: Vec<usize>,
     /// Each delivery's event time, for time-to-searchable.
     pub occurred: Vec<DateTime<Utc>>,
+    /// An activity event marked it: its counts are re-read and written even at the version a
+    /// generation holds (`schemas::activity`).
+    pub recount: bool,
+    /// Some delivery was an event of the entity itself (not only activity marks): its row must
+    /// exist at the floor, or it lags.
+    pub evented: bool,
 }
 
-/// Groups the batch's envelopes (with their delivery positions) by entity.
-pub fn coalesce(events: &[(usize, Envelope)]) -> Vec<Pending> {
+/// An entity an activity event marked for a re-count, at the event's delivery position.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mark {
+    pub position: usize,
+    pub key: EntityKey,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// Groups the batch's envelopes and activity marks (with their delivery positions) by entity:
+/// a hundred likes of one track in a batch are one re-count.
+pub fn coalesce(events: &[(usize, Envelope)], marks: &[Mark]) -> Vec<Pending> {
     let mut by_key: BTreeMap<EntityKey, Pending> = BTreeMap::new();
-    for (position, event) in events {
-        let floor = event.floor();
-        let pending = by_key.entry(event.key).or_insert_with(|| Pending {
-            key: event.key,
-            floor,
+    fn entry(by_key: &mut BTreeMap<EntityKey, Pending>, key: EntityKey) -> &mut Pending {
+        by_key.entry(key).or_insert_with(|| Pending {
+            key,
+            floor: Version(0),
             destroyed: false,
             deliveries: Vec::new(),
             occurred: Vec::new(),
-        });
-        pending.floor = pending.floor.max(floor);
+            recount: false,
+            evented: false,
+        })
+    }
+    for (position, event) in events {
+        let pending = entry(&mut by_key, event.key);
+        pending.floor = pending.floor.max(event.floor());
         pending.destroyed |= event.action == Action::Destroy;
+        pending.evented = true;
         pending.deliveries.push(*position);
         pending.occurred.push(event.occurred_at);
+    }
+    for mark in marks {
+        // No floor: an activity does not move its target's row version.
+        let pending = entry(&mut by_key, mark.key);
+        pending.recount = true;
+        pending.deliveries.push(mark.position);
+        pending.occurred.push(mark.occurred_at);
     }
     by_key.into_values().collect()
 }
@@ -265,7 +292,7 @@ mod tests {
             (2, event(Action::Save, 2, 50)),
             (3, event(Action::Save, 1, 300)),
         ];
-        let pending = coalesce(&events);
+        let pending = coalesce(&events, &[]);
         assert_eq!(pending.len(), 2);
         assert_eq!(pending[0].key.id, 1);
         assert_eq!(pending[0].floor, Version(300));
@@ -280,7 +307,7 @@ mod tests {
             (0, event(Action::Destroy, 1, 100)),
             (1, event(Action::Save, 1, 90)),
         ];
-        let pending = coalesce(&events);
+        let pending = coalesce(&events, &[]);
         assert!(pending[0].destroyed);
         assert_eq!(pending[0].floor, Version(100));
     }

@@ -411,6 +411,32 @@ pub async fn dependents(db: &Db, owners: &[i64]) -> Result<Vec<EntityKey>, sqlx:
     Ok(versions.into_iter().map(|(key, _)| key).collect())
 }
 
+/// The users who own the tracks `ids` (rows still in the database, searchable or not): a
+/// track's coming or going changes its owner's track count.
+pub async fn track_owners(db: &Db, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64,)> = match db {
+        Db::Postgres(pool) => {
+            sqlx::query_as("SELECT DISTINCT user_id FROM tracks WHERE id = ANY($1)")
+                .bind(ids)
+                .fetch_all(pool)
+                .await?
+        }
+        Db::Sqlite(pool) => {
+            let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_string());
+            sqlx::query_as(
+                "SELECT DISTINCT user_id FROM tracks WHERE id IN (SELECT value FROM json_each(?1))",
+            )
+            .bind(list)
+            .fetch_all(pool)
+            .await?
+        }
+    };
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
 /// [`dependents`] with each one's version, for owners who are no longer searchable: what they
 /// made is then unsearchable whatever its own row says ([`schemas::searchable`]), so it is
 /// written as tombstones at these versions without hydrating a row (a spam account's thousands
@@ -461,7 +487,6 @@ const DEPENDENT_VERSIONS: (&str, &str) = (
 /// The kinds [`DEPENDENT_VERSIONS`] reads, by the code in its first column.
 const DEPENDENT_KINDS: [EntityKind; 3] =
     [EntityKind::Track, EntityKind::Playlist, EntityKind::Group];
-
 
 /// The next page of a full scan: the rows of the first `limit` ids of `kind` greater than
 /// `after`, in id order, hydrated to exactly what [`hydrate`] reads for those ids ([`page_end`]

@@ -25,7 +25,7 @@ pub enum Outcome {
     Retried,
     /// Malformed; sent to the dead-letter queue with the reason.
     DeadLettered,
-    /// An event of a kind the indexer does not index (`create.like`); acknowledged.
+    /// An event of a kind the indexer does not index (`create.poke`); acknowledged.
     UnknownKind,
 }
 

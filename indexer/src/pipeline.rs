@@ -16,10 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
+use schemas::activity::ActivityEvent;
 use schemas::db::Db;
 use schemas::definition::Definitions;
 use schemas::envelope::{Envelope, EnvelopeError};
-use schemas::row::EntityRow;
+use schemas::row::{EntityRow, FieldValue};
 use schemas::{EntityKey, EntityKind, Version};
 use tantivy::indexer::{LogMergePolicy, NoMergePolicy, UserOperation};
 use tantivy::{IndexWriter, TantivyDocument};
@@ -27,7 +28,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::batch::{self, BatchConfig, BatchReport, Pending, Turn};
+use crate::batch::{self, BatchConfig, BatchReport, Mark, Pending, Turn};
 use crate::broker::{Delivery, EventSource};
 use crate::feed::{ReindexFeed, Synthesized, Work};
 use crate::generations::{Generation, GenerationHandle, Generations, Phase};
@@ -413,13 +414,7 @@ impl Indexer {
         let mut items: Vec<Item> = rows
             .into_iter()
             .map(|row| {
-                let pending = Pending {
-                    key: row.key(),
-                    floor: Version(0),
-                    destroyed: false,
-                    deliveries: Vec::new(),
-                    occurred: Vec::new(),
-                };
+                let pending = dependent(row.key());
                 // The row is read already: each generation decides by its version (no
                 // floor shortcut, which would also call a row newer than a stored version
                 // stale where every generation holds the entity).
@@ -477,8 +472,9 @@ impl Indexer {
         let started = Instant::now();
         let mut report = BatchReport::default();
         self.sync_targets()?;
-        let events = read_envelopes(source, deliveries, &mut report).await?;
-        let mut items = self.resolve(batch::coalesce(&events)).await?;
+        let (events, marks) = read_envelopes(source, deliveries, &mut report).await?;
+        let mut items = self.resolve(batch::coalesce(&events, &marks)).await?;
+        self.recount_uploaders(&mut items).await?;
         let owners = owners(&items, |_, _| true);
         self.fan_out(&mut items, owners).await?;
         let hydrated = started.elapsed();
@@ -561,19 +557,28 @@ impl Indexer {
     }
 
     /// Hydrate stage: decide what each entity is now, re-reading lagging rows a few times.
+    ///
+    /// An entity an activity marked is always read (its counts changed, its version did not)
+    /// and must be read at least at the version every generation holds, so a re-count never
+    /// writes an older row over a newer one (a replica behind the primary lags instead).
     async fn resolve(&self, pending: Vec<Pending>) -> Result<Vec<Item>, IndexerError> {
         let mut items: Vec<Item> = pending
             .into_iter()
-            .map(|pending| {
-                let resolution = match self.known(&pending) {
-                    Some(decision) => Resolution::Known(decision),
-                    None => Resolution::Lagging,
+            .map(|mut pending| {
+                let resolution = if pending.recount {
+                    pending.floor = pending.floor.max(self.held(pending.key));
+                    Resolution::Lagging
+                } else {
+                    match self.known(&pending) {
+                        Some(decision) => Resolution::Known(decision),
+                        None => Resolution::Lagging,
+                    }
                 };
                 Item {
+                    rerender: pending.recount,
                     pending,
                     resolution,
                     outcome: Outcome::Duplicate,
-                    rerender: false,
                 }
             })
             .collect();
@@ -688,6 +693,83 @@ impl Indexer {
         Ok(())
     }
 
+    /// A track that comes or goes changes its owner's track count: the owners of the batch's
+    /// tracks are re-counted like an activity's marks. A track deleted outright has no row to
+    /// name its owner; the document the index holds does (`owner_id`).
+    async fn recount_uploaders(&self, items: &mut Vec<Item>) -> Result<(), IndexerError> {
+        let mut uploaders: std::collections::BTreeSet<i64> = std::collections::BTreeSet::new();
+        let mut unread = Vec::new();
+        for item in items.iter() {
+            if item.pending.key.kind != EntityKind::Track {
+                continue;
+            }
+            match &item.resolution {
+                Resolution::Upsert(hydrated) => {
+                    if let Some(FieldValue::Int(owner)) = hydrated.row.fields.get("owner_id") {
+                        uploaders.insert(*owner);
+                    }
+                }
+                Resolution::Gone(_) => unread.push(item.pending.key.id),
+                Resolution::Removed(_) => {
+                    uploaders.extend(self.indexed_owner(item.pending.key));
+                }
+                _ => {}
+            }
+        }
+        if !unread.is_empty() {
+            let owners = self
+                .retrying("track owners", || hydrate::track_owners(&self.db, &unread))
+                .await?;
+            uploaders.extend(owners);
+        }
+        let mut fresh = Vec::new();
+        for id in uploaders {
+            let key = EntityKey::new(EntityKind::User, id);
+            match items.iter().position(|item| item.pending.key == key) {
+                // Read in this batch already: written with its count.
+                Some(i) if matches!(items[i].resolution, Resolution::Upsert(_)) => {
+                    items[i].rerender = true;
+                }
+                // Its event changed nothing by itself (or it is unsearchable): re-read it as
+                // a re-count, keeping its deliveries.
+                Some(i) => {
+                    let item = items.swap_remove(i);
+                    fresh.push(Pending {
+                        recount: true,
+                        ..item.pending
+                    });
+                }
+                None => fresh.push(Pending {
+                    recount: true,
+                    ..dependent(key)
+                }),
+            }
+        }
+        if !fresh.is_empty() {
+            let recounted = Box::pin(self.resolve(fresh)).await?;
+            items.extend(recounted);
+        }
+        Ok(())
+    }
+
+    /// The owner of `key` as a writable generation's document has it.
+    fn indexed_owner(&self, key: EntityKey) -> Option<i64> {
+        use tantivy::schema::Value;
+        self.targets.values().find_map(|target| {
+            let definitions = target.handle.definitions();
+            let owner = definitions.field("owner_id")?;
+            let searcher = target.handle.searcher();
+            let query = tantivy::query::TermQuery::new(
+                definitions.key_term(key),
+                tantivy::schema::IndexRecordOption::Basic,
+            );
+            let top = tantivy::collector::TopDocs::with_limit(1).order_by_score();
+            let (_, address) = searcher.search(&query, &top).ok()?.into_iter().next()?;
+            let doc: TantivyDocument = searcher.doc(address).ok()?;
+            doc.get_first(owner).and_then(|v| v.as_i64())
+        })
+    }
+
     /// Runs a database read until it succeeds (backing off) or the indexer is stopped: a
     /// failed read is retried, never acknowledged unread.
     async fn retrying<T, F, Fut>(&self, what: &str, mut read: F) -> Result<T, IndexerError>
@@ -709,6 +791,14 @@ impl Indexer {
                 }
             }
         }
+    }
+
+    /// The newest version of `key` any writable generation holds (0 when none has it).
+    fn held(&self, key: EntityKey) -> Version {
+        (self.targets.values())
+            .filter_map(|target| target.versions.get(&key).map(|stored| stored.version))
+            .max()
+            .unwrap_or(Version(0))
     }
 
     /// `Some` when every writable generation already reflects the event's floor.
@@ -1044,11 +1134,23 @@ async fn read_envelopes<S: EventSource>(
     source: &mut S,
     deliveries: &[Delivery],
     report: &mut BatchReport,
-) -> Result<Vec<(usize, Envelope)>, IndexerError> {
+) -> Result<(Vec<(usize, Envelope)>, Vec<Mark>), IndexerError> {
     let mut events = Vec::with_capacity(deliveries.len());
+    let mut marks = Vec::new();
     for (position, delivery) in deliveries.iter().enumerate() {
-        match Envelope::parse(&delivery.routing_key, &delivery.body) {
-            Ok(event) => events.push((position, event)),
+        let parsed = match Envelope::parse(&delivery.routing_key, &delivery.body) {
+            Err(EnvelopeError::UnknownKind(_)) => {
+                ActivityEvent::parse(&delivery.routing_key, &delivery.body).map(Err)
+            }
+            other => other.map(Ok),
+        };
+        match parsed {
+            Ok(Ok(event)) => events.push((position, event)),
+            Ok(Err(activity)) => marks.extend(activity.marks.into_iter().map(|key| Mark {
+                position,
+                key,
+                occurred_at: activity.occurred_at,
+            })),
             Err(EnvelopeError::UnknownKind(_)) => report.add(Outcome::UnknownKind, 1),
             Err(e) => {
                 tracing::debug!(routing_key = %delivery.routing_key, reason = %e, "dead-lettered");
@@ -1059,10 +1161,11 @@ async fn read_envelopes<S: EventSource>(
             }
         }
     }
-    Ok(events)
+    Ok((events, marks))
 }
 
-/// An entity written because its owner changed, not for an event of its own.
+/// An entity written for another reason than an event of its own: its owner changed, or a
+/// reindex read it.
 fn dependent(key: EntityKey) -> Pending {
     Pending {
         key,
@@ -1070,6 +1173,8 @@ fn dependent(key: EntityKey) -> Pending {
         destroyed: false,
         deliveries: Vec::new(),
         occurred: Vec::new(),
+        recount: false,
+        evented: false,
     }
 }
 
@@ -1080,6 +1185,8 @@ fn classify(pending: &Pending, row: Option<&Hydrated>) -> Resolution {
         Some(row) if row.searchable => Resolution::Upsert(row.clone()),
         Some(row) => Resolution::Gone(row.version()),
         None if pending.destroyed => Resolution::Removed(pending.floor),
+        // Marked by an activity only, and gone: nothing to count (its own event settles it).
+        None if pending.recount && !pending.evented => Resolution::Known(Decision::Duplicate),
         None => Resolution::Lagging,
     }
 }

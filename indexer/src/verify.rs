@@ -2,14 +2,17 @@
 //!
 //! Every searchable row must be present at its version and show what the row renders today
 //! (its display lines: a track's and a playlist's carry the owner's name); nothing else may be
-//! searchable (tombstones are fine: they are how the index remembers a deletion). The report
-//! counts, by kind, what is missing, what is extra, what is stale and what shows other lines,
-//! with a few example ids.
+//! searchable (tombstones are fine: they are how the index remembers a deletion), and every
+//! count (likes, plays, followers, …) must be the database's, allowing a window for activity
+//! in flight. The report counts, by kind, what is missing, what is extra, what is stale, what
+//! shows other lines and whose counts differ, with a few example ids.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::Duration;
 
+use schemas::activity::COUNT_FIELDS;
 use schemas::db::Db;
 use schemas::{EntityKey, EntityKind};
 
@@ -37,6 +40,9 @@ pub struct KindReport {
     /// Documents at their row's version whose display lines differ from the row's (an
     /// owner renamed without its entities following).
     pub shown: u64,
+    /// Documents whose counts (likes, plays, followers, …) differ from the database's still
+    /// after the count window: activity events lost or not applied.
+    pub counts: u64,
     pub examples: Vec<String>,
 }
 
@@ -58,9 +64,9 @@ pub struct VerifyReport {
 impl VerifyReport {
     /// No difference at all.
     pub fn is_clean(&self) -> bool {
-        self.kinds
-            .values()
-            .all(|k| k.missing == 0 && k.extra == 0 && k.stale == 0 && k.shown == 0)
+        self.kinds.values().all(|k| {
+            k.missing == 0 && k.extra == 0 && k.stale == 0 && k.shown == 0 && k.counts == 0
+        })
     }
 }
 
@@ -78,20 +84,21 @@ impl fmt::Display for VerifyReport {
         )?;
         writeln!(
             f,
-            "{:<10} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8}",
-            "kind", "searchable", "indexed", "missing", "extra", "stale", "shown"
+            "{:<10} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "kind", "searchable", "indexed", "missing", "extra", "stale", "shown", "counts"
         )?;
         for (kind, r) in &self.kinds {
             writeln!(
                 f,
-                "{:<10} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8}",
+                "{:<10} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8}",
                 kind.as_str(),
                 r.searchable,
                 r.indexed,
                 r.missing,
                 r.extra,
                 r.stale,
-                r.shown
+                r.shown,
+                r.counts
             )?;
             for example in &r.examples {
                 writeln!(f, "  {example}")?;
@@ -101,14 +108,59 @@ impl fmt::Display for VerifyReport {
     }
 }
 
-/// Compares `generation` (usually the live one) with the database.
+/// Compares `generation` (usually the live one) with the database, counts exactly.
 pub async fn verify(db: &Db, generation: &GenerationHandle) -> Result<VerifyReport, IndexerError> {
+    verify_with(db, generation, Duration::ZERO).await
+}
+
+/// [`verify`], with a tolerance for activity in flight: entities whose counts differ are read
+/// again (index and database) after `count_window`, and only those that still differ count.
+/// Activity reaches the index within seconds, so a window of that size separates lost events
+/// from ones on their way.
+pub async fn verify_with(
+    db: &Db,
+    generation: &GenerationHandle,
+    count_window: Duration,
+) -> Result<VerifyReport, IndexerError> {
+    let (mut report, counted) = compare(db, generation).await?;
+    if counted.is_empty() {
+        return Ok(report);
+    }
+    tokio::time::sleep(count_window).await;
+    generation.reload()?;
+    let definitions = generation.definitions();
+    let shown = display_hashes(&generation.searcher(), &definitions)
+        .map_err(|e| IndexerError::index(generation.path(), e))?;
+    for kind in EntityKind::ALL {
+        let ids: Vec<i64> = (counted.iter().filter(|k| k.kind == kind))
+            .map(|k| k.id)
+            .collect();
+        for row in hydrate::hydrate(db, kind, &ids).await? {
+            let key = row.key();
+            let still =
+                shown.get(&key).map(|s| s.counts) != Some(count_hash(&definitions, &row.row));
+            let kind_report = report.kinds.entry(kind).or_default();
+            if still && row.searchable {
+                kind_report.counts += 1;
+                kind_report.note("counts differ", key);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// One pass: the report without count differences, and the entities whose counts differ.
+async fn compare(
+    db: &Db,
+    generation: &GenerationHandle,
+) -> Result<(VerifyReport, Vec<EntityKey>), IndexerError> {
     generation.reload()?;
     let searcher = generation.searcher();
     let index = VersionMap::rebuild(&searcher)?;
     let definitions = generation.definitions();
     let shown = display_hashes(&searcher, &definitions)
         .map_err(|e| IndexerError::index(generation.path(), e))?;
+    let mut counted = Vec::new();
     let mut kinds: BTreeMap<EntityKind, KindReport> = BTreeMap::new();
     let mut seen: HashSet<EntityKey> = HashSet::new();
     for kind in EntityKind::ALL {
@@ -134,9 +186,13 @@ pub async fn verify(db: &Db, generation: &GenerationHandle) -> Result<VerifyRepo
                     (true, Some(_)) => {
                         let rendered = (definitions.display(&row.row).ok())
                             .map(|d| display_hash(&d.title, &d.subtitle));
-                        if rendered.is_none() || shown.get(&key) != rendered.as_ref() {
+                        let held = shown.get(&key);
+                        if rendered.is_none() || held.map(|s| s.display) != rendered {
                             report.shown += 1;
                             report.note("shown differently", key);
+                        } else if held.map(|s| s.counts) != Some(count_hash(&definitions, &row.row))
+                        {
+                            counted.push(key);
                         }
                     }
                     (false, Some(_)) => {
@@ -160,9 +216,43 @@ pub async fn verify(db: &Db, generation: &GenerationHandle) -> Result<VerifyRepo
             report.note("extra", *key);
         }
     }
-    Ok(VerifyReport {
+    let report = VerifyReport {
         generation: generation.generation.to_string(),
         kinds,
+    };
+    Ok((report, counted))
+}
+
+/// What the index shows of one document: its display lines and its counts, hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shown {
+    display: u64,
+    counts: u64,
+}
+
+/// A hash of the count fields `definitions` stores for the row's kind, from `value`.
+fn counts_hash(
+    definitions: &schemas::definition::Definitions,
+    kind: EntityKind,
+    value: impl Fn(&str) -> Option<i64>,
+) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    for name in COUNT_FIELDS {
+        let stored = definitions.kind(kind).field(name).is_some_and(|f| f.stored);
+        if stored {
+            (name, value(name)).hash(&mut hasher);
+        }
+    }
+    hasher.finish()
+}
+
+/// The counts hash of a row as the database has it.
+fn count_hash(definitions: &schemas::definition::Definitions, row: &schemas::EntityRow) -> u64 {
+    counts_hash(definitions, row.key.kind, |name| {
+        match row.fields.get(name) {
+            Some(schemas::FieldValue::Int(n)) => Some(*n),
+            _ => None,
+        }
     })
 }
 
@@ -171,7 +261,7 @@ pub async fn verify(db: &Db, generation: &GenerationHandle) -> Result<VerifyRepo
 fn display_hashes(
     searcher: &tantivy::Searcher,
     definitions: &schemas::definition::Definitions,
-) -> Result<HashMap<EntityKey, u64>, tantivy::TantivyError> {
+) -> Result<HashMap<EntityKey, Shown>, tantivy::TantivyError> {
     use tantivy::schema::Value;
     let sys = definitions.system();
     let mut hashes = HashMap::new();
@@ -188,7 +278,15 @@ fn display_hashes(
             let kind = text(sys.kind).and_then(|k| k.parse::<EntityKind>().ok());
             let id = doc.get_first(sys.id).and_then(|v| v.as_i64());
             if let (Some(kind), Some(id)) = (kind, id) {
-                hashes.insert(EntityKey::new(kind, id), display_hash(title, subtitle));
+                let counts = counts_hash(definitions, kind, |name| {
+                    let field = definitions.field(name)?;
+                    doc.get_first(field).and_then(|v| v.as_i64())
+                });
+                let shown = Shown {
+                    display: display_hash(title, subtitle),
+                    counts,
+                };
+                hashes.insert(EntityKey::new(kind, id), shown);
             }
         }
     }

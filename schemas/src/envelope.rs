@@ -87,6 +87,12 @@ pub enum EnvelopeError {
     UnknownKind(String),
     #[error("body is {0} bytes, over the {MAX_BODY_BYTES}-byte limit")]
     TooLarge(usize),
+    /// An activity event (`create.like`) that does not say what it touched.
+    #[error("a `{activity}` event needs `{column}` naming what it touched")]
+    NoTarget {
+        activity: &'static str,
+        column: &'static str,
+    },
     #[error("body is not a JSON object: {0}")]
     NotJson(String),
     #[error("body has no `id`")]
@@ -107,6 +113,7 @@ impl EnvelopeError {
             EnvelopeError::UnknownAction(_) => "unknown_action",
             EnvelopeError::UnknownKind(_) => "unknown_kind",
             EnvelopeError::TooLarge(_) => "too_large",
+            EnvelopeError::NoTarget { .. } => "no_target",
             EnvelopeError::NotJson(_) => "not_json",
             EnvelopeError::NoId => "no_id",
             EnvelopeError::BadId(_) => "bad_id",

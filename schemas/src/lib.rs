@@ -9,6 +9,7 @@
 //! This crate owns shapes, not behaviour: it never touches the broker, never writes an index
 //! and never runs a query beyond applying its migrations.
 
+pub mod activity;
 pub mod analyzer;
 pub mod db;
 pub mod definition;

@@ -11,6 +11,10 @@ pub struct VerifyArgs {
     /// Check this generation instead of the live one.
     #[arg(long)]
     pub generation: Option<u32>,
+    /// Counts that differ are read again after this long (`10s`, `1s`), and only those still
+    /// different are reported: likes and plays in flight are not lost ones.
+    #[arg(long, default_value = "10s", value_parser = rank::schedule::parse_period)]
+    pub count_window: std::time::Duration,
 }
 
 pub async fn run(globals: Globals, args: VerifyArgs) -> anyhow::Result<()> {
@@ -22,7 +26,7 @@ pub async fn run(globals: Globals, args: VerifyArgs) -> anyhow::Result<()> {
         })?,
         None => catalog.live(),
     };
-    let report = indexer::verify::verify(&db, &handle).await?;
+    let report = indexer::verify::verify_with(&db, &handle, args.count_window).await?;
     print!("{report}");
     if !report.is_clean() {
         anyhow::bail!("the index differs from the database");

@@ -2,6 +2,7 @@
 //! under kills and broker drops, and operations (reindex, swap, rollback, read-only, rank) over
 //! the CLI and HTTP, and a schema change served side by side before a swap. One test binary, so the workspace links it once.
 
+mod counts;
 mod definitions;
 mod eval_gate;
 mod experiments;

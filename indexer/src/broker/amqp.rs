@@ -4,7 +4,8 @@
 //!
 //! - the site's topic exchange (`models`, durable);
 //! - this replica's durable queue (one per replica), bound to `*.track`, `*.user`,
-//!   `*.playlist`, `*.group` — activity events (`create.like`) never reach us;
+//!   `*.playlist`, `*.group` and to the activities that change their counts (`*.like`,
+//!   `*.follow`, …: `schemas::activity`);
 //! - `<queue>.dead-letter`, a fanout exchange with a durable queue of the same name: malformed
 //!   envelopes, each with `x-disco-reason` (the error text) and `x-disco-reason-label`;
 //! - `<queue>.retry`, a durable queue nobody consumes: an event whose row is not visible yet
@@ -289,7 +290,11 @@ async fn declare_topology(channel: &Channel, config: &AmqpConfig) -> lapin::Resu
             FieldTable::default(),
         )
         .await?;
-    for binding in ENTITY_BINDINGS {
+    let activities = schemas::activity::Activity::ALL.map(|a| a.binding());
+    let bindings = ENTITY_BINDINGS
+        .into_iter()
+        .chain(activities.iter().map(String::as_str));
+    for binding in bindings {
         channel
             .queue_bind(
                 config.queue.as_str().into(),
