@@ -65,6 +65,7 @@ pub fn explore(
                 subtitle: stored.subtitle,
                 score,
                 fuzzy: false,
+                stored: stored.doc,
             });
         }
     }
@@ -278,18 +279,13 @@ mod tests {
     use schemas::definition::Definitions;
     use schemas::row::EntityRow;
     use schemas::{EntityKey, Version};
-    use tantivy::Index;
 
     /// Tracks over three segments: uploads an hour apart (a few in the future, one a week
     /// before the rest), popularity all over, some updated (deleted in their old segment),
     /// some deleted outright, some tombstones, and users who must never appear.
     fn catalog() -> (Searcher, Layout, i64) {
         let defs = Definitions::builtin();
-        let index = Index::create_in_ram(defs.schema());
-        schemas::analyzer::register(index.tokenizers());
-        let mut writer = index
-            .writer_with_num_threads(1, 15_000_000)
-            .expect("writer");
+        let (index, mut writer) = crate::test_index::in_ram(&defs);
         let start = Utc
             .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
             .single()

@@ -1,6 +1,7 @@
 //! Disco's search engine: how a typed query becomes a tantivy query ([`language`], [`compile`]),
 //! how text relevance and the prior combine ([`blend`], [`prior`], [`ranks`]), and how results
-//! are found and read back for display ([`search`], [`explore`], [`collect`], [`highlight`]).
+//! are found and read back for display ([`search`], [`explore`], [`collect`], [`highlight`]),
+//! and what an owner made ([`owned`], for entity pages).
 //!
 //! It never speaks HTTP (the `service` crate does) and never writes an index: searchers come
 //! from a [`SearchSource`] the caller provides, priors from a [`PriorSource`]. So everything
@@ -30,6 +31,7 @@ pub mod fuzzy;
 pub mod highlight;
 pub mod language;
 pub mod layout;
+pub mod owned;
 pub mod prior;
 mod prune;
 pub mod ranks;
@@ -40,3 +42,19 @@ pub mod union;
 
 pub use prior::{Prior, PriorSource, RankChoice};
 pub use source::{FixedSource, SearchSource, Snapshot};
+
+/// An index in memory for unit tests, with the analyzers registered, and a writer on it.
+#[cfg(test)]
+pub(crate) mod test_index {
+    use schemas::definition::Definitions;
+    use tantivy::{Index, IndexWriter};
+
+    pub(crate) fn in_ram(definitions: &Definitions) -> (Index, IndexWriter) {
+        let index = Index::create_in_ram(definitions.schema());
+        schemas::analyzer::register(index.tokenizers());
+        let writer = index
+            .writer_with_num_threads(1, 15_000_000)
+            .expect("writer");
+        (index, writer)
+    }
+}

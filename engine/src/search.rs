@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tantivy::Searcher;
 use tantivy::query::Query;
+use tantivy::{Searcher, TantivyDocument};
 
 use schemas::{EntityKey, EntityKind};
 
@@ -84,6 +84,9 @@ pub struct Hit {
     pub highlight: String,
     /// Found only by typo-tolerant matching.
     pub fuzzy: bool,
+    /// The stored document, already read for the title: a caller shows more of it (a track's
+    /// plays, a person's followers) without reading it again.
+    pub stored: TantivyDocument,
 }
 
 /// The answer to one search.
@@ -96,6 +99,13 @@ pub struct SearchOutcome {
     pub hits: Vec<Hit>,
     /// Whether fuzzy fill-ins were searched for.
     pub fuzzy: bool,
+    /// The first hit clearly leads, as an artist does when their name is typed: it is on the
+    /// first page (offset 0), it was found by its whole name (the query is its name,
+    /// [`compile::whole_name`]), and no other entity of its kind has that name. Two people
+    /// called "John Smith" are a tie the text cannot settle, so neither leads; a person and a
+    /// track of the same name are not a tie, as the kinds' precedence already puts the person,
+    /// the broader answer, first. Always false for Explore.
+    pub lead: bool,
 }
 
 /// Runs `request` on `searcher`. Errors are the index's own (I/O, corruption), never the text's.
@@ -158,6 +168,8 @@ pub fn search(
     // or a collection comes before a single track (the artist "Iron Maiden" before the song
     // "Iron Maiden", the album "Killers" before its title track), then the best prior.
     let mut named = Vec::new();
+    // Whether the first entity named so was the only one of its kind (see `SearchOutcome::lead`).
+    let mut alone = false;
     for kind in NAME_PRECEDENCE {
         if named.len() >= wanted || request.kind.is_some_and(|only| only != kind) {
             continue;
@@ -168,10 +180,19 @@ pub fn search(
         };
         if let Some(query) = compile::whole_name(&user, layout, filters) {
             let n = wanted - named.len();
-            let ranking = collect::ranking(n, ranker.prior.clone(), ranker.score);
-            named.extend(searcher.search(&*query, &ranking)?);
+            // The first kind with such names is asked for two, to tell a lead from a tie.
+            let first = named.is_empty();
+            let asked = if first { n.max(2) } else { n };
+            let ranking = collect::ranking(asked, ranker.prior.clone(), ranker.score);
+            let mut found = searcher.search(&*query, &ranking)?;
+            if first && !found.is_empty() {
+                alone = found.len() == 1;
+            }
+            found.truncate(n);
+            named.extend(found);
         }
     }
+    let leader = named.first().map(|(_, address)| *address).filter(|_| alone);
     let exact_scoped = Scope::of(
         &user,
         layout,
@@ -277,6 +298,9 @@ pub fn search(
     };
     for (score, address, fuzzy) in ranked.into_iter().skip(skip).take(take) {
         if let Some(stored) = collect::stored(searcher, layout, address)? {
+            if outcome.hits.is_empty() {
+                outcome.lead = request.offset == 0 && leader == Some(address);
+            }
             let highlight = highlight(layout, &user, &stored, fuzzy);
             outcome.hits.push(Hit {
                 key: stored.key,
@@ -285,6 +309,7 @@ pub fn search(
                 score,
                 highlight,
                 fuzzy,
+                stored: stored.doc,
             });
         }
     }
@@ -532,7 +557,6 @@ mod tests {
     use schemas::definition::Definitions;
     use schemas::row::EntityRow;
     use schemas::{EntityKey, Version};
-    use tantivy::Index;
 
     /// The shipped definitions with a `mood` keyword field added to tracks, as an operator
     /// would add one without a new binary.
@@ -558,11 +582,7 @@ mod tests {
     /// Tracks called "Rain …" of several moods and genres, and a user called "Rain Song".
     fn catalog() -> (Searcher, Layout) {
         let defs = with_mood();
-        let index = Index::create_in_ram(defs.schema());
-        schemas::analyzer::register(index.tokenizers());
-        let mut writer = index
-            .writer_with_num_threads(1, 15_000_000)
-            .expect("writer");
+        let (index, mut writer) = crate::test_index::in_ram(&defs);
         let now = Utc::now();
         let tracks = [
             (1, "Rain Song", "calm", "Rock"),
@@ -673,6 +693,91 @@ mod tests {
             found(&searcher, &layout, "rian", &[("mood", "wild")]),
             tracks(&[2])
         );
+    }
+
+    /// Searches `text` in the shipped definitions' index of `rows`: the outcome.
+    fn outcome_of(rows: &[EntityRow], text: &str, offset: usize) -> SearchOutcome {
+        let defs = Definitions::builtin();
+        let (index, mut writer) = crate::test_index::in_ram(&defs);
+        for row in rows {
+            writer
+                .add_document(defs.render(row).expect("renders"))
+                .expect("add");
+        }
+        writer.commit().expect("commit");
+        let searcher = index.reader().expect("reader").searcher();
+        let layout = Layout::from_definitions(&defs).expect("layout");
+        let request = SearchRequest {
+            text: text.to_string(),
+            limit: 10,
+            offset,
+            ..SearchRequest::default()
+        };
+        search(
+            &searcher,
+            &layout,
+            None,
+            &SearchSettings::default(),
+            &request,
+            None,
+        )
+        .expect("search")
+    }
+
+    fn row(kind: EntityKind, id: i64, fields: &[(&str, &str)]) -> EntityRow {
+        let now = Utc::now();
+        fields.iter().fold(
+            EntityRow::new(EntityKey::new(kind, id), Version::from_datetime(now), now),
+            |row, (field, value)| row.with(field, *value),
+        )
+    }
+
+    #[test]
+    fn a_whole_name_alone_of_its_kind_leads_and_a_tie_or_a_vague_query_does_not() {
+        let artist = row(
+            EntityKind::User,
+            1,
+            &[("username", "maiden"), ("full_name", "Iron Maiden")],
+        );
+        let song = row(
+            EntityKind::Track,
+            2,
+            &[("title", "Iron Maiden"), ("owner_full_name", "Iron Maiden")],
+        );
+        let other = row(
+            EntityKind::Track,
+            3,
+            &[("title", "Iron Horse"), ("owner_full_name", "Someone")],
+        );
+        let rows = [artist, song, other];
+        let found = outcome_of(&rows, "iron maiden", 0);
+        assert_eq!(found.hits[0].key, EntityKey::new(EntityKind::User, 1));
+        assert!(
+            found.lead,
+            "the artist leads over the song of the same name"
+        );
+        assert!(
+            found.hits[0]
+                .stored
+                .get_first(Definitions::builtin().system().id)
+                .is_some(),
+            "hits carry their stored document"
+        );
+        assert!(
+            !outcome_of(&rows, "iron maiden", 1).lead,
+            "only on the first page"
+        );
+        assert!(!outcome_of(&rows, "iron", 0).lead, "no whole name, no lead");
+
+        let namesake = row(
+            EntityKind::User,
+            4,
+            &[("username", "maiden2"), ("full_name", "Iron Maiden")],
+        );
+        let tied = [rows[0].clone(), rows[1].clone(), namesake];
+        let found = outcome_of(&tied, "iron maiden", 0);
+        assert_eq!(found.hits[0].key.kind, EntityKind::User);
+        assert!(!found.lead, "two people of the same name: a tie");
     }
 
     #[test]

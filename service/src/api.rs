@@ -19,12 +19,14 @@ use quality::click_log::Endpoint;
 use quality::clicks::ServedQuery;
 use quality::experiments::Arm;
 use quality::interleave::{Team, coin, common_top, team_draft};
+use schemas::definition::Definitions;
 use schemas::{EntityKey, EntityKind};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::events;
 use crate::experiments::Enrolled;
 use crate::server::QueryState;
+use crate::stats::Stats;
 use engine::compile::KeywordFilter;
 use engine::layout::{GENRE, Layout};
 use engine::prior::{Prior, RankChoice};
@@ -146,6 +148,10 @@ pub struct ResultItem {
     pub score: f32,
     /// HTML: the matched words in `<mark>`, everything else escaped.
     pub highlight: String,
+    /// The counts a visitor weighs it by (a track's plays and likes, a person's followers),
+    /// as the answering generation stores them for its kind; keys it does not store are absent.
+    #[serde(default)]
+    pub stats: Stats,
     /// Under an interleaving experiment, the arm that contributed this result (a click on it
     /// credits that arm); absent otherwise, and for the results both arms rank alike at the
     /// top (a click there credits neither).
@@ -171,6 +177,12 @@ pub struct SearchResponse {
     pub took_ms: f64,
     /// Matches per kind for the same query, whatever the kind filter.
     pub counts: BTreeMap<String, u64>,
+    /// `/search` of all kinds (no `kind`), first page: the first result again when it clearly
+    /// leads — the query is its whole name and no other entity of its kind has that name
+    /// (`engine::search::SearchOutcome::lead`) — for the page to show as a larger card.
+    /// `null` otherwise, and always on `/explore`.
+    #[serde(default)]
+    pub top: Option<ResultItem>,
     pub results: Vec<ResultItem>,
 }
 
@@ -211,6 +223,7 @@ pub struct Health {
         crate::events::ShownEntity,
         SearchResponse,
         ResultItem,
+        Stats,
         SuggestResponse,
         SuggestionItem,
         ErrorBody,
@@ -261,6 +274,8 @@ pub async fn search(
         text,
     };
     let query_id = state.inner.query_ids.next();
+    // A top result opens mixed results only; the kinds' tabs and later pages have none.
+    let mixed = request.kind.is_none() && request.offset == 0;
     let generation = generation(&state, &headers, params.generation.as_deref())?;
     // A caller who names a rank version or a generation (ops, a script) asked for it: no
     // experiment.
@@ -295,6 +310,9 @@ pub async fn search(
         }
     };
     let mut response = response;
+    if !mixed {
+        response.top = None;
+    }
     if !language_is_empty(&response.query) {
         state.inner.metrics.searched(response.total, fuzzy);
     }
@@ -317,12 +335,12 @@ async fn served(
     arm: Option<&str>,
 ) -> Result<(SearchResponse, bool), ApiError> {
     let (outcomes, request) = search_each(state, request, filters, vec![variant]).await?;
-    let outcome = outcomes
+    let (outcome, definitions) = outcomes
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::internal("a search answered nothing"))?;
     let fuzzy = outcome.fuzzy;
-    let mut response = respond(request.text, outcome, started);
+    let mut response = respond(request.text, outcome, &definitions, started);
     response.arm = arm.map(str::to_string);
     Ok((response, fuzzy))
 }
@@ -343,10 +361,10 @@ async fn interleaved(
     let variants = vec![arm_variant(state, arms[0])?, arm_variant(state, arms[1])?];
     let limit = request.limit;
     let (outcomes, request) = search_each(state, request, filters, variants).await?;
-    let fuzzy = outcomes.iter().any(|o| o.fuzzy);
+    let fuzzy = outcomes.iter().any(|(o, _)| o.fuzzy);
     let mut responses = outcomes
         .into_iter()
-        .map(|outcome| respond(request.text.clone(), outcome, started));
+        .map(|(outcome, defs)| respond(request.text.clone(), outcome, &defs, started));
     let (Some(mut first), Some(second)) = (responses.next(), responses.next()) else {
         return Err(ApiError::internal(
             "an interleaving searched fewer than two arms",
@@ -377,6 +395,15 @@ async fn interleaved(
             Some(item)
         })
         .collect();
+    // The merged first result leads when the arm that ranked it first says it does.
+    first.top = [first.top.take(), second.top]
+        .into_iter()
+        .flatten()
+        .find(|top| {
+            results
+                .first()
+                .is_some_and(|r| (&r.kind, r.id) == (&top.kind, top.id))
+        });
     first.results = results;
     first.took_ms = started.elapsed().as_secs_f64() * 1000.0;
     Ok((first, fuzzy))
@@ -443,8 +470,8 @@ pub async fn explore(
     let prior = prior(&state, params.rank.as_deref())?;
     let recency = state.inner.config.recency;
     let now = chrono::Utc::now().timestamp_micros();
-    let outcome = run(&state, move |snapshot, layout| {
-        engine::explore::explore(
+    let (outcome, definitions) = run(&state, move |snapshot, layout| {
+        let outcome = engine::explore::explore(
             &snapshot.searcher,
             layout,
             prior,
@@ -452,10 +479,11 @@ pub async fn explore(
             genre.as_deref(),
             limit,
             now,
-        )
+        )?;
+        Ok((outcome, snapshot.definitions.clone()))
     })
     .await?;
-    let mut response = respond(String::new(), outcome, started);
+    let mut response = respond(String::new(), outcome, &definitions, started);
     response.query_id = state.inner.query_ids.next();
     log_served(
         &state,
@@ -596,7 +624,7 @@ pub(crate) async fn search_variants(
     let (outcomes, _) = search_each(state, request, &[], variants).await?;
     Ok(outcomes
         .into_iter()
-        .map(|outcome| respond(String::new(), outcome, started).results)
+        .map(|(outcome, defs)| respond(String::new(), outcome, &defs, started).results)
         .collect())
 }
 
@@ -619,7 +647,8 @@ impl Variant {
 }
 
 /// One request searched once per variant, the live ones on one snapshot so they compare like
-/// with like; the outcomes in the variants' order, and the request back. A generation this
+/// with like; the outcomes in the variants' order, each with the definitions of the generation
+/// that answered (what its documents store), and the request back. A generation this
 /// service cannot open is a 503 that names it; one that cannot filter on each of `filters`
 /// (filter parameters) is a 400, before anything is searched.
 async fn search_each(
@@ -627,7 +656,7 @@ async fn search_each(
     request: SearchRequest,
     filters: &[String],
     variants: Vec<Variant>,
-) -> Result<(Vec<SearchOutcome>, SearchRequest), ApiError> {
+) -> Result<(Vec<(SearchOutcome, Arc<Definitions>)>, SearchRequest), ApiError> {
     let source = state.inner.source.clone();
     let layouts = state.inner.layouts.clone();
     let clauses = state.inner.clauses.clone();
@@ -670,7 +699,7 @@ async fn search_each(
                 Some(&clauses),
             )
             .map_err(ApiError::internal)?;
-            outcomes.push(outcome);
+            outcomes.push((outcome, snapshot.definitions));
         }
         Ok((outcomes, request))
     })
@@ -714,7 +743,29 @@ where
     }
 }
 
-fn respond(query: String, outcome: SearchOutcome, started: Instant) -> SearchResponse {
+/// The wire answer of an engine outcome; `definitions` are the answering generation's, which
+/// say what each result's stored document holds.
+fn respond(
+    query: String,
+    outcome: SearchOutcome,
+    definitions: &Definitions,
+    started: Instant,
+) -> SearchResponse {
+    let results: Vec<ResultItem> = outcome
+        .hits
+        .into_iter()
+        .map(|hit| ResultItem {
+            kind: hit.key.kind.as_str().to_string(),
+            id: hit.key.id,
+            url: hit.key.url(),
+            stats: Stats::read(definitions, hit.key.kind, &hit.stored),
+            title: hit.title,
+            subtitle: hit.subtitle,
+            score: hit.score,
+            highlight: hit.highlight,
+            arm: None,
+        })
+        .collect();
     SearchResponse {
         query,
         query_id: String::new(),
@@ -727,20 +778,8 @@ fn respond(query: String, outcome: SearchOutcome, started: Instant) -> SearchRes
             .into_iter()
             .map(|(k, n)| (k.as_str().to_string(), n))
             .collect(),
-        results: outcome
-            .hits
-            .into_iter()
-            .map(|hit| ResultItem {
-                kind: hit.key.kind.as_str().to_string(),
-                id: hit.key.id,
-                url: hit.key.url(),
-                title: hit.title,
-                subtitle: hit.subtitle,
-                score: hit.score,
-                highlight: hit.highlight,
-                arm: None,
-            })
-            .collect(),
+        top: outcome.lead.then(|| results.first().cloned()).flatten(),
+        results,
     }
 }
 

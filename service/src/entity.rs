@@ -1,11 +1,13 @@
 //! Entity pages: `/tracks/42`, `/users/7`, `/playlists/3`, `/groups/9` — where a result's or a
 //! suggestion's `url` leads. The page is rendered from the live generation's stored document,
 //! so it shows exactly what search knows; an entity that is missing, deleted, private or taken
-//! down (a tombstone in the index) is a 404 page, never its last public state.
+//! down (a tombstone in the index) is a 404 page, never its last public state. Below it, what
+//! a visitor expects to find there ([`crate::listing`]): a person's popular tracks and sets.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, OwnedValue, Value};
@@ -16,7 +18,9 @@ use schemas::{EntityKey, EntityKind};
 
 use crate::api::run;
 use crate::error::ApiError;
+use crate::listing::{self, Listing};
 use crate::server::QueryState;
+use crate::stats::Stats;
 use engine::highlight::escape;
 use engine::layout::Layout;
 
@@ -32,6 +36,13 @@ pub struct EntityView {
     pub facts: Vec<(String, String)>,
     /// The owner's or creator's display name, for tracks, playlists and groups.
     pub owner: Option<String>,
+    /// The owner's or creator's user id, when the generation stores it: the byline links to
+    /// their page rather than to a search for their name.
+    pub owner_id: Option<i64>,
+    /// Tracks: when uploaded.
+    pub uploaded: Option<DateTime<Utc>>,
+    /// What the page lists below the entity ([`listing::lists`]).
+    pub lists: Vec<Listing>,
 }
 
 /// Finds the live (non-tombstone) document of `key`.
@@ -77,6 +88,7 @@ fn view(
     let mut facts = Vec::new();
     let mut owner_full = None;
     let mut owner_user = None;
+    let mut owner_id = None;
     for field in definitions
         .kind(key.kind)
         .fields
@@ -87,6 +99,13 @@ fn view(
             continue;
         };
         let name = field.name.as_str();
+        if name.ends_with("_id") {
+            // An id is for links, not for reading.
+            if name == engine::owned::OWNER_ID {
+                owner_id = value_i64(&value);
+            }
+            continue;
+        }
         let shown = match (&value, field.ty) {
             (OwnedValue::Str(s), _) => s.trim().to_string(),
             (OwnedValue::I64(n), FieldType::I64) if name.ends_with("_ms") => duration(*n),
@@ -108,6 +127,12 @@ fn view(
             facts.push((label, shown));
         }
     }
+    let system = definitions.system();
+    let uploaded = (key.kind == EntityKind::Track)
+        .then(|| doc.get_first(system.created_at))
+        .flatten()
+        .and_then(|v| v.as_datetime())
+        .and_then(|at| DateTime::from_timestamp_micros(at.into_timestamp_micros()));
     EntityView {
         key,
         title,
@@ -115,6 +140,16 @@ fn view(
         description,
         facts,
         owner: owner_full.or(owner_user),
+        owner_id,
+        uploaded,
+        lists: Vec::new(),
+    }
+}
+
+fn value_i64(value: &OwnedValue) -> Option<i64> {
+    match value {
+        OwnedValue::I64(n) => Some(*n),
+        _ => None,
     }
 }
 
@@ -127,6 +162,49 @@ fn duration(ms: i64) -> String {
     } else {
         format!("{m}:{s:02}")
     }
+}
+
+/// How long ago `then` was at `now`, as a site says it: `just now`, `5 minutes ago`,
+/// `3 days ago`, `2 months ago`, `1 year ago` (a time ahead of `now` is `just now`).
+fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (now - then).num_seconds();
+    let (n, unit) = match seconds {
+        ..60 => return "just now".to_string(),
+        60..3_600 => (seconds / 60, "minute"),
+        3_600..86_400 => (seconds / 3_600, "hour"),
+        86_400..2_592_000 => (seconds / 86_400, "day"),
+        2_592_000..31_536_000 => (seconds / 2_592_000, "month"),
+        _ => (seconds / 31_536_000, "year"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+/// A listed entity's counts as one line: a track's plays, likes, length and age; a set's
+/// tracks and likes (what the visitor weighs them by).
+fn stats_line(kind: EntityKind, stats: &Stats, now: DateTime<Utc>) -> String {
+    let count = |n: Option<i64>, one: &str, many: &str| {
+        n.map(|n| format!("{} {}", thousands(n), if n == 1 { one } else { many }))
+    };
+    let parts: Vec<Option<String>> = match kind {
+        EntityKind::Track => vec![
+            count(stats.plays, "play", "plays"),
+            count(stats.likes, "like", "likes"),
+            stats.duration_ms.map(duration),
+            (stats.uploaded_at.as_deref())
+                .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+                .map(|at| ago(at.with_timezone(&Utc), now)),
+        ],
+        EntityKind::Playlist => vec![
+            count(stats.track_count, "track", "tracks"),
+            count(stats.likes, "like", "likes"),
+        ],
+        EntityKind::User => vec![
+            count(stats.followers, "follower", "followers"),
+            count(stats.track_count, "track", "tracks"),
+        ],
+        EntityKind::Group => vec![count(stats.member_count, "member", "members")],
+    };
+    parts.into_iter().flatten().collect::<Vec<_>>().join(" · ")
 }
 
 /// `12,315` from 12315.
@@ -155,8 +233,14 @@ pub async fn page(
         return not_found(kind, &id);
     };
     let key = EntityKey::new(kind, id);
+    // The entity and its lists from one snapshot: a page never mixes two generations.
     let found = run(&state, move |snapshot, layout| {
-        find(&snapshot.searcher, &snapshot.definitions, layout, key)
+        let (searcher, definitions) = (&snapshot.searcher, &snapshot.definitions);
+        let Some(mut view) = find(searcher, definitions, layout, key)? else {
+            return Ok(None);
+        };
+        view.lists = listing::lists(searcher, definitions, layout, key)?;
+        Ok(Some(view))
     })
     .await;
     match found {
@@ -181,8 +265,13 @@ fn error_page(error: ApiError) -> Response {
     (status, Html(shell("Unavailable", &body))).into_response()
 }
 
-/// The page's HTML: everything escaped, links only to the search page.
+/// The page's HTML: everything escaped, links only to the search page and to entity pages.
 pub fn render(view: &EntityView) -> String {
+    render_at(view, Utc::now())
+}
+
+/// [`render`] as of `now` (how long ago a track was uploaded).
+pub fn render_at(view: &EntityView, now: DateTime<Utc>) -> String {
     let search = |q: &str, kind: Option<&str>| {
         let mut href = format!("/?q={}", url_encode(q));
         if let Some(kind) = kind {
@@ -203,9 +292,12 @@ pub fn render(view: &EntityView) -> String {
             } else {
                 "by"
             };
+            let href = match view.owner_id {
+                Some(id) => EntityKey::new(EntityKind::User, id).url(),
+                None => search(owner, Some("user")),
+            };
             body.push_str(&format!(
-                "<p class=\"subtitle\">{verb} <a href=\"{href}\">{owner}</a></p>",
-                href = search(owner, Some("user")),
+                "<p class=\"subtitle\">{verb} <a class=\"owner\" href=\"{href}\">{owner}</a></p>",
                 owner = escape(owner)
             ));
         }
@@ -221,9 +313,12 @@ pub fn render(view: &EntityView) -> String {
             escape(&view.description)
         ));
     }
-    if !view.facts.is_empty() {
+    let uploaded = view
+        .uploaded
+        .map(|at| ("uploaded".to_string(), ago(at, now)));
+    if !view.facts.is_empty() || uploaded.is_some() {
         body.push_str("<dl>");
-        for (label, value) in &view.facts {
+        for (label, value) in view.facts.iter().chain(&uploaded) {
             body.push_str(&format!(
                 "<dt>{}</dt><dd>{}</dd>",
                 escape(label),
@@ -232,12 +327,46 @@ pub fn render(view: &EntityView) -> String {
         }
         body.push_str("</dl>");
     }
+    for list in &view.lists {
+        body.push_str(&render_list(list, now));
+    }
     body.push_str(&format!(
         "<p class=\"more\"><a href=\"{}\">Search for “{}”</a></p>",
         search(&view.title, None),
         escape(&view.title)
     ));
     shell(&view.title, &body)
+}
+
+/// One list: a heading with the total, then each item linked to its page with its counts.
+fn render_list(list: &Listing, now: DateTime<Utc>) -> String {
+    let id = format!("list-{}", list.kind.table());
+    let mut html = format!(
+        "<section class=\"list\" data-kind=\"{kind}\" aria-labelledby=\"{id}\">\
+         <h2 id=\"{id}\">{heading} <span class=\"n\">{total}</span></h2>",
+        kind = list.kind,
+        heading = escape(list.heading),
+        total = thousands(list.total as i64),
+    );
+    if list.items.is_empty() {
+        html.push_str("<p class=\"gone\">None yet.</p></section>");
+        return html;
+    }
+    html.push_str("<ol>");
+    for item in &list.items {
+        let stats = stats_line(item.key.kind, &item.stats, now);
+        html.push_str(&format!(
+            "<li data-kind=\"{kind}\" data-id=\"{id}\"><a href=\"{href}\">{title}</a>\
+             <span class=\"stats\">{stats}</span></li>",
+            kind = item.key.kind,
+            id = item.key.id,
+            href = escape(&item.key.url()),
+            title = escape(&item.title),
+            stats = escape(&stats),
+        ));
+    }
+    html.push_str("</ol></section>");
+    html
 }
 
 fn shell(title: &str, body: &str) -> String {
@@ -261,7 +390,12 @@ border:1px solid #e3e3e8;border-radius:20px}main{max-width:760px;margin:0 auto;p
 h1{margin:4px 0;font-size:28px;overflow-wrap:anywhere}.subtitle{margin:0 0 12px;color:#6e6e73}\
 a{color:#ff5500}.description{white-space:pre-wrap;overflow-wrap:anywhere}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}dt{color:#6e6e73}dd{margin:0}\
-.gone{color:#6e6e73}";
+.gone{color:#6e6e73}.list h2{font-size:13px;text-transform:uppercase;letter-spacing:.06em;\
+color:#6e6e73;margin:24px 0 6px}.list .n{margin-left:4px}.list ol{list-style:none;margin:0;padding:0}\
+.list li{display:flex;flex-wrap:wrap;justify-content:space-between;gap:2px 12px;padding:10px 12px;\
+background:#fff;border:1px solid #e3e3e8;border-radius:10px;margin-bottom:8px}\
+.list li a{font-weight:600;color:#1d1d1f;text-decoration:none;overflow-wrap:anywhere;min-width:0}\
+.list li a:hover{text-decoration:underline}.stats{font-size:14px;color:#6e6e73}";
 
 /// Percent-encodes a query-string value.
 fn url_encode(text: &str) -> String {
@@ -301,6 +435,18 @@ mod tests {
             description: "a & b".into(),
             facts: vec![("genre".into(), "<b>rock</b>".into())],
             owner: Some("AC/DC \"live\"".into()),
+            owner_id: None,
+            uploaded: None,
+            lists: vec![Listing {
+                heading: "Popular tracks",
+                kind: EntityKind::Track,
+                total: 1,
+                items: vec![listing::Listed {
+                    key: EntityKey::new(EntityKind::Track, 43),
+                    title: "<i>x</i>".into(),
+                    stats: Stats::default(),
+                }],
+            }],
         };
         let html = render(&view);
         assert!(!html.contains("<script>"));
@@ -308,5 +454,56 @@ mod tests {
         assert!(html.contains("a &amp; b"));
         assert!(html.contains("&lt;b&gt;rock&lt;/b&gt;"));
         assert!(html.contains("href=\"/?q=AC%2FDC+%22live%22&amp;kind=user\""));
+        assert!(html.contains("&lt;i&gt;x&lt;/i&gt;"));
+        assert!(!html.contains("<i>"));
+    }
+
+    #[test]
+    fn ages_and_counts_read_like_a_site() {
+        let now = Utc::now();
+        let before = |seconds: i64| now - chrono::Duration::seconds(seconds);
+        assert_eq!(ago(before(5), now), "just now");
+        assert_eq!(ago(now + chrono::Duration::hours(1), now), "just now");
+        assert_eq!(ago(before(60), now), "1 minute ago");
+        assert_eq!(ago(before(7_200), now), "2 hours ago");
+        assert_eq!(ago(before(3 * 86_400 + 10), now), "3 days ago");
+        assert_eq!(ago(before(65 * 86_400), now), "2 months ago");
+        assert_eq!(ago(before(400 * 86_400), now), "1 year ago");
+        let track = Stats {
+            plays: Some(1_204),
+            likes: Some(1),
+            duration_ms: Some(215_000),
+            uploaded_at: Some(
+                before(3 * 86_400).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ),
+            ..Stats::default()
+        };
+        assert_eq!(
+            stats_line(EntityKind::Track, &track, now),
+            "1,204 plays · 1 like · 3:35 · 3 days ago"
+        );
+        let set = Stats {
+            track_count: Some(12),
+            ..Stats::default()
+        };
+        assert_eq!(stats_line(EntityKind::Playlist, &set, now), "12 tracks");
+    }
+
+    #[test]
+    fn the_byline_links_to_the_owners_page_when_the_index_knows_them() {
+        let view = EntityView {
+            key: EntityKey::new(EntityKind::Track, 42),
+            title: "Song".into(),
+            subtitle: "Artist".into(),
+            description: String::new(),
+            facts: Vec::new(),
+            owner: Some("Artist".into()),
+            owner_id: Some(7),
+            uploaded: Some(Utc::now() - chrono::Duration::days(3)),
+            lists: Vec::new(),
+        };
+        let html = render(&view);
+        assert!(html.contains("by <a class=\"owner\" href=\"/users/7\">Artist</a>"));
+        assert!(html.contains("<dt>uploaded</dt><dd>3 days ago</dd>"));
     }
 }

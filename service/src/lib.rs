@@ -24,10 +24,12 @@ pub mod error;
 pub mod events;
 pub mod experiments;
 pub mod judge;
+pub mod listing;
 pub mod load;
 pub mod metrics;
 pub mod page;
 pub mod server;
+pub mod stats;
 
 pub use error::ApiError;
 pub use server::{QueryConfig, QueryState, router, serve, shutdown_signal};

@@ -1,6 +1,7 @@
 //! The page in a real browser: Debian's headless Chromium, driven over the DevTools protocol
 //! (a WebSocket, JSON commands). Open the page, type a query, see grouped results, switch tab,
-//! page forward; screenshots go to `target/artifacts/`.
+//! page forward; results with their counts, the top result, a profile listing tracks, at a
+//! desktop's and a phone's width; screenshots go to `target/artifacts/`.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -309,4 +310,79 @@ async fn the_page_searches_groups_switches_tabs_and_pages_in_a_real_browser() {
 
     server.stop().await;
     assert!(artifacts().join("query-page-results.png").exists());
+}
+
+/// What a visitor expects (#24): results with their counts, a top result card for an artist's
+/// whole name, and a profile listing their tracks — at a desktop's width and a phone's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_show_counts_a_top_result_and_profiles_list_tracks_at_desktop_and_phone_width() {
+    let server = crate::serve_in_background(chinook().router()).await;
+    let address = server.address;
+    let dir = artifacts();
+
+    tokio::task::spawn_blocking(move || {
+        let mut browser = Browser::launch();
+        for (width, height, mobile, name) in [(1200, 900, false, "desktop"), (390, 844, true, "phone")] {
+            browser.open(&format!("http://{address}/?q=metallica"));
+            browser.viewport(width, height, mobile);
+            browser.wait_for("the top result", "document.querySelector('#results section.top .result.top-card') !== null && document.querySelectorAll('#results section.group').length >= 2");
+            let top = browser.eval("(() => { const c = document.querySelector('.top-card'); return [c.dataset.kind, c.querySelector('.title').textContent, c.querySelector('.stats').textContent, c.dataset.position]; })()");
+            assert_eq!(top[0], json!("user"), "{name}: {top}");
+            assert_eq!(top[1], json!("Metallica"), "{name}: {top}");
+            assert!(top[2].as_str().is_some_and(|s| s.contains("followers") && s.contains("tracks")), "{name}: the card shows followers and tracks: {top}");
+            assert_eq!(top[3], json!("1"), "a click on the card is the answer's first position");
+            let bigger = browser.eval("document.querySelector('.top-card .icon').getBoundingClientRect().width > document.querySelector('section.group .result .icon').getBoundingClientRect().width");
+            assert_eq!(bigger, json!(true), "{name}: the top result is a larger card");
+            // Every track shows its plays, likes, length and age; people their followers.
+            let tracks = browser.eval("[...document.querySelectorAll('section.group .result[data-kind=track] .stats')].map(s => s.textContent)");
+            let tracks = tracks.as_array().cloned().unwrap_or_default();
+            assert!(!tracks.is_empty(), "{name}: track results");
+            for stats in &tracks {
+                let text = stats.as_str().unwrap_or_default();
+                assert!(text.contains("plays") && text.contains("likes") && text.contains(':') && text.contains("ago"), "{name}: a track's counts: {text}");
+            }
+            let sets = browser.eval("[...document.querySelectorAll('section.group .result[data-kind=playlist] .stats')].map(s => s.textContent)");
+            assert!(sets.as_array().is_some_and(|s| s.iter().any(|t| t.as_str().unwrap_or_default().contains("tracks"))), "{name}: sets show their tracks: {sets}");
+            let overflow = browser.eval("document.documentElement.scrollWidth <= window.innerWidth");
+            assert_eq!(overflow, json!(true), "{name}: no horizontal scrolling");
+            browser.screenshot(&dir.join(format!("visitor-top-result-{name}.png")));
+
+            // A vague query has no top result.
+            browser.open(&format!("http://{address}/?q=blue"));
+            browser.viewport(width, height, mobile);
+            browser.wait_for("mixed results", "document.querySelectorAll('#results section.group').length >= 2");
+            assert_eq!(browser.eval("document.querySelector('.top-card') === null"), json!(true), "{name}: no top result for a vague query");
+
+            // The card leads to the profile, which lists the artist's tracks and sets.
+            browser.open(&format!("http://{address}/?q=metallica"));
+            browser.viewport(width, height, mobile);
+            browser.wait_for("the top result", "document.querySelector('.top-card .title') !== null");
+            browser.click(".top-card .title");
+            browser.wait_for("the profile", "location.pathname.startsWith('/users/') && document.querySelector('section.list[data-kind=track] li') !== null");
+            let listed = browser.eval("[...document.querySelectorAll('section.list[data-kind=track] li')].map(li => li.querySelector('.stats').textContent)");
+            let listed = listed.as_array().cloned().unwrap_or_default();
+            assert_eq!(listed.len(), service::listing::LISTED, "{name}: the popular tracks");
+            assert!(listed.iter().all(|s| s.as_str().is_some_and(|s| s.contains("plays"))), "{name}: {listed:?}");
+            assert_eq!(browser.eval("document.querySelector('section.list[data-kind=playlist] li') !== null"), json!(true), "{name}: the artist's sets");
+            let overflow = browser.eval("document.documentElement.scrollWidth <= window.innerWidth");
+            assert_eq!(overflow, json!(true), "{name}: no horizontal scrolling on the profile");
+            browser.screenshot(&dir.join(format!("visitor-profile-{name}.png")));
+        }
+    })
+    .await
+    .expect("browser steps");
+
+    server.stop().await;
+    for name in ["desktop", "phone"] {
+        assert!(
+            artifacts()
+                .join(format!("visitor-top-result-{name}.png"))
+                .exists()
+        );
+        assert!(
+            artifacts()
+                .join(format!("visitor-profile-{name}.png"))
+                .exists()
+        );
+    }
 }

@@ -147,7 +147,10 @@ pub fn username(name: &str) -> String {
 
 /// Artists → users, tracks → tracks, albums and playlists → playlists, genres → groups.
 /// Popularity: a track's invoice lines × 10 plus the playlists it is in; an artist's is the sum
-/// of their tracks'.
+/// of their tracks'. Counts, for the results' stats: a track's plays are its invoice lines × 100
+/// plus its playlists, its likes the playlists it is in; an artist's followers their invoice
+/// lines, their track count their tracks; an album's track count its tracks. Tracks and albums
+/// are owned (`owner_id`) by their artist.
 pub fn chinook_rows() -> Vec<EntityRow> {
     let text = std::fs::read_to_string(data_file("chinook.json")).expect("read chinook.json");
     let records: Vec<Value> = serde_json::from_str(&text).expect("chinook.json is JSON");
@@ -185,31 +188,41 @@ pub fn chinook_rows() -> Vec<EntityRow> {
         })
         .collect();
     let mut popularity: HashMap<i64, f64> = HashMap::new();
+    let mut sold: HashMap<i64, i64> = HashMap::new();
+    let mut listed: HashMap<i64, i64> = HashMap::new();
     for (_, f) in model("invoiceline") {
-        *popularity
-            .entry(f["track"].as_i64().unwrap_or_default())
-            .or_default() += 10.0;
+        let track = f["track"].as_i64().unwrap_or_default();
+        *popularity.entry(track).or_default() += 10.0;
+        *sold.entry(track).or_default() += 1;
     }
     for (_, f) in model("playlisttrack") {
-        *popularity
-            .entry(f["track"].as_i64().unwrap_or_default())
-            .or_default() += 1.0;
+        let track = f["track"].as_i64().unwrap_or_default();
+        *popularity.entry(track).or_default() += 1.0;
+        *listed.entry(track).or_default() += 1;
     }
 
     let at = |hours: i64| epoch() + Duration::hours(hours);
     let mut rows = Vec::new();
     let mut artist_popularity: HashMap<i64, f64> = HashMap::new();
+    let mut artist_sold: HashMap<i64, i64> = HashMap::new();
+    let mut artist_tracks: HashMap<i64, i64> = HashMap::new();
+    let mut album_tracks: HashMap<i64, i64> = HashMap::new();
     let mut genre_members: HashMap<i64, i64> = HashMap::new();
     let mut tracks = model("track");
     tracks.sort_by_key(|(pk, _)| *pk);
     for (pk, f) in tracks {
-        let (album, artist) = albums
-            .get(&f["album"].as_i64().unwrap_or_default())
-            .cloned()
-            .unwrap_or_default();
+        let album_id = f["album"].as_i64().unwrap_or_default();
+        let (album, artist) = albums.get(&album_id).cloned().unwrap_or_default();
         let artist_name = artists.get(&artist).cloned().unwrap_or_default();
         let pop = popularity.get(&pk).copied().unwrap_or(0.0);
+        let (sales, lists) = (
+            sold.get(&pk).copied().unwrap_or(0),
+            listed.get(&pk).copied().unwrap_or(0),
+        );
         *artist_popularity.entry(artist).or_default() += pop;
+        *artist_sold.entry(artist).or_default() += sales;
+        *artist_tracks.entry(artist).or_default() += 1;
+        *album_tracks.entry(album_id).or_default() += 1;
         let genre_id = f["genre"].as_i64().unwrap_or_default();
         *genre_members.entry(genre_id).or_default() += 1;
         let mut description = format!("From the album {album}.");
@@ -226,7 +239,12 @@ pub fn chinook_rows() -> Vec<EntityRow> {
                 "duration_ms",
                 f["milliseconds"].as_i64().unwrap_or_default(),
             )
+            .with("plays", sales * 100 + lists)
+            .with("likes", lists)
             .with_popularity(pop);
+        if artists.contains_key(&artist) {
+            row = row.with("owner_id", artist);
+        }
         if let Some(genre) = genres.get(&genre_id) {
             row = row.with("genre", genre.as_str());
         }
@@ -238,6 +256,8 @@ pub fn chinook_rows() -> Vec<EntityRow> {
             EntityRow::new(key, Version::from_datetime(epoch()), epoch())
                 .with("username", username(name).as_str())
                 .with("full_name", name.as_str())
+                .with("followers", artist_sold.get(id).copied().unwrap_or(0))
+                .with("track_count", artist_tracks.get(id).copied().unwrap_or(0))
                 .with_popularity(artist_popularity.get(id).copied().unwrap_or(0.0)),
         );
     }
@@ -247,8 +267,10 @@ pub fn chinook_rows() -> Vec<EntityRow> {
         rows.push(
             EntityRow::new(key, Version::from_datetime(epoch()), epoch())
                 .with("title", title.as_str())
+                .with("owner_id", *artist)
                 .with("owner_username", username(&artist_name).as_str())
-                .with("owner_full_name", artist_name.as_str()),
+                .with("owner_full_name", artist_name.as_str())
+                .with("track_count", album_tracks.get(id).copied().unwrap_or(0)),
         );
     }
     for (pk, name) in name_of("playlist", "name") {
@@ -266,7 +288,8 @@ pub fn chinook_rows() -> Vec<EntityRow> {
             EntityRow::new(key, Version::from_datetime(epoch()), epoch())
                 .with("name", name.as_str())
                 .with("description", format!("People who love {name}.").as_str())
-                .with("member_count", genre_members.get(id).copied().unwrap_or(0)),
+                .with("member_count", genre_members.get(id).copied().unwrap_or(0))
+                .with("track_count", genre_members.get(id).copied().unwrap_or(0)),
         );
     }
     rows
@@ -289,21 +312,13 @@ pub fn track(id: i64, title: &str, owner: &str, popularity: f64, age_hours: i64)
 /// The shipped definitions with `extra` (a field's JSON) added to tracks' fields: what an
 /// operator does to add, say, a `mood` keyword field without a new binary.
 pub fn definitions_with_track_field(extra: &str) -> Definitions {
-    let sources: Vec<(&str, String)> = Definitions::builtin_sources()
-        .iter()
-        .map(|(file, text)| {
-            let text = match *file {
-                "track.json" => {
-                    let edited =
-                        text.replace("\"fields\": [", &format!("\"fields\": [\n    {extra},"));
-                    assert_ne!(edited, *text, "track.json has a field list");
-                    edited
-                }
-                _ => text.to_string(),
-            };
-            (*file, text)
-        })
-        .collect();
-    let refs: Vec<(&str, &str)> = sources.iter().map(|(f, t)| (*f, t.as_str())).collect();
-    Definitions::from_sources(&refs).expect("the edited definitions are valid")
+    Definitions::builtin_edited(|file, text| match file {
+        "track.json" => {
+            let edited = text.replace("\"fields\": [", &format!("\"fields\": [\n    {extra},"));
+            assert_ne!(edited, *text, "track.json has a field list");
+            edited
+        }
+        _ => text.to_string(),
+    })
+    .expect("the edited definitions are valid")
 }

@@ -1,5 +1,6 @@
 //! The query service over real indexes: the HTTP contract, hostile input, relevance on the
-//! Chinook catalog, the page in a real browser, and the rater's page. One test binary (one link) for all.
+//! Chinook catalog, the page in a real browser, the rater's page, and what a visitor expects of
+//! results and entity pages. One test binary (one link) for all.
 
 mod browser;
 mod clicks;
@@ -9,6 +10,7 @@ mod hostile;
 mod http;
 mod judge;
 mod relevance;
+mod visitor;
 
 use axum::Router;
 use axum::body::Body;
