@@ -8,8 +8,9 @@ use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{Order, Searcher, Term};
 
-use schemas::EntityKind;
 use schemas::definition::{Definitions, FieldType};
+use schemas::{EntityKey, EntityKind};
+use tantivy::schema::Value;
 
 use crate::collect;
 use crate::highlight::escape;
@@ -81,12 +82,109 @@ pub fn by_owner(
     Ok(Some(owned))
 }
 
+/// The field of a set's or a group's document that lists its tracks by id (a set's in its
+/// order, a group's newest first), separated by spaces.
+pub const TRACK_IDS: &str = "track_ids";
+
+/// The live tracks `of` (a set or a group) lists in its `track_ids`, in that order, and how
+/// many it lists. `None` when the generation does not store `track_ids` for the kind, or has no
+/// live document of `of`. Tracks gone from search since the list was written are left out.
+pub fn listed_tracks(
+    searcher: &Searcher,
+    definitions: &Definitions,
+    layout: &Layout,
+    of: EntityKey,
+    limit: usize,
+) -> tantivy::Result<Option<Owned>> {
+    let Some(field) = (definitions.kind(of.kind).field(TRACK_IDS))
+        .filter(|f| f.stored)
+        .map(|f| f.field)
+    else {
+        return Ok(None);
+    };
+    let Some(doc) = live_document(searcher, definitions, of)? else {
+        return Ok(None);
+    };
+    let ids: Vec<i64> = (doc.get_first(field).and_then(|v| v.as_str()))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|id| id.parse().ok())
+        .collect();
+    let mut listed = Owned {
+        total: ids.len() as u64,
+        hits: Vec::new(),
+    };
+    for id in ids {
+        if listed.hits.len() >= limit {
+            break;
+        }
+        let key = EntityKey::new(EntityKind::Track, id);
+        let Some(address) = live_address(searcher, definitions, key)? else {
+            listed.total -= 1;
+            continue;
+        };
+        if let Some(stored) = collect::stored(searcher, layout, address)? {
+            listed.hits.push(Hit {
+                key: stored.key,
+                highlight: escape(&stored.title),
+                title: stored.title,
+                subtitle: stored.subtitle,
+                score: 0.0,
+                fuzzy: false,
+                stored: stored.doc,
+            });
+        }
+    }
+    Ok(Some(listed))
+}
+
+/// Where `key`'s live (not tombstone) document is, if it has one.
+fn live_address(
+    searcher: &Searcher,
+    definitions: &Definitions,
+    key: EntityKey,
+) -> tantivy::Result<Option<tantivy::DocAddress>> {
+    let query = BooleanQuery::new(vec![
+        (
+            Occur::Must,
+            Box::new(TermQuery::new(
+                definitions.key_term(key),
+                IndexRecordOption::Basic,
+            )) as Box<dyn Query>,
+        ),
+        (
+            Occur::MustNot,
+            Box::new(TermQuery::new(
+                Term::from_field_u64(definitions.system().tombstone, 1),
+                IndexRecordOption::Basic,
+            )),
+        ),
+    ]);
+    let top = TopDocs::with_limit(1).order_by_score();
+    Ok(searcher
+        .search(&query, &top)?
+        .into_iter()
+        .next()
+        .map(|(_, a)| a))
+}
+
+fn live_document(
+    searcher: &Searcher,
+    definitions: &Definitions,
+    key: EntityKey,
+) -> tantivy::Result<Option<tantivy::TantivyDocument>> {
+    match live_address(searcher, definitions, key)? {
+        Some(address) => searcher.doc(address).map(Some),
+        None => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::Utc;
+    use schemas::Version;
     use schemas::row::EntityRow;
-    use schemas::{EntityKey, Version};
 
     fn row(kind: EntityKind, id: i64, title: &str, owner: i64, popularity: f64) -> EntityRow {
         let now = Utc::now();

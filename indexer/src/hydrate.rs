@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use schemas::db::{Db, Dialect};
 use schemas::definition::{DefinitionError, Definitions};
 use schemas::popularity::ActivityCounts;
-use schemas::row::EntityRow;
+use schemas::row::{EntityRow, FieldValue};
 use schemas::searchable;
 use schemas::{EntityKey, EntityKind, Version};
 
@@ -547,6 +547,17 @@ async fn read(
     sql: &'static Sql,
     binds: Binds<'_>,
 ) -> Result<Vec<Hydrated>, sqlx::Error> {
+    let mut rows = read_rows(db, kind, sql, binds).await?;
+    attach_track_lists(db, kind, &mut rows).await?;
+    Ok(rows)
+}
+
+async fn read_rows(
+    db: &Db,
+    kind: EntityKind,
+    sql: &'static Sql,
+    binds: Binds<'_>,
+) -> Result<Vec<Hydrated>, sqlx::Error> {
     Ok(match kind {
         EntityKind::Track => fetch::<TrackRow>(db, sql, binds)
             .await?
@@ -655,6 +666,7 @@ pub fn columns(kind: EntityKind) -> &'static [&'static str] {
             "owner_full_name",
             "track_count",
             "likes",
+            "track_ids",
         ],
         EntityKind::Group => &[
             "name",
@@ -664,6 +676,7 @@ pub fn columns(kind: EntityKind) -> &'static [&'static str] {
             "creator_full_name",
             "member_count",
             "track_count",
+            "track_ids",
         ],
     }
 }
@@ -797,6 +810,63 @@ fn group(r: GroupRow) -> Hydrated {
         row,
         searchable: r.searchable,
     }
+}
+
+/// How many track ids a set's or a group's document keeps: what its page lists.
+pub const LISTED_TRACKS: usize = 100;
+
+/// A set's tracks in its order, a group's newest tracks first, as `track_ids` (ids separated by
+/// spaces, at most [`LISTED_TRACKS`]): their pages list them from the index. One statement per
+/// hydration, whatever the number of rows.
+async fn attach_track_lists(
+    db: &Db,
+    kind: EntityKind,
+    rows: &mut [Hydrated],
+) -> Result<(), sqlx::Error> {
+    let (table, owner, order) = match kind {
+        EntityKind::Playlist => ("playlist_tracks", "playlist_id", "position"),
+        EntityKind::Group => ("group_tracks", "group_id", "created_at DESC, track_id DESC"),
+        EntityKind::Track | EntityKind::User => return Ok(()),
+    };
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.key().id).collect();
+    let pairs: Vec<(i64, i64)> = match db {
+        Db::Postgres(pool) => {
+            let sql = format!(
+                "SELECT {owner}, track_id FROM {table} WHERE {owner} = ANY($1) ORDER BY {owner}, {order}"
+            );
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(&ids)
+                .fetch_all(pool)
+                .await?
+        }
+        Db::Sqlite(pool) => {
+            let sql = format!(
+                "SELECT {owner}, track_id FROM {table} WHERE {owner} IN (SELECT value FROM json_each(?1)) ORDER BY {owner}, {order}"
+            );
+            let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_string());
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(list)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    let mut lists: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+    for (owner, track) in pairs {
+        let list = lists.entry(owner).or_default();
+        if list.len() < LISTED_TRACKS {
+            list.push(track.to_string());
+        }
+    }
+    for row in rows {
+        let list = lists.remove(&row.key().id).unwrap_or_default();
+        row.row
+            .fields
+            .insert("track_ids".to_string(), FieldValue::Text(list.join(" ")));
+    }
+    Ok(())
 }
 
 /// Up to `limit` ids of `kind` greater than `after`, in id order: the way full scans (verify,
@@ -958,6 +1028,28 @@ mod tests {
         assert_eq!(groups[0].row.text("name"), Some("Rockers"));
         let playlists = hydrate(db, EntityKind::Playlist, &[7]).await.unwrap();
         assert_eq!(playlists[0].row.text("owner_username"), Some("acdc"));
+        assert_eq!(playlists[0].row.text("track_ids"), Some(""), "an empty set");
+
+        // A set's tracks in its order; a group's newest first; a page reads the same.
+        for sql in [
+            "INSERT INTO playlist_tracks (playlist_id, track_id, position) VALUES (7, 11, 1), (7, 10, 0)",
+            "INSERT INTO group_tracks (group_id, track_id, created_at) VALUES \
+             (5, 10, '2024-01-01T00:00:00Z'), (5, 11, '2024-02-01T00:00:00Z')",
+        ] {
+            sqlx::query(sql).execute(pool).await.unwrap();
+        }
+        for rows in [
+            hydrate(db, EntityKind::Playlist, &[7]).await.unwrap(),
+            hydrate_range(db, EntityKind::Playlist, 0, 7).await.unwrap(),
+        ] {
+            assert_eq!(rows[0].row.text("track_ids"), Some("10 11"));
+        }
+        for rows in [
+            hydrate(db, EntityKind::Group, &[5]).await.unwrap(),
+            hydrate_range(db, EntityKind::Group, 0, 5).await.unwrap(),
+        ] {
+            assert_eq!(rows[0].row.text("track_ids"), Some("11 10"));
+        }
 
         testing::soft_delete(db, EntityKey::new(EntityKind::User, 1), testing::now())
             .await

@@ -1,8 +1,6 @@
 //! What an entity page lists below the entity, all from the live generation's index: a
-//! person's most popular tracks and their sets ([`engine::owned`]). A set's tracks and a
-//! group's tracks are not listed: the index knows who owns a set or created a group, not what
-//! is in it, and listing the owner's other work in their place would show something else
-//! under the heading.
+//! person's most popular tracks and their sets, a set's tracks in its order, a group's newest
+//! tracks ([`engine::owned`]; sets and groups keep their track ids in `track_ids`).
 
 use tantivy::Searcher;
 
@@ -15,6 +13,9 @@ use engine::owned;
 
 /// Items a list shows (the most popular); its heading gives the total.
 pub const LISTED: usize = 10;
+
+/// A set's page lists all its tracks, up to as many as its document keeps.
+pub const SET_TRACKS: usize = 100;
 
 /// One list on an entity page.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,33 +44,46 @@ pub fn lists(
     layout: &Layout,
     key: EntityKey,
 ) -> tantivy::Result<Vec<Listing>> {
-    let wanted: &[(EntityKind, &'static str)] = match key.kind {
-        EntityKind::User => &[
-            (EntityKind::Track, "Popular tracks"),
-            (EntityKind::Playlist, "Sets"),
-        ],
-        EntityKind::Track | EntityKind::Playlist | EntityKind::Group => &[],
+    let mut lists = Vec::new();
+    let mut list = |heading, kind, found: Option<owned::Owned>| {
+        if let Some(found) = found {
+            lists.push(Listing {
+                heading,
+                kind,
+                total: found.total,
+                items: (found.hits.into_iter())
+                    .map(|hit| Listed {
+                        stats: Stats::read(definitions, hit.key.kind, &hit.stored),
+                        key: hit.key,
+                        title: hit.title,
+                    })
+                    .collect(),
+            });
+        }
     };
-    let mut lists = Vec::with_capacity(wanted.len());
-    for &(kind, heading) in wanted {
-        let Some(found) = owned::by_owner(searcher, definitions, layout, key.id, kind, LISTED)?
-        else {
-            continue;
-        };
-        lists.push(Listing {
-            heading,
-            kind,
-            total: found.total,
-            items: found
-                .hits
-                .into_iter()
-                .map(|hit| Listed {
-                    stats: Stats::read(definitions, hit.key.kind, &hit.stored),
-                    key: hit.key,
-                    title: hit.title,
-                })
-                .collect(),
-        });
+    match key.kind {
+        EntityKind::User => {
+            for (kind, heading) in [
+                (EntityKind::Track, "Popular tracks"),
+                (EntityKind::Playlist, "Sets"),
+            ] {
+                let found = owned::by_owner(searcher, definitions, layout, key.id, kind, LISTED)?;
+                list(heading, kind, found);
+            }
+        }
+        EntityKind::Playlist | EntityKind::Group => {
+            let heading = match key.kind {
+                EntityKind::Playlist => "Tracks",
+                _ => "Newest tracks",
+            };
+            let limit = match key.kind {
+                EntityKind::Playlist => SET_TRACKS,
+                _ => LISTED,
+            };
+            let found = owned::listed_tracks(searcher, definitions, layout, key, limit)?;
+            list(heading, EntityKind::Track, found);
+        }
+        EntityKind::Track => {}
     }
     Ok(lists)
 }

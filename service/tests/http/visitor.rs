@@ -85,7 +85,8 @@ fn rows() -> Vec<EntityRow> {
         song(103, "Quiet Hours", AURORA, 1.0, 40, 2),
         song(201, "Aurora Keys", OTHER, 100.0, 99_000, 10),
         song(202, "Harbor Lights", OTHER, 30.0, 7_000, 10),
-        set(301, "Night Drive", AURORA, 2, 3.0),
+        // Its tracks in its order; 999 is gone from search and left out of the list.
+        set(301, "Night Drive", AURORA, 2, 3.0).with("track_ids", "103 999 101"),
         set(302, "Demos", AURORA, 1, 1.0),
         set(303, "Borrowed Lights", OTHER, 4, 9.0),
         entity(EntityKind::Group, 401, at(800))
@@ -93,7 +94,8 @@ fn rows() -> Vec<EntityRow> {
             .with("owner_id", 7_i64)
             .with("creator_full_name", "Aurora Keys")
             .with("member_count", 25_i64)
-            .with("track_count", 4_i64),
+            .with("track_count", 4_i64)
+            .with("track_ids", "202 102"),
     ]
 }
 
@@ -308,12 +310,20 @@ async fn a_persons_page_lists_their_popular_tracks_and_their_sets() {
         "ids are links, not facts: {html}"
     );
 
-    // Sets and groups list no tracks: the index has no membership (see `service::listing`).
-    for page in ["/playlists/301", "/groups/401"] {
+    // A set lists its tracks in its order, a group its newest tracks, from their documents'
+    // `track_ids`: only what search still has.
+    for (page, tracks) in [
+        ("/playlists/301", vec![103, 101]),
+        ("/groups/401", vec![202, 102]),
+    ] {
         let (status, html, _) = get_raw(&router, page).await;
         assert_eq!(status, StatusCode::OK, "{page}");
-        assert!(!html.contains("<section class=\"list\""), "{page}: {html}");
+        assert_eq!(listed(&html, "track"), Some(tracks), "{page}: {html}");
     }
+    // A set with no tracks says so.
+    let (_, html, _) = get_raw(&router, "/playlists/302").await;
+    assert_eq!(listed(&html, "track"), Some(vec![]), "{html}");
+    assert!(html.contains("None yet."), "{html}");
 
     // On the catalog: an artist's tracks by popularity, their albums as sets.
     let catalog = chinook();
