@@ -26,6 +26,10 @@ pub(crate) enum Work {
         generation: Generation,
         result: Result<(), IndexerError>,
     },
+    /// Rows as the database has them now, by version only (`Indexer::reconcile`): those the
+    /// index holds at another version are re-read and written, and, for a full sweep of a
+    /// kind, the index's documents of that kind that have no row are removed.
+    Reconcile(crate::reconcile::Observed),
 }
 
 /// Work handed to the running indexer, and where it reports back.
@@ -64,6 +68,16 @@ impl ReindexFeed {
     /// durable, searchable and built.
     pub async fn finish(&self, generation: Generation) -> Result<(), IndexerError> {
         self.send(Work::Finish(generation)).await.map(|_| ())
+    }
+
+    /// Repairs what the index holds differently from `observed`
+    /// ([`Indexer::reconcile`](crate::Indexer::reconcile)); waits until it is written. The
+    /// report's outcomes count the repairs.
+    pub async fn reconcile(
+        &self,
+        observed: crate::reconcile::Observed,
+    ) -> Result<BatchReport, IndexerError> {
+        self.send(Work::Reconcile(observed)).await
     }
 
     async fn send(&self, work: Work) -> Result<BatchReport, IndexerError> {

@@ -812,6 +812,63 @@ fn group(r: GroupRow) -> Hydrated {
     }
 }
 
+/// `(id, version)` of the rows of `kind` whose `updated_at` is in `(from, until]`: what a
+/// reconcile pass compares with the index (a range scan on the `updated_at` index).
+pub async fn versions_between(
+    db: &Db,
+    kind: EntityKind,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<(i64, Version)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT id, updated_at FROM {} WHERE updated_at > $1 AND updated_at <= $2",
+        kind.table()
+    );
+    let sql = db.dialect_sql(&sql).into_owned();
+    let rows: Vec<(i64, DateTime<Utc>)> = match db {
+        Db::Postgres(pool) => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(from)
+                .bind(until)
+                .fetch_all(pool)
+                .await?
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(from)
+                .bind(until)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    Ok(versioned(rows))
+}
+
+/// `(id, version)` of every row of `kind`: a reconcile sweep (an index-only scan of the
+/// primary key and `updated_at` on PostgreSQL).
+pub async fn all_versions(db: &Db, kind: EntityKind) -> Result<Vec<(i64, Version)>, sqlx::Error> {
+    let sql = format!("SELECT id, updated_at FROM {}", kind.table());
+    let rows: Vec<(i64, DateTime<Utc>)> = match db {
+        Db::Postgres(pool) => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_all(pool)
+                .await?
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    Ok(versioned(rows))
+}
+
+fn versioned(rows: Vec<(i64, DateTime<Utc>)>) -> Vec<(i64, Version)> {
+    rows.into_iter()
+        .map(|(id, at)| (id, Version::from_datetime(at)))
+        .collect()
+}
+
 /// How many track ids a set's or a group's document keeps: what its page lists.
 pub const LISTED_TRACKS: usize = 100;
 

@@ -4,7 +4,8 @@
 //! - `disco_events_total{outcome}`: every delivery, by what became of it;
 //! - `disco_time_to_searchable_seconds`: from an event's `occurred_at` to the reload that made
 //!   its effect visible;
-//! - `disco_indexer_batch_seconds`, `disco_indexer_batch_events`: batch latency and size.
+//! - `disco_indexer_batch_seconds`, `disco_indexer_batch_events`: batch latency and size;
+//! - `disco_reconcile_repairs_total{kind, cause}`: entities reconciliation repaired.
 
 use std::time::Duration;
 
@@ -57,6 +58,8 @@ pub const EVENTS_TOTAL: &str = "disco_events_total";
 pub const TIME_TO_SEARCHABLE: &str = "disco_time_to_searchable_seconds";
 pub const BATCH_SECONDS: &str = "disco_indexer_batch_seconds";
 pub const BATCH_EVENTS: &str = "disco_indexer_batch_events";
+/// Entities the reconciler wrote because the site lost their event, by kind and cause.
+pub const REPAIRS_TOTAL: &str = "disco_reconcile_repairs_total";
 /// Messages waiting in this replica's queue, as last read (`broker::amqp::watch_backlog`).
 pub const BROKER_BACKLOG: &str = "disco_broker_backlog_messages";
 
@@ -77,6 +80,10 @@ pub fn describe() {
         "Indexer batch latency."
     );
     metrics::describe_histogram!(BATCH_EVENTS, "Deliveries per indexer batch.");
+    metrics::describe_counter!(
+        REPAIRS_TOTAL,
+        "Entities reconciliation repaired (the site lost their event), by kind and cause."
+    );
     metrics::describe_gauge!(
         BROKER_BACKLOG,
         "Messages ready in the indexer's queue, not yet delivered."
@@ -86,6 +93,11 @@ pub fn describe() {
 /// Records the broker backlog: give it to `broker::amqp::watch_backlog`.
 pub fn backlog(messages: u32) {
     metrics::gauge!(BROKER_BACKLOG).set(f64::from(messages));
+}
+
+pub(crate) fn repaired(kind: schemas::EntityKind, cause: crate::reconcile::Cause) {
+    metrics::counter!(REPAIRS_TOTAL, "kind" => kind.as_str(), "cause" => cause.as_str())
+        .increment(1);
 }
 
 pub(crate) fn count(outcome: Outcome, n: u64) {

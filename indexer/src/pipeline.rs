@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use schemas::activity::ActivityEvent;
+use schemas::activity::{ActivityEvent, uploader_hint};
 use schemas::db::Db;
 use schemas::definition::Definitions;
 use schemas::envelope::{Envelope, EnvelopeError};
@@ -34,6 +34,7 @@ use crate::feed::{ReindexFeed, Synthesized, Work};
 use crate::generations::{Generation, GenerationHandle, Generations, Phase};
 use crate::hydrate::{self, Hydrated};
 use crate::metrics::{self, Outcome};
+use crate::reconcile::{Cause, Observed};
 use crate::versions::{self, Decision, Stored, VersionMap};
 use crate::{IndexChange, IndexerError};
 
@@ -292,6 +293,7 @@ impl Indexer {
         let Synthesized { work, done } = work;
         let outcome = match work {
             Work::Rows(rows) => self.apply_rows(rows).await,
+            Work::Reconcile(observed) => self.reconcile(observed).await,
             Work::Finish(generation) => match self.commit_in_background(generation) {
                 Some(commit) => {
                     self.answer_when_committed(generation, commit, done);
@@ -461,6 +463,84 @@ impl Indexer {
             tracing::debug!(%generation, "committed the build");
         }
         self.generations.set_phase(generation, Phase::Built)
+    }
+
+    /// Repairs what the index holds differently from the database
+    /// ([`crate::reconcile`]): every observed row some writable generation holds at another
+    /// version (or not at all) is re-read and written through the versioned path, and for a
+    /// full sweep, every document of the kind with no row is removed. Rows and documents newer
+    /// than `observed.until` are left to their events. The report counts what was written;
+    /// each write is a repair, counted by kind and cause.
+    pub async fn reconcile(&mut self, observed: Observed) -> Result<BatchReport, IndexerError> {
+        let mut report = BatchReport::default();
+        self.sync_targets()?;
+        let kind = observed.kind;
+        let mut pending = Vec::new();
+        for &(id, version) in &observed.rows {
+            let key = EntityKey::new(kind, id);
+            let differs = (self.targets.values())
+                .any(|t| t.versions.get(&key).map(|s| s.version) != Some(version));
+            if version <= observed.until && differs {
+                pending.push(Pending {
+                    floor: version,
+                    ..dependent(key)
+                });
+            }
+        }
+        if observed.complete {
+            let present: std::collections::HashSet<i64> =
+                observed.rows.iter().map(|(id, _)| *id).collect();
+            let mut gone: BTreeMap<EntityKey, Version> = BTreeMap::new();
+            for target in self.targets.values() {
+                for (key, stored) in target.versions.iter() {
+                    if key.kind == kind
+                        && !stored.tombstone
+                        && stored.version <= observed.until
+                        && !present.contains(&key.id)
+                    {
+                        let newest = gone.entry(*key).or_insert(stored.version);
+                        *newest = (*newest).max(stored.version);
+                    }
+                }
+            }
+            // A tombstone just newer than the document it replaces.
+            pending.extend(gone.into_iter().map(|(key, version)| Pending {
+                floor: Version(version.0 + 1),
+                destroyed: true,
+                ..dependent(key)
+            }));
+        }
+        if pending.is_empty() {
+            return Ok(report);
+        }
+        let repairs: HashMap<EntityKey, Cause> = (pending.iter())
+            .map(|p| {
+                let cause = match p.destroyed {
+                    true => Cause::LostDelete,
+                    false => Cause::LostUpdate,
+                };
+                (p.key, cause)
+            })
+            .collect();
+        let mut items = self.resolve(pending).await?;
+        self.recount_uploaders(&mut items).await?;
+        let owners = owners(&items, |_, _| true);
+        self.fan_out(&mut items, owners).await?;
+        let operations = self.versioned_writes(&mut items);
+        self.commit(operations, Pace::Live).await?;
+        // The changes are announced (suggest follows them); the report counts repairs, not
+        // deliveries (there are none).
+        self.announce(&items, &mut BatchReport::default());
+        for item in &items {
+            let written = matches!(item.outcome, Outcome::Indexed | Outcome::Deleted);
+            // Entities written because a repaired owner changed are part of its repair.
+            if let (true, Some(&cause)) = (written, repairs.get(&item.pending.key)) {
+                report.add(item.outcome, 1);
+                metrics::repaired(item.pending.key.kind, cause);
+                tracing::info!(key = %item.pending.key, cause = cause.as_str(), "repaired an entity the site did not announce");
+            }
+        }
+        Ok(report)
     }
 
     /// One batch, through every stage in order.
@@ -1145,7 +1225,16 @@ async fn read_envelopes<S: EventSource>(
             other => other.map(Ok),
         };
         match parsed {
-            Ok(Ok(event)) => events.push((position, event)),
+            Ok(Ok(event)) => {
+                if let Some(uploader) = uploader_hint(&event, &delivery.body) {
+                    marks.push(Mark {
+                        position,
+                        key: uploader,
+                        occurred_at: event.occurred_at,
+                    });
+                }
+                events.push((position, event));
+            }
             Ok(Err(activity)) => marks.extend(activity.marks.into_iter().map(|key| Mark {
                 position,
                 key,
@@ -1429,6 +1518,66 @@ mod tests {
         assert_eq!(matching(&live, "kesha"), vec!["track:1"]);
         assert!(matching(&other, "kesha").is_empty());
         assert_eq!(matching(&other, "song"), vec!["track:1"]);
+    }
+
+    /// A change the site never announced is repaired by a reconcile pass, and a row deleted
+    /// outright with no event by a sweep; what the index already holds is left alone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reconciling_repairs_unannounced_changes_and_deletes() {
+        let mut build = Build::with_users(3).await;
+        let (db, generations, _, at) = build.parts();
+        let users = hydrate::hydrate(&db, EntityKind::User, &[1, 2, 3])
+            .await
+            .unwrap();
+        build.indexer.apply_rows(users).await.unwrap();
+        let live = generations.live();
+        let named = |text: &str| testing::keys_matching(&live, &["full_name"], text).unwrap();
+        assert_eq!(named("singer").len(), 3);
+
+        // Renamed and deleted outright, with no event.
+        let user = |id| EntityKey::new(EntityKind::User, id);
+        testing::rename(
+            &db,
+            user(1),
+            "Quiet Crooner",
+            at + chrono::Duration::seconds(5),
+        )
+        .await
+        .unwrap();
+        testing::remove(&db, user(2)).await.unwrap();
+        let until = Utc::now() + chrono::Duration::seconds(10);
+        let since = at - chrono::Duration::hours(1);
+
+        let pass = crate::reconcile::changed(&db, EntityKind::User, since, until)
+            .await
+            .unwrap();
+        assert_eq!(pass.rows.len(), 2, "the renamed user and the untouched one");
+        let report = build.indexer.reconcile(pass.clone()).await.unwrap();
+        assert_eq!(
+            report.outcomes.get(&Outcome::Indexed),
+            Some(&1),
+            "{report:?}"
+        );
+        assert_eq!(named("crooner"), vec!["user:1"]);
+        assert_eq!(
+            named("singer"),
+            vec!["user:2", "user:3"],
+            "a pass finds no delete"
+        );
+        // Again: nothing differs any more.
+        let again = build.indexer.reconcile(pass).await.unwrap();
+        assert!(again.outcomes.is_empty(), "{again:?}");
+
+        let sweep = crate::reconcile::sweep_kind(&db, EntityKind::User, until)
+            .await
+            .unwrap();
+        let report = build.indexer.reconcile(sweep).await.unwrap();
+        assert_eq!(
+            report.outcomes.get(&Outcome::Deleted),
+            Some(&1),
+            "{report:?}"
+        );
+        assert_eq!(named("singer"), vec!["user:3"]);
     }
 
     /// From a feed, a build's final commit runs off the loop: what arrives meanwhile is held,

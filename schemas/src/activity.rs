@@ -138,6 +138,19 @@ impl FromStr for Activity {
     }
 }
 
+/// The uploader a track's destroy event names (`user_id`, as the site publishes the row's
+/// columns): their track count changes, and a track deleted outright before the index ever
+/// held it leaves nothing else to name them. A hint for a re-count only — a wrong one costs a
+/// needless re-count.
+pub fn uploader_hint(event: &crate::envelope::Envelope, body: &[u8]) -> Option<EntityKey> {
+    if event.action != Action::Destroy || event.key.kind != EntityKind::Track {
+        return None;
+    }
+    let body: Value = serde_json::from_slice(body).ok()?;
+    let id = body.get("user_id")?.as_i64().filter(|id| *id > 0)?;
+    Some(EntityKey::new(EntityKind::User, id))
+}
+
 /// One activity event: what happened, when, and the entities to re-count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivityEvent {

@@ -66,8 +66,9 @@ pub fn condition(kind: EntityKind, alias: &str) -> String {
     }
 }
 
-/// The row's own state, whoever owns it.
-fn own_condition(kind: EntityKind, alias: &str) -> String {
+/// The row's own state, whoever owns it: what its owner or a moderator sets on the row itself
+/// (the site simulator hides and restores by it).
+pub fn own_condition(kind: EntityKind, alias: &str) -> String {
     let live = format!("{alias}.deleted_at IS NULL AND {alias}.taken_down = FALSE");
     if has_sharing(kind) {
         format!("{live} AND {alias}.sharing = 'public'")

@@ -56,7 +56,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use chrono::Utc;
-use indexer::metrics::{EVENTS_TOTAL, TIME_TO_SEARCHABLE};
+use indexer::metrics::{EVENTS_TOTAL, REPAIRS_TOTAL, TIME_TO_SEARCHABLE};
 use quality::{click_log, experiments};
 use schemas::db::Db;
 use serde::{Deserialize, Serialize};
@@ -192,6 +192,11 @@ fn indexer_figures(exposition: &Exposition) -> Value {
     let time_to_searchable = exposition.histogram(TIME_TO_SEARCHABLE);
     json!({
         "events": exposition.by_label(EVENTS_TOTAL, "outcome"),
+        // Each repair is an event the site lost: operators should see them.
+        "repairs": {
+            "by_kind": exposition.by_label(REPAIRS_TOTAL, "kind"),
+            "by_cause": exposition.by_label(REPAIRS_TOTAL, "cause"),
+        },
         "time_to_searchable": {
             "count": time_to_searchable.as_ref().map_or(0, Buckets::count),
             "p50": time_to_searchable.as_ref().and_then(|h| h.quantile(0.5)),

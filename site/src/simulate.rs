@@ -50,6 +50,9 @@ pub struct SimOptions {
     pub duplicate: f64,
     /// Shuffle events within windows of this many (0 or 1: publish in order).
     pub reorder: usize,
+    /// Probability of writing the row and never publishing its event, as a site that crashes
+    /// between the two does: what reconciliation must heal.
+    pub lose: f64,
 }
 
 impl Default for SimOptions {
@@ -59,6 +62,7 @@ impl Default for SimOptions {
             lag: Duration::ZERO,
             duplicate: 0.0,
             reorder: 0,
+            lose: 0.0,
         }
     }
 }
@@ -121,7 +125,8 @@ pub struct Step {
     pub envelope: Envelope,
     /// The row still exists after the step.
     pub exists: bool,
-    /// The entity is searchable after the step ([`schemas::searchable`]).
+    /// The entity's own row is searchable after the step ([`schemas::searchable::own_condition`];
+    /// whether its owner is, is the owner's row's state).
     pub searchable: bool,
     /// How many times the event was (or will be, under reordering) published.
     pub copies: usize,
@@ -163,6 +168,12 @@ enum Pick {
 impl<P: Publisher> Simulator<P> {
     /// A simulator over a seeded (or empty) database.
     pub async fn new(db: Db, publisher: P, options: SimOptions) -> Result<Simulator<P>, SiteError> {
+        if !(0.0..=1.0).contains(&options.lose) {
+            return Err(SiteError::Invalid(format!(
+                "lost-event probability {} is not in 0..1",
+                options.lose
+            )));
+        }
         if !(0.0..=1.0).contains(&options.duplicate) {
             return Err(SiteError::Invalid(format!(
                 "duplicate probability {} is not in 0..1",
@@ -261,6 +272,11 @@ impl<P: Publisher> Simulator<P> {
             }
         };
         let key = EntityKey::new(kind, id);
+        // A track's destroy names its uploader, as the site's broadcast of the row does.
+        let uploader = match (kind, edit) {
+            (EntityKind::Track, SiteEdit::HardDeleted) => self.uploader(id).await?,
+            _ => None,
+        };
         let occurred_at =
             DateTime::from_timestamp_micros(at).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
         let envelope = Envelope {
@@ -268,12 +284,17 @@ impl<P: Publisher> Simulator<P> {
             key,
             occurred_at,
         };
-        let copies = 1 + usize::from(self.rng.random_bool(self.options.duplicate));
+        // Drawn only when losing is on, so a seed replays the same site without it.
+        let lost = self.options.lose > 0.0 && self.rng.random_bool(self.options.lose);
+        let copies = match lost {
+            true => 0,
+            false => 1 + usize::from(self.rng.random_bool(self.options.duplicate)),
+        };
         if self.lagging.is_none() {
             apply_write(&self.db, &write).await?;
-            self.emit(&envelope, copies).await?;
+            self.emit(&envelope, uploader, copies).await?;
         } else {
-            self.emit(&envelope, copies).await?;
+            self.emit(&envelope, uploader, copies).await?;
             let due = Instant::now() + self.options.lag;
             self.pending.insert(key, due);
             if let Some(lagging) = &self.lagging {
@@ -300,12 +321,48 @@ impl<P: Publisher> Simulator<P> {
         Ok(())
     }
 
-    async fn emit(&mut self, envelope: &Envelope, copies: usize) -> Result<(), SiteError> {
+    async fn emit(
+        &mut self,
+        envelope: &Envelope,
+        uploader: Option<i64>,
+        copies: usize,
+    ) -> Result<(), SiteError> {
+        let body = match uploader {
+            None => envelope.to_body(),
+            Some(user_id) => {
+                let mut body: serde_json::Value =
+                    serde_json::from_slice(&envelope.to_body()).unwrap_or_default();
+                body["user_id"] = user_id.into();
+                body.to_string().into_bytes()
+            }
+        };
         for _ in 0..copies {
-            self.outbox
-                .push((envelope.routing_key(), envelope.to_body()));
+            self.outbox.push((envelope.routing_key(), body.clone()));
         }
         self.flush(false).await
+    }
+
+    /// Who uploaded track `id` (before it is deleted outright).
+    async fn uploader(&self, id: i64) -> Result<Option<i64>, SiteError> {
+        let sql = self
+            .db
+            .dialect_sql("SELECT user_id FROM tracks WHERE id = $1");
+        let row: Option<(i64,)> = match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(sql.into_owned()))
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(sql.into_owned()))
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+            }
+        }
+        .map_err(SiteError::db(format!("reading track {id}'s uploader")))?;
+        Ok(row.map(|(user,)| user))
     }
 
     /// Publishes the outbox: at once when not reordering, else a shuffled window once full.
@@ -493,7 +550,9 @@ async fn fetch_target(
     pick: Pick,
 ) -> Result<Option<Target>, SiteError> {
     let table = kind.table();
-    let searchable = searchable::condition(kind, table);
+    // The simulated owner or moderator hides and restores the row itself; whether its owner
+    // is searchable is another row's business.
+    let searchable = searchable::own_condition(kind, table);
     let condition = match pick {
         Pick::Any => String::new(),
         Pick::Searchable => format!("AND {searchable}"),
@@ -649,6 +708,8 @@ pub enum Limit {
 pub struct RunReport {
     pub steps: u64,
     pub published: u64,
+    /// Changes written whose event was dropped on purpose (`SimOptions::lose`).
+    pub lost: u64,
     pub changes: std::collections::BTreeMap<(EntityKind, SiteEdit), u64>,
     pub elapsed: Duration,
 }
@@ -658,10 +719,11 @@ impl fmt::Display for RunReport {
         let secs = self.elapsed.as_secs_f64().max(1e-3);
         writeln!(
             f,
-            "{} changes, {} events published in {secs:.1} s ({:.1} changes/s)",
+            "{} changes, {} events published in {secs:.1} s ({:.1} changes/s), {} lost on purpose",
             self.steps,
             self.published,
-            self.steps as f64 / secs
+            self.steps as f64 / secs,
+            self.lost
         )?;
         for ((kind, change), n) in &self.changes {
             writeln!(f, "  {kind:<8} {change:<12} {n:>8}")?;
@@ -696,6 +758,7 @@ pub async fn run<P: Publisher>(
         let step = sim.step().await?;
         report.steps += 1;
         report.published += step.copies as u64;
+        report.lost += u64::from(step.copies == 0);
         *report
             .changes
             .entry((step.envelope.key.kind, step.change))

@@ -19,12 +19,12 @@ use site::publish::{AmqpPublisher, MemoryPublisher};
 use site::seed::{SeedOptions, seed};
 use site::simulate::{SimOptions, Simulator, SiteEdit, Step};
 
-/// (updated_at µs, searchable) of an entity's row, `None` when it is gone.
+/// (updated_at µs, own row searchable) of an entity's row, `None` when it is gone.
 async fn row_state(db: &Db, key: EntityKey) -> Option<(i64, bool)> {
     let table = key.kind.table();
     let sql = format!(
         "SELECT updated_at, ({}) FROM {table} WHERE id = $1",
-        searchable::condition(key.kind, table)
+        searchable::own_condition(key.kind, table)
     );
     let sql = db.dialect_sql(&sql).into_owned();
     let row: Option<(DateTime<Utc>, bool)> = match db {

@@ -84,6 +84,7 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
         wiring::indexer_config(&args.index),
     )?;
     let (changes, feed) = (indexer.changes(), indexer.reindex_feed());
+    wiring::reconcile(db.clone(), feed.clone(), &args.index, cancel.clone());
     let indexer_task = {
         let (source, stop) = (bus.source(), cancel.clone());
         tokio::spawn(async move {

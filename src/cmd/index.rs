@@ -16,6 +16,16 @@ pub struct IndexArgs {
     /// Longest wait, in milliseconds, for a batch to fill after its first delivery.
     #[arg(long, env = "DISCO_BATCH_WAIT_MS", default_value_t = 50)]
     pub batch_wait_ms: u64,
+    /// How often the indexer compares recently changed rows with the index and repairs what
+    /// the site never announced (`indexer::reconcile`).
+    #[arg(long, env = "DISCO_RECONCILE_EVERY", default_value = "30s", value_parser = rank::schedule::parse_period)]
+    pub reconcile_every: Duration,
+    /// How long a change is left to its event before reconciliation calls it lost.
+    #[arg(long, env = "DISCO_RECONCILE_GRACE", default_value = "10s", value_parser = rank::schedule::parse_period)]
+    pub reconcile_grace: Duration,
+    /// How often a full sweep also finds rows deleted outright with no event.
+    #[arg(long, env = "DISCO_SWEEP_EVERY", default_value = "1h", value_parser = rank::schedule::parse_period)]
+    pub sweep_every: Duration,
     #[command(flatten)]
     pub definitions: super::common::DefinitionsDir,
 }
@@ -35,9 +45,10 @@ pub async fn run(globals: Globals, args: IndexArgs) -> anyhow::Result<()> {
     let mut amqp = AmqpConfig::new(&amqp_url, &globals.exchange, &globals.queue);
     amqp.prefetch = u16::try_from(args.batch_size.saturating_mul(2)).unwrap_or(u16::MAX);
     let source = AmqpSource::connect(amqp).await?;
-    let indexer = Indexer::open(db, catalog.clone(), config)?;
+    let mut indexer = Indexer::open(db.clone(), catalog.clone(), config)?;
     let cancel = CancellationToken::new();
     tokio::spawn(stop_on_signal(cancel.clone()));
+    super::wiring::reconcile(db, indexer.reindex_feed(), &args, cancel.clone());
     tracing::info!(live = %catalog.live().generation, queue = %globals.queue, "indexer running");
     indexer.run(source, cancel).await?;
     tracing::info!("indexer stopped");

@@ -54,6 +54,7 @@ pub async fn run(globals: Globals, args: ServeArgs) -> anyhow::Result<()> {
                 wiring::indexer_config(&args.index),
             )?;
             let (changes, feed) = (indexer.changes(), indexer.reindex_feed());
+            wiring::reconcile(db.clone(), feed.clone(), &args.index, cancel.clone());
             let stop = cancel.clone();
             let task = tokio::spawn(async move {
                 let outcome = indexer.run(source, stop.clone()).await;

@@ -29,6 +29,10 @@ pub struct SimulateArgs {
     /// Shuffle events within windows of this many (0: in order).
     #[arg(long, default_value_t = 0)]
     pub reorder: usize,
+    /// Probability of writing a row and dropping its event (a site crashing between the two),
+    /// for reconciliation to heal.
+    #[arg(long, default_value_t = 0.0)]
+    pub lose_events: f64,
     /// Seed of the simulator's choices.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -55,6 +59,7 @@ pub async fn run(globals: Globals, args: SimulateArgs) -> anyhow::Result<()> {
         lag: Duration::from_millis(args.lag_ms),
         duplicate: args.duplicate,
         reorder: args.reorder,
+        lose: args.lose_events,
     };
     let limit = match args.events {
         Some(n) => Limit::Events(n),

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use engine::{SearchSource, Snapshot};
+use indexer::feed::ReindexFeed;
 use indexer::{CancellationToken, Generations, IndexerConfig};
+use schemas::db::Db;
 use service::QueryState;
 
 use super::common::Globals;
@@ -217,6 +219,23 @@ pub fn indexer_config(args: &IndexArgs) -> IndexerConfig {
     config.batch.max_events = args.batch_size.max(1);
     config.batch.max_wait = Duration::from_millis(args.batch_wait_ms);
     config
+}
+
+/// Runs the reconciler beside the indexer `feed` leads to, until `cancel`: repairs what the
+/// site changed without an event. A reconciler that fails logs why and stops; the indexer goes
+/// on (its events are still applied).
+pub fn reconcile(db: Db, feed: ReindexFeed, args: &IndexArgs, cancel: CancellationToken) {
+    let config = indexer::reconcile::ReconcileConfig {
+        every: args.reconcile_every,
+        grace: args.reconcile_grace,
+        sweep_every: args.sweep_every,
+        ..Default::default()
+    };
+    tokio::spawn(async move {
+        if let Err(e) = indexer::reconcile::run(db, feed, config, cancel).await {
+            tracing::error!(error = %e, "reconciliation stopped");
+        }
+    });
 }
 
 /// Broker prefetch: two batches in flight, so the next fills while one commits.

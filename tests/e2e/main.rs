@@ -11,5 +11,6 @@ mod indexer_process;
 mod ops_admin;
 mod ops_cli;
 mod ops_postgres;
+mod reconcile;
 mod support;
 mod takedown;

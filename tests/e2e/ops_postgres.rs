@@ -152,7 +152,13 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(site: &Site) -> Server {
+        Server::start_with(site, &[])
+    }
+
+    /// [`Server::start`] with more environment (`DISCO_RECONCILE_EVERY`, …).
+    pub(crate) fn start_with(site: &Site, envs: &[(&str, &str)]) -> Server {
         let mut child = disco(site)
+            .envs(envs.iter().copied())
             .arg("serve")
             .env("DISCO_LISTEN", "127.0.0.1:0")
             .env("DISCO_ADMIN_TOKEN", TOKEN)
@@ -196,6 +202,14 @@ impl Server {
             http: reqwest::Client::new(),
             log,
         }
+    }
+
+    /// `/metrics`, as Prometheus reads it.
+    pub(crate) async fn metrics(&self) -> String {
+        let url = format!("{}/metrics", self.base);
+        let response = self.http.get(&url).send().await;
+        let response = response.unwrap_or_else(|e| panic!("{url}: {e}"));
+        response.text().await.unwrap_or_default()
     }
 
     pub(crate) fn log(&self) -> String {
@@ -579,15 +593,7 @@ async fn a_reindex_while_the_site_keeps_changing_verifies_after_swap_and_after_r
         "{}",
         dashboard["broker"]
     );
-    let metrics = server
-        .http
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("disco_broker_backlog_messages 0"),
         "{metrics}"

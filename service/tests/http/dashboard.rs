@@ -256,7 +256,7 @@ async fn dashboard_data_shows_load_quality_and_the_click_log_after_traffic() {
     assert_eq!(data["reindex"]["state"], "idle");
     assert!(data["generations"]["generations"].is_array());
     assert!(
-        data["indexer"]["events"].is_object(),
+        data["indexer"]["events"].is_object() && data["indexer"]["repairs"]["by_cause"].is_object(),
         "no indexer here, but no error either"
     );
 
