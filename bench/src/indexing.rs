@@ -261,7 +261,12 @@ impl Publisher {
         Ok((at, slice.len() as u64))
     }
 
-    async fn publish(&self, routing_key: &str, body: Vec<u8>) -> Result<(), lapin::Error> {
+    /// Publishes one event as the site does (the takedown's user events go this way too).
+    pub(crate) async fn publish(
+        &self,
+        routing_key: &str,
+        body: Vec<u8>,
+    ) -> Result<(), lapin::Error> {
         match self {
             Publisher::Memory(bus) => bus.publish(routing_key, body),
             Publisher::Amqp(amqp) => {

@@ -15,6 +15,7 @@
 //! | [`http_load`] | open-loop HTTP load with coordinated-omission-corrected latency |
 //! | [`events_flood`] | search latency and losses while `POST /events` is flooded |
 //! | [`sensitivity`] | searches interleaving and A/B each need to name the better ranking |
+//! | [`takedown`] | a mass takedown: how soon the spam is gone, what live events and search pay |
 
 pub mod events_flood;
 pub mod http_load;
@@ -26,3 +27,4 @@ pub mod searching;
 pub mod sensitivity;
 pub mod suggesting;
 pub mod synthetic_graph;
+pub mod takedown;

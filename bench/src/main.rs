@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use bench::{
     events_flood, http_load, indexing, ranking, reindexing, replay, searching, sensitivity,
-    suggesting,
+    suggesting, takedown,
 };
 use clap::{Args, Parser, Subcommand};
 
@@ -163,6 +163,15 @@ enum Bench {
         #[command(flatten)]
         args: sensitivity::SensitivityArgs,
     },
+    /// Mass takedown (issue #24): 10,000 spam accounts taken down by one statement per table
+    /// and one user event each, while live events and searches go on; how soon none of the
+    /// spam is searchable, and what live events and searches pay meanwhile. PostgreSQL only;
+    /// seeds a synthetic catalog into an empty database; builds its index in
+    /// `<data-dir>/bench-takedown` (deleted first).
+    Takedown {
+        #[command(flatten)]
+        args: takedown::TakedownArgs,
+    },
 }
 
 async fn run(globals: Globals, what: Bench) -> anyhow::Result<()> {
@@ -277,6 +286,18 @@ async fn run(globals: Globals, what: Bench) -> anyhow::Result<()> {
         Bench::EventsFlood { args } => {
             let json = args.json;
             let report = events_flood::run(args).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+            } else {
+                println!("{report}");
+            }
+        }
+        Bench::Takedown { args } => {
+            let json = args.json;
+            let db = globals.database().await?;
+            let amqp = bench_amqp(&globals);
+            let dir = globals.data_dir.join("bench-takedown");
+            let report = takedown::run(db, amqp, &dir, args).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report.to_json())?);
             } else {

@@ -66,7 +66,9 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(published: u64, mut ms: Vec<f64>) -> Latency {
+    /// The figures of `published` events of which those in `ms` became visible after so many
+    /// milliseconds.
+    pub(crate) fn of(published: u64, mut ms: Vec<f64>) -> Latency {
         ms.sort_by(|a, b| a.total_cmp(b));
         Latency {
             published,
