@@ -11,8 +11,9 @@ use schemas::{EntityKey, EntityKind};
 
 const T: &str = "'2026-01-01T00:00:00Z'";
 
-/// A small site: some rows not searchable (deleted, taken down, private) and activities that
-/// point at them, plus parallel activities between user 2 and track 10.
+/// A small site: some rows not searchable (deleted, taken down, private, or — track 13 — made by
+/// a deleted user) and activities that point at them, plus parallel activities between user 2
+/// and track 10.
 fn site_sql() -> Vec<String> {
     let mut sql = vec![
         format!("INSERT INTO users (id, username, created_at, updated_at, deleted_at, taken_down) VALUES (1, 'alice', {T}, {T}, NULL, FALSE), (2, 'bob', {T}, {T}, NULL, FALSE), (3, 'carol', {T}, {T}, {T}, FALSE), (4, 'dave', {T}, {T}, NULL, TRUE)"),
@@ -59,7 +60,6 @@ async fn check_loaded_graph(db: &Db) {
         [
             "track:10",
             "track:11",
-            "track:13",
             "user:1",
             "user:2",
             "playlist:20",
@@ -115,9 +115,10 @@ async fn check_loaded_graph(db: &Db) {
         into(EntityKind::Group, 30),
         vec![("user:2".to_string(), w.group_member as f32)]
     );
-    assert!(into(EntityKind::Track, 13).is_empty());
-    // track 13's creator is deleted: an upload edge with no place to go, so a dangling node.
-    assert_eq!(g.dangling_count(), 1);
+    // Track 13's creator is deleted, so the track is not searchable (schemas::searchable):
+    // not a node at all, rather than a dangling one; every node has somewhere to go.
+    assert!(nodes.index(key(EntityKind::Track, 13)).is_none());
+    assert_eq!(g.dangling_count(), 0);
     assert_eq!(g.edge_count(), 12);
     // Rows that became edges: 2 follows, 2 likes, 1 repost, 2 comments, 1 play, 2 track and 1
     // playlist uploads, 2 playlist entries, 1 membership, 1 contribution, 1 group creator.
@@ -156,7 +157,7 @@ async fn runs_are_versioned_warm_started_activated_and_rolled_back() {
     let first = run_job(&site.db, &store, &options).await.unwrap();
     assert_eq!(first.version, RankVersion(1));
     assert!(first.warm_start.is_none() && first.converged);
-    assert_eq!((first.nodes, first.edges), (7, 12));
+    assert_eq!((first.nodes, first.edges), (6, 12));
     assert_eq!(store.active().unwrap(), Some(RankVersion(1)));
     let v1 = store.load(RankVersion(1)).unwrap();
     assert!((v1.scores().iter().sum::<f64>() - 1.0).abs() < 1e-9);
@@ -184,7 +185,7 @@ async fn runs_are_versioned_warm_started_activated_and_rolled_back() {
         .warm_start
         .clone()
         .expect("second run starts from the first");
-    assert_eq!((warm.from, warm.carried), (RankVersion(1), 7));
+    assert_eq!((warm.from, warm.carried), (RankVersion(1), 6));
     assert!(warm.cold_iterations.is_some());
     // The manifest gives the sweeps as `iterations` and the work before them beside it.
     let push = warm
