@@ -400,7 +400,7 @@ proptest! {
             running.settle().await;
             let report = indexer::verify::verify(&site.db, &running.generations.live()).await.unwrap();
             running.stop().await;
-            prop_assert!(report.is_clean(), "{}", report);
+            prop_assert!(report.is_clean() && report.counts_clean(), "{}", report);
             Ok(())
         })?;
     }

@@ -15,6 +15,9 @@ pub struct VerifyArgs {
     /// different are reported: likes and plays in flight are not lost ones.
     #[arg(long, default_value = "10s", value_parser = rank::schedule::parse_period)]
     pub count_window: std::time::Duration,
+    /// Also fail when a count differs (they are always compared and reported).
+    #[arg(long)]
+    pub counts: bool,
 }
 
 pub async fn run(globals: Globals, args: VerifyArgs) -> anyhow::Result<()> {
@@ -30,6 +33,9 @@ pub async fn run(globals: Globals, args: VerifyArgs) -> anyhow::Result<()> {
     print!("{report}");
     if !report.is_clean() {
         anyhow::bail!("the index differs from the database");
+    }
+    if args.counts && !report.counts_clean() {
+        anyhow::bail!("some counts in the index differ from the database");
     }
     Ok(())
 }

