@@ -230,6 +230,21 @@ pub struct Pending {
     pub evented: bool,
 }
 
+impl Pending {
+    /// Nothing said about `key` yet: no floor, no deliveries.
+    pub fn new(key: EntityKey) -> Pending {
+        Pending {
+            key,
+            floor: Version(0),
+            destroyed: false,
+            deliveries: Vec::new(),
+            occurred: Vec::new(),
+            recount: false,
+            evented: false,
+        }
+    }
+}
+
 /// An entity an activity event marked for a re-count, at the event's delivery position.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Mark {
@@ -243,15 +258,7 @@ pub struct Mark {
 pub fn coalesce(events: &[(usize, Envelope)], marks: &[Mark]) -> Vec<Pending> {
     let mut by_key: BTreeMap<EntityKey, Pending> = BTreeMap::new();
     fn entry(by_key: &mut BTreeMap<EntityKey, Pending>, key: EntityKey) -> &mut Pending {
-        by_key.entry(key).or_insert_with(|| Pending {
-            key,
-            floor: Version(0),
-            destroyed: false,
-            deliveries: Vec::new(),
-            occurred: Vec::new(),
-            recount: false,
-            evented: false,
-        })
+        by_key.entry(key).or_insert_with(|| Pending::new(key))
     }
     for (position, event) in events {
         let pending = entry(&mut by_key, event.key);

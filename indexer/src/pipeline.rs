@@ -1256,15 +1256,7 @@ async fn read_envelopes<S: EventSource>(
 /// An entity written for another reason than an event of its own: its owner changed, or a
 /// reindex read it.
 fn dependent(key: EntityKey) -> Pending {
-    Pending {
-        key,
-        floor: Version(0),
-        destroyed: false,
-        deliveries: Vec::new(),
-        occurred: Vec::new(),
-        recount: false,
-        evented: false,
-    }
+    Pending::new(key)
 }
 
 /// What the row read says about a pending entity (see the module documentation).
