@@ -13,6 +13,12 @@ pub struct Globals {
     /// The site's database: postgres://… or sqlite://… [default: sqlite://<data-dir>/disco.db]
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+    /// A read replica of the site's database (a PostgreSQL hot standby) that the indexer reads
+    /// instead: hydration, reindex, reconciliation, the suggest build and the rank job. Writes
+    /// (migrations, the click log, experiments) still go to --database-url. A row the replica
+    /// has not replayed yet is re-read, then retried through the broker, never indexed stale.
+    #[arg(long, env = "DATABASE_REPLICA_URL", global = true)]
+    pub replica_url: Option<String>,
     /// RabbitMQ URL; absent means the in-process bus (embedded mode).
     #[arg(long, env = "AMQP_URL", global = true)]
     pub amqp_url: Option<String>,
@@ -57,6 +63,37 @@ impl Globals {
         let db = schemas::db::Db::connect(&self.database_url()).await?;
         db.migrate().await?;
         Ok(db)
+    }
+
+    /// The database the indexer reads: the replica (`--replica-url`) when one is given, else
+    /// `primary`. The replica is read-only and gets its schema by replication, so it is never
+    /// migrated here; a replica that is not one (it accepts writes) is only warned about.
+    pub async fn read_database(
+        &self,
+        primary: &schemas::db::Db,
+    ) -> anyhow::Result<schemas::db::Db> {
+        let Some(url) = &self.replica_url else {
+            return Ok(primary.clone());
+        };
+        let replica = schemas::db::Db::connect(url).await?;
+        match &replica {
+            schemas::db::Db::Postgres(pool) => {
+                let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+                    .fetch_one(pool)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("reading the replica's recovery state: {e}"))?;
+                if !standby {
+                    tracing::warn!(
+                        "--replica-url is not a hot standby (pg_is_in_recovery() is false)"
+                    );
+                }
+                tracing::info!(standby, "the indexer reads the replica");
+            }
+            schemas::db::Db::Sqlite(_) => {
+                anyhow::bail!("--replica-url must be a PostgreSQL standby, not SQLite")
+            }
+        }
+        Ok(replica)
     }
 }
 

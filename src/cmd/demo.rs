@@ -114,6 +114,7 @@ pub async fn run(globals: Globals, args: DemoArgs) -> anyhow::Result<()> {
     let parts = wiring::Parts {
         catalog,
         db: db.clone(),
+        read_db: db.clone(),
         changes: Some(changes),
         feed: Some(feed),
         rank_every: None,

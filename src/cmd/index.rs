@@ -37,7 +37,7 @@ pub async fn run(globals: Globals, args: IndexArgs) -> anyhow::Result<()> {
              (the embedded mode runs the indexer inside `disco demo`)"
         );
     };
-    let db = globals.database().await?;
+    let db = globals.read_database(&globals.database().await?).await?;
     let catalog = args.definitions.open_generations(&globals.data_dir)?;
     let mut config = IndexerConfig::default();
     config.batch.max_events = args.batch_size.max(1);

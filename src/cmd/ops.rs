@@ -85,7 +85,7 @@ fn parse_generation(text: &str) -> anyhow::Result<Generation> {
 /// `disco reindex`: builds a new generation with a progress line per second (rows, rate, ETA
 /// per kind); Ctrl-C cancels it and leaves its generation failed, live untouched.
 pub async fn reindex(globals: Globals, args: ReindexArgs) -> anyhow::Result<()> {
-    let db = globals.database().await?;
+    let db = globals.read_database(&globals.database().await?).await?;
     let catalog = args.definitions.open_generations(&globals.data_dir)?;
     generations::recover(&catalog)?;
     let mut options = ReindexOptions {

@@ -27,6 +27,8 @@ pub struct ServeArgs {
 pub async fn run(globals: Globals, args: ServeArgs) -> anyhow::Result<()> {
     let catalog = args.index.definitions.open_generations(&globals.data_dir)?;
     let db = globals.database().await?;
+    // What the indexer, the suggest build and the rank job read (`--replica-url`).
+    let read_db = globals.read_database(&db).await?;
     let cancel = CancellationToken::new();
     wiring::cancel_on_signal(cancel.clone());
 
@@ -49,12 +51,12 @@ pub async fn run(globals: Globals, args: ServeArgs) -> anyhow::Result<()> {
                 }
             });
             let mut indexer = Indexer::open(
-                db.clone(),
+                read_db.clone(),
                 catalog.clone(),
                 wiring::indexer_config(&args.index),
             )?;
             let (changes, feed) = (indexer.changes(), indexer.reindex_feed());
-            wiring::reconcile(db.clone(), feed.clone(), &args.index, cancel.clone());
+            wiring::reconcile(read_db.clone(), feed.clone(), &args.index, cancel.clone());
             let stop = cancel.clone();
             let task = tokio::spawn(async move {
                 let outcome = indexer.run(source, stop.clone()).await;
@@ -69,6 +71,7 @@ pub async fn run(globals: Globals, args: ServeArgs) -> anyhow::Result<()> {
     let parts = wiring::Parts {
         catalog,
         db,
+        read_db,
         changes,
         feed,
         rank_every: args.rank_every,

@@ -73,7 +73,10 @@ pub fn query_state(catalog: Arc<Generations>) -> anyhow::Result<QueryState> {
 /// What the HTTP service is assembled from, beyond the live index.
 pub struct Parts {
     pub catalog: Arc<Generations>,
+    /// The primary: the click log, experiments and the admin API write here.
     pub db: schemas::db::Db,
+    /// What suggest and the rank job read: the replica under `--replica-url`, else `db`.
+    pub read_db: schemas::db::Db,
     /// The in-process indexer's change stream (suggest delta) and reindex feed, when it runs here.
     pub changes: Option<tokio::sync::broadcast::Sender<indexer::IndexChange>>,
     pub feed: Option<indexer::feed::ReindexFeed>,
@@ -96,7 +99,7 @@ pub async fn app(
     if let Some(period) = parts.rank_every {
         tracing::info!(?period, "rank job scheduled");
         tokio::spawn(rank::schedule::every(
-            parts.db.clone(),
+            parts.read_db.clone(),
             ranks.clone(),
             // Log lines, not a progress bar, among the service's logs.
             rank::JobOptions {
@@ -130,7 +133,7 @@ pub async fn app(
     }
     let report = suggest::rebuild(
         &suggester,
-        &parts.db,
+        &parts.read_db,
         &prior,
         Some(&globals.data_dir.join("suggest")),
     )
