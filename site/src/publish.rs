@@ -11,6 +11,7 @@
 //! ```
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
@@ -49,25 +50,44 @@ impl<P: Publisher + ?Sized> Publisher for Arc<P> {
     }
 }
 
+/// First wait before reconnecting after a broker error; it doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+/// A confirm that takes longer than this is a broker that went away without saying so.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long [`AmqpPublisher::publish`] keeps retrying one event by default: a broker restart
+/// takes seconds; a broker gone for this long is an outage the caller should hear about.
+pub const DEFAULT_PATIENCE: Duration = Duration::from_secs(600);
+
 /// Publishes to a durable topic exchange on RabbitMQ, with publisher confirms: each message
 /// is JSON (`application/json`) and persistent (delivery mode 2).
+///
+/// A broker error (the connection or channel closed, as when RabbitMQ restarts) does not fail
+/// the publish: the publisher reconnects with backoff and publishes the event in hand again,
+/// for up to its patience ([`DEFAULT_PATIENCE`]). An event whose confirm was lost may so
+/// arrive twice, which the event contract allows; it is never dropped.
 pub struct AmqpPublisher {
-    connection: Connection,
-    channel: Channel,
+    url: String,
     exchange: String,
+    /// The open connection and channel; `None` after a broker error, until the next publish
+    /// reconnects. Held across a publish, so events go out one at a time, in order.
+    session: tokio::sync::Mutex<Option<Session>>,
+    patience: Duration,
 }
 
-impl AmqpPublisher {
-    /// Connects, declares the exchange (topic, durable) and turns on publisher confirms.
-    pub async fn connect(url: &str, exchange: &str) -> Result<AmqpPublisher, SiteError> {
-        let broker = |e: lapin::Error| SiteError::Broker {
-            url: redact(url),
-            message: e.to_string(),
-        };
-        let connection = Connection::connect(url, ConnectionProperties::default())
-            .await
-            .map_err(broker)?;
-        let channel = connection.create_channel().await.map_err(broker)?;
+struct Session {
+    connection: Connection,
+    channel: Channel,
+}
+
+impl Session {
+    /// Connects (named `disco-simulate <exchange>`, so an operator or a test can find it),
+    /// declares the exchange (topic, durable) and turns on publisher confirms.
+    async fn open(url: &str, exchange: &str) -> Result<Session, lapin::Error> {
+        let properties = ConnectionProperties::default()
+            .with_connection_name(format!("disco-simulate {exchange}").into());
+        let connection = Connection::connect(url, properties).await?;
+        let channel = connection.create_channel().await?;
         channel
             .exchange_declare(
                 exchange.into(),
@@ -78,23 +98,81 @@ impl AmqpPublisher {
                 },
                 FieldTable::default(),
             )
-            .await
-            .map_err(broker)?;
+            .await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(broker)?;
-        Ok(AmqpPublisher {
+            .await?;
+        Ok(Session {
             connection,
             channel,
-            exchange: exchange.to_string(),
         })
+    }
+
+    /// One publish and its confirm; the error says why, for the log.
+    async fn publish(&self, exchange: &str, routing_key: &str, body: &[u8]) -> Result<(), String> {
+        let properties = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_delivery_mode(2);
+        let confirm = self
+            .channel
+            .basic_publish(
+                exchange.into(),
+                routing_key.into(),
+                BasicPublishOptions::default(),
+                body,
+                properties,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let confirm = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
+            .await
+            .map_err(|_| format!("no confirm within {CONFIRM_TIMEOUT:?}"))?
+            .map_err(|e| e.to_string())?;
+        if confirm.is_nack() {
+            return Err("the broker refused the message (nack)".to_string());
+        }
+        Ok(())
+    }
+
+    /// Closes without waiting long on a broker that is already gone.
+    async fn close(self) {
+        let bye = async {
+            let _ = self.channel.close(200, "bye".into()).await;
+            let _ = self.connection.close(200, "bye".into()).await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), bye).await;
+    }
+}
+
+impl AmqpPublisher {
+    /// Connects, declares the exchange (topic, durable) and turns on publisher confirms. A
+    /// broker unreachable at start is an error at once: the command line is probably wrong.
+    pub async fn connect(url: &str, exchange: &str) -> Result<AmqpPublisher, SiteError> {
+        let session = Session::open(url, exchange)
+            .await
+            .map_err(|e| SiteError::Broker {
+                url: redact(url),
+                message: e.to_string(),
+            })?;
+        Ok(AmqpPublisher {
+            url: url.to_string(),
+            exchange: exchange.to_string(),
+            session: tokio::sync::Mutex::new(Some(session)),
+            patience: DEFAULT_PATIENCE,
+        })
+    }
+
+    /// How long one publish keeps reconnecting and retrying before it fails.
+    pub fn with_patience(mut self, patience: Duration) -> AmqpPublisher {
+        self.patience = patience;
+        self
     }
 
     /// Closes the channel and the connection.
     pub async fn close(&self) {
-        let _ = self.channel.close(200, "bye".into()).await;
-        let _ = self.connection.close(200, "bye".into()).await;
+        if let Some(session) = self.session.lock().await.take() {
+            session.close().await;
+        }
     }
 }
 
@@ -105,30 +183,60 @@ impl Publisher for AmqpPublisher {
         body: Vec<u8>,
     ) -> BoxFuture<'a, Result<(), SiteError>> {
         Box::pin(async move {
-            let failed = |message: String| SiteError::Publish {
-                routing_key: routing_key.to_string(),
-                message,
-            };
-            let properties = BasicProperties::default()
-                .with_content_type("application/json".into())
-                .with_delivery_mode(2);
-            let confirm = self
-                .channel
-                .basic_publish(
-                    self.exchange.as_str().into(),
-                    routing_key.into(),
-                    BasicPublishOptions::default(),
-                    &body,
-                    properties,
-                )
-                .await
-                .map_err(|e| failed(e.to_string()))?
-                .await
-                .map_err(|e| failed(e.to_string()))?;
-            if confirm.is_nack() {
-                return Err(failed("the broker refused the message (nack)".to_string()));
+            let started = tokio::time::Instant::now();
+            let mut backoff = RETRY_FIRST;
+            let mut failures = 0u32;
+            loop {
+                let mut session = self.session.lock().await;
+                if session.is_none() {
+                    match Session::open(&self.url, &self.exchange).await {
+                        Ok(opened) => {
+                            tracing::info!(exchange = %self.exchange, "reconnected to the broker");
+                            *session = Some(opened);
+                        }
+                        Err(e) => tracing::debug!(error = %e, "broker still unreachable"),
+                    }
+                }
+                let outcome = match session.as_ref() {
+                    Some(open) => open.publish(&self.exchange, routing_key, &body).await,
+                    None => Err("the broker is unreachable".to_string()),
+                };
+                let message = match outcome {
+                    Ok(()) => {
+                        if failures > 0 {
+                            tracing::info!(
+                                routing_key,
+                                failures,
+                                "event published after reconnecting"
+                            );
+                        }
+                        return Ok(());
+                    }
+                    Err(message) => message,
+                };
+                if let Some(broken) = session.take() {
+                    broken.close().await;
+                }
+                drop(session);
+                failures += 1;
+                if started.elapsed() >= self.patience {
+                    return Err(SiteError::Publish {
+                        routing_key: routing_key.to_string(),
+                        message: format!(
+                            "{message} (still failing after {failures} attempts in {:?})",
+                            started.elapsed()
+                        ),
+                    });
+                }
+                tracing::warn!(
+                    routing_key,
+                    error = %message,
+                    retry_in = ?backoff,
+                    "publishing failed; reconnecting to the broker and publishing the event again"
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(RETRY_MAX);
             }
-            Ok(())
         })
     }
 }

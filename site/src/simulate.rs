@@ -712,6 +712,10 @@ pub struct RunReport {
     pub lost: u64,
     pub changes: std::collections::BTreeMap<(EntityKind, SiteEdit), u64>,
     pub elapsed: Duration,
+    /// Steps tried again because the database failed them (a restart): nothing was written.
+    pub database_retries: u64,
+    /// The run was stopped early (a signal), after finishing the change in hand.
+    pub stopped: bool,
 }
 
 impl fmt::Display for RunReport {
@@ -725,6 +729,19 @@ impl fmt::Display for RunReport {
             self.steps as f64 / secs,
             self.lost
         )?;
+        if self.database_retries > 0 {
+            writeln!(
+                f,
+                "  {} changes tried again after a database error",
+                self.database_retries
+            )?;
+        }
+        if self.stopped {
+            writeln!(
+                f,
+                "  stopped early by a signal, the change in hand finished"
+            )?;
+        }
         for ((kind, change), n) in &self.changes {
             writeln!(f, "  {kind:<8} {change:<12} {n:>8}")?;
         }
@@ -732,12 +749,35 @@ impl fmt::Display for RunReport {
     }
 }
 
+/// The first wait after a failed database step; it doubles up to [`DB_RETRY_MAX`].
+const DB_RETRY_FIRST: Duration = Duration::from_millis(100);
+const DB_RETRY_MAX: Duration = Duration::from_secs(2);
+/// A database failing every step for this long is down, not restarting: the run fails.
+const DB_PATIENCE: Duration = Duration::from_secs(600);
+
 /// Steps the simulator at `rate` changes per second until `limit`, then finishes it.
 /// `on_step` sees every step (progress, logging).
 pub async fn run<P: Publisher>(
     sim: &mut Simulator<P>,
     rate: f64,
     limit: Limit,
+    on_step: impl FnMut(&Step),
+) -> Result<RunReport, SiteError> {
+    run_until(sim, rate, limit, std::future::pending(), on_step).await
+}
+
+/// [`run`], stopping early when `stop` completes (SIGTERM, Ctrl-C). A step is a row written
+/// and then its event published, and `stop` is only looked at between steps, so a stop never
+/// leaves a row without its event (unless the event was to be lost on purpose).
+///
+/// A step the database fails (a restart) wrote nothing: it is tried again with backoff (a new
+/// step: the site's next request), for up to 10 minutes. Broker errors are the publisher's to
+/// ride out ([`crate::publish::AmqpPublisher`] reconnects).
+pub async fn run_until<P: Publisher>(
+    sim: &mut Simulator<P>,
+    rate: f64,
+    limit: Limit,
+    stop: impl std::future::Future<Output = ()>,
     mut on_step: impl FnMut(&Step),
 ) -> Result<RunReport, SiteError> {
     if rate.is_nan() || rate <= 0.0 {
@@ -745,8 +785,10 @@ pub async fn run<P: Publisher>(
             "rate must be positive, not {rate}"
         )));
     }
+    tokio::pin!(stop);
     let started = Instant::now();
     let mut report = RunReport::default();
+    let mut failing: Option<(Instant, Duration)> = None;
     loop {
         let done = match limit {
             Limit::Events(n) => report.steps >= n,
@@ -755,7 +797,28 @@ pub async fn run<P: Publisher>(
         if done {
             break;
         }
-        let step = sim.step().await?;
+        let step = match sim.step().await {
+            Ok(step) => step,
+            Err(e @ SiteError::Database { .. }) => {
+                let (since, backoff) = failing.unwrap_or((Instant::now(), DB_RETRY_FIRST));
+                if since.elapsed() >= DB_PATIENCE {
+                    return Err(e);
+                }
+                report.database_retries += 1;
+                tracing::warn!(error = %e, retry_in = ?backoff, "the database failed a change; trying again");
+                failing = Some((since, (backoff * 2).min(DB_RETRY_MAX)));
+                tokio::select! {
+                    biased;
+                    () = &mut stop => {
+                        report.stopped = true;
+                        break;
+                    }
+                    () = tokio::time::sleep(backoff) => continue,
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        failing = None;
         report.steps += 1;
         report.published += step.copies as u64;
         report.lost += u64::from(step.copies == 0);
@@ -764,8 +827,15 @@ pub async fn run<P: Publisher>(
             .entry((step.envelope.key.kind, step.change))
             .or_default() += 1;
         on_step(&step);
-        tokio::time::sleep_until(started + Duration::from_secs_f64(report.steps as f64 / rate))
-            .await;
+        let next = started + Duration::from_secs_f64(report.steps as f64 / rate);
+        tokio::select! {
+            biased;
+            () = &mut stop => {
+                report.stopped = true;
+                break;
+            }
+            () = tokio::time::sleep_until(next) => {}
+        }
     }
     sim.finish().await?;
     report.elapsed = started.elapsed();

@@ -92,7 +92,8 @@ pub async fn run(globals: Globals, args: SimulateArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut sim = Simulator::new(db.clone(), publisher, options).await?;
-    let report = site::simulate::run(&mut sim, args.rate, limit, |step| {
+    let stop = stop_signal()?;
+    let report = site::simulate::run_until(&mut sim, args.rate, limit, stop, |step| {
         if print_events {
             println!(
                 "{} {}",
@@ -105,8 +106,34 @@ pub async fn run(globals: Globals, args: SimulateArgs) -> anyhow::Result<()> {
     .await?;
     print!("{report}");
     if let Some(task) = searchers {
-        task.await??;
+        match report.stopped {
+            // Stopped by a signal: the visitors leave with the site.
+            true => task.abort(),
+            false => task.await??,
+        }
     }
     db.close().await;
     Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C. The handlers are installed here, before the run starts, so
+/// a signal never takes the default action (dying between a row and its event).
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            tracing::info!("stopping: finishing the change in hand");
+        })
+    }
+    #[cfg(not(unix))]
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
