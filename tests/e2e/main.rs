@@ -2,6 +2,7 @@
 //! under kills and broker drops, and operations (reindex, swap, rollback, read-only, rank) over
 //! the CLI and HTTP, and a schema change served side by side before a swap. One test binary, so the workspace links it once.
 
+mod chaos;
 mod counts;
 mod definitions;
 mod eval_gate;
@@ -12,5 +13,6 @@ mod ops_admin;
 mod ops_cli;
 mod ops_postgres;
 mod reconcile;
+mod replicas;
 mod support;
 mod takedown;
