@@ -133,6 +133,13 @@ pub struct TakedownArgs {
     /// Compare the live generation with the database at the end (as `disco verify`).
     #[arg(long)]
     pub verify: bool,
+    /// Owner events a batch takes at most while other events wait (`BatchConfig::owner_events`;
+    /// a number above the spam accounts takes them in arrival order, as before the owner lane).
+    #[arg(long, default_value_t = indexer::batch::BatchConfig::default().owner_events)]
+    pub owner_events: usize,
+    /// Nice value of tantivy's writer threads (`IndexerConfig::writer_nice`; 0: as the searches').
+    #[arg(long, default_value_t = indexer::priority::WRITER_NICE)]
+    pub writer_nice: i32,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -591,7 +598,14 @@ pub async fn run(
         tokio::task::spawn_blocking(move || SearchLoad::warm(catalog)).await??
     };
 
-    let indexer = Indexer::open(db.clone(), catalog.clone(), IndexerConfig::default())?;
+    let mut config = IndexerConfig::default();
+    config.batch.owner_events = args.owner_events.max(1);
+    config.writer_nice = args.writer_nice;
+    let amqp = amqp.map(|amqp| AmqpConfig {
+        prefetch: config.batch.prefetch(),
+        ..amqp
+    });
+    let indexer = Indexer::open(db.clone(), catalog.clone(), config)?;
     let changes = indexer.subscribe();
     let cancel = CancellationToken::new();
     let (publisher, indexer_task) = indexing::start(indexer, amqp.as_ref(), &cancel).await?;

@@ -8,7 +8,7 @@
 //! loop between the two: reindex work for at most [`BatchConfig::work_window`], then the live
 //! batch that gathered meanwhile.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -30,6 +30,11 @@ pub struct BatchConfig {
     /// to the live deliveries that waited meanwhile: the most a live batch waits behind reindex
     /// work (plus the one piece of work in hand when the window closes).
     pub work_window: Duration,
+    /// Owner events a batch takes at most while more wait ([`OwnerLane`]).
+    pub owner_events: usize,
+    /// Owner events held aside at most; they stay unacknowledged, so the broker's prefetch
+    /// must leave room for them besides the batches ([`BatchConfig::prefetch`]).
+    pub owner_backlog: usize,
 }
 
 impl Default for BatchConfig {
@@ -38,7 +43,95 @@ impl Default for BatchConfig {
             max_events: 1000,
             max_wait: Duration::from_millis(50),
             work_window: Duration::from_millis(200),
+            owner_events: 250,
+            owner_backlog: 20_000,
         }
+    }
+}
+
+impl BatchConfig {
+    /// Unacknowledged deliveries the broker should push ahead: two batches in flight (the next
+    /// fills while one commits) and the owner events held aside.
+    pub fn prefetch(&self) -> u16 {
+        let wanted = self.max_events.saturating_mul(2) + self.owner_backlog;
+        u16::try_from(wanted).unwrap_or(u16::MAX)
+    }
+}
+
+/// The events of people, in a lane of their own.
+///
+/// A person's event fans out to everything they own ([`crate::pipeline`]'s owner stage): a spam
+/// cleanup's take-downs each tombstone dozens of tracks, sets and groups. Taken in arrival
+/// order, ten thousand of them would make every event behind them wait for all of that work.
+/// Instead each batch takes at most [`BatchConfig::owner_events`] of them and holds the rest
+/// aside, unacknowledged, in arrival order, while later events of other kinds go on: those wait
+/// for at most one batch's share of the fan-out. Taking events out of order is safe by
+/// construction — every write is decided by the row's version, never by arrival order.
+#[derive(Debug, Default)]
+pub struct OwnerLane {
+    waiting: VecDeque<Delivery>,
+}
+
+impl OwnerLane {
+    /// A user's event (`<action>.user`): the one kind whose change reaches other documents.
+    fn carries(delivery: &Delivery) -> bool {
+        delivery.routing_key.rsplit('.').next() == Some("user")
+    }
+
+    /// Owner events held aside.
+    pub fn len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Everything held aside, for handing back to the source when the indexer stops.
+    pub fn drain(&mut self) -> Vec<Delivery> {
+        self.waiting.drain(..).collect()
+    }
+}
+
+/// One batch being filled: the owner events it took, and the lane the rest wait in.
+struct Filling<'a> {
+    config: BatchConfig,
+    lane: &'a mut OwnerLane,
+    batch: Vec<Delivery>,
+    owners: usize,
+}
+
+impl<'a> Filling<'a> {
+    /// Starts with the owner events that waited longest, up to the batch's share.
+    fn new(config: BatchConfig, lane: &'a mut OwnerLane) -> Filling<'a> {
+        let take = (config.owner_events.max(1))
+            .min(config.max_events)
+            .min(lane.waiting.len());
+        let batch: Vec<Delivery> = lane.waiting.drain(..take).collect();
+        Filling {
+            config,
+            lane,
+            owners: batch.len(),
+            batch,
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.batch.len() >= self.config.max_events
+    }
+
+    /// Takes `delivery` into the batch, or holds it aside when it is an owner event beyond the
+    /// batch's share (behind the others already waiting) and the lane has room.
+    fn admit(&mut self, delivery: Delivery) {
+        if OwnerLane::carries(&delivery) {
+            let over = self.owners >= self.config.owner_events.max(1) || !self.lane.is_empty();
+            if over && self.lane.waiting.len() < self.config.owner_backlog {
+                self.lane.waiting.push_back(delivery);
+                return;
+            }
+            self.owners += 1;
+        }
+        self.batch.push(delivery);
     }
 }
 
@@ -61,41 +154,53 @@ impl BatchReport {
 }
 
 /// Waits for a first delivery (or cancellation), then gathers more until the batch is full or
-/// the batching window has passed. Returns an empty batch only when cancelled.
+/// the batching window has passed. Returns an empty batch only when cancelled. Owner events go
+/// through `lane` ([`OwnerLane`]): the batch starts with those that waited longest, up to its
+/// share, and holds later ones aside.
 ///
 /// The window is `max_wait` when the indexer was idle and had to wait for the first delivery.
-/// When deliveries were already waiting (they arrived while the previous batch was being
+/// When deliveries were already waiting (or owner events in the lane) (they arrived while the previous batch was being
 /// committed), their window has passed during that commit: the batch takes what is there plus
 /// what arrives within a tenth of `max_wait`, so a busy indexer does not add a full window of
 /// latency to every cycle.
 pub async fn gather<S: EventSource>(
     source: &mut S,
     config: BatchConfig,
+    lane: &mut OwnerLane,
     cancel: &CancellationToken,
 ) -> Result<Vec<Delivery>, SourceError> {
-    let (first, window) = match source.recv(Some(Instant::now())).await? {
-        Some(waiting) => (waiting, config.max_wait / 10),
-        None => {
-            let first = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Ok(Vec::new()),
-                first = source.recv(None) => first?,
-            };
-            let Some(first) = first else {
-                return Ok(Vec::new());
-            };
-            (first, config.max_wait)
-        }
+    let mut filling = Filling::new(config, lane);
+    // Busy (events waited, here or in the lane): a tenth of the window. Idle: wait for the
+    // first delivery as long as it takes, then the whole window.
+    let window = match filling.batch.is_empty() {
+        false => config.max_wait / 10,
+        true => match source.recv(Some(Instant::now())).await? {
+            Some(waiting) => {
+                filling.admit(waiting);
+                config.max_wait / 10
+            }
+            None => {
+                let first = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(Vec::new()),
+                    first = source.recv(None) => first?,
+                };
+                let Some(first) = first else {
+                    return Ok(Vec::new());
+                };
+                filling.admit(first);
+                config.max_wait
+            }
+        },
     };
     let deadline = Instant::now() + window;
-    let mut batch = vec![first];
-    while batch.len() < config.max_events {
+    while !filling.full() {
         match source.recv(Some(deadline)).await? {
-            Some(delivery) => batch.push(delivery),
+            Some(delivery) => filling.admit(delivery),
             None => break,
         }
     }
-    Ok(batch)
+    Ok(filling.batch)
 }
 
 /// What a piece of work done between live batches tells [`gather_between`].
@@ -139,6 +244,7 @@ pub(crate) struct Gathered<W> {
 pub(crate) async fn gather_between<S: EventSource, W>(
     source: &mut S,
     config: BatchConfig,
+    lane: &mut OwnerLane,
     inbox: &mut mpsc::Receiver<W>,
     streaming: bool,
     cancel: &CancellationToken,
@@ -154,7 +260,7 @@ pub(crate) async fn gather_between<S: EventSource, W>(
     // Cancelling `wake` makes a gather that is still waiting for its first delivery return
     // empty; one already collecting finishes its batch, so no delivery is dropped.
     let wake = cancel.child_token();
-    let batch = gather(source, config, &wake);
+    let batch = gather(source, config, lane, &wake);
     tokio::pin!(batch);
     let mut live_turn = false;
     loop {
@@ -333,14 +439,14 @@ mod tests {
             ..BatchConfig::default()
         };
         assert_eq!(
-            gather(&mut source, config, &cancel)
+            gather(&mut source, config, &mut OwnerLane::default(), &cancel)
                 .await
                 .map(|b| b.len())
                 .ok(),
             Some(3)
         );
         assert_eq!(
-            gather(&mut source, config, &cancel)
+            gather(&mut source, config, &mut OwnerLane::default(), &cancel)
                 .await
                 .map(|b| b.len())
                 .ok(),
@@ -348,12 +454,61 @@ mod tests {
         );
         cancel.cancel();
         assert_eq!(
-            gather(&mut source, config, &cancel)
+            gather(&mut source, config, &mut OwnerLane::default(), &cancel)
                 .await
                 .map(|b| b.len())
                 .ok(),
             Some(0)
         );
+    }
+
+    /// The bodies of a batch, in order.
+    fn bodies(batch: &[Delivery]) -> Vec<String> {
+        (batch.iter())
+            .map(|d| String::from_utf8_lossy(&d.body).into_owned())
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn owner_events_beyond_a_batchs_share_wait_while_later_events_go_first() {
+        let bus = crate::broker::MemoryBus::new();
+        for user in ["u1", "u2", "u3", "u4", "u5"] {
+            bus.publish("save.user", user.as_bytes().to_vec());
+        }
+        for track in ["t1", "t2"] {
+            bus.publish("save.track", track.as_bytes().to_vec());
+        }
+        let mut source = bus.source();
+        let cancel = CancellationToken::new();
+        let config = BatchConfig {
+            owner_events: 2,
+            ..BatchConfig::default()
+        };
+        let mut lane = OwnerLane::default();
+        let mut next = async || {
+            let batch = gather(&mut source, config, &mut lane, &cancel).await;
+            bodies(&batch.unwrap_or_default())
+        };
+        assert_eq!(next().await, ["u1", "u2", "t1", "t2"]);
+        // The lane goes first, in arrival order; an owner arriving meanwhile queues behind it.
+        bus.publish("destroy.user", b"u6".to_vec());
+        bus.publish("save.track", b"t3".to_vec());
+        assert_eq!(next().await, ["u3", "u4", "t3"]);
+        assert_eq!(next().await, ["u5", "u6"]);
+
+        // A full lane holds no more: owners beyond it join the batch rather than wait unseen.
+        let config = BatchConfig {
+            owner_events: 1,
+            owner_backlog: 1,
+            ..BatchConfig::default()
+        };
+        for user in ["u7", "u8", "u9"] {
+            bus.publish("save.user", user.as_bytes().to_vec());
+        }
+        let mut lane = OwnerLane::default();
+        let batch = gather(&mut source, config, &mut lane, &cancel).await;
+        assert_eq!(bodies(&batch.unwrap_or_default()), ["u7", "u9"]);
+        assert_eq!(bodies(&lane.drain()), ["u8"]);
     }
 
     /// Publishes one event after each pause (milliseconds), in the background.
@@ -381,20 +536,20 @@ mod tests {
         // Idle: the first delivery arrives later; the batch stays open for max_wait after it.
         publish_after(&bus, &[300, 900, 200]);
         let started = Instant::now();
-        let batch = gather(&mut source, config, &cancel)
+        let batch = gather(&mut source, config, &mut OwnerLane::default(), &cancel)
             .await
             .ok()
             .map(|b| b.len());
         assert_eq!(batch, Some(2), "the third came after the window");
         assert_eq!(started.elapsed(), Duration::from_millis(1300));
         // Busy: deliveries were already waiting; one more within a tenth of the window joins.
-        let _ = gather(&mut source, config, &cancel).await;
+        let _ = gather(&mut source, config, &mut OwnerLane::default(), &cancel).await;
         for _ in 0..4 {
             bus.publish("create.track", b"{}".to_vec());
         }
         publish_after(&bus, &[50, 100]);
         let started = Instant::now();
-        let batch = gather(&mut source, config, &cancel)
+        let batch = gather(&mut source, config, &mut OwnerLane::default(), &cancel)
             .await
             .ok()
             .map(|b| b.len());
@@ -426,6 +581,7 @@ mod tests {
             max_events,
             max_wait: Duration::from_millis(50),
             work_window: Duration::from_millis(200),
+            ..BatchConfig::default()
         }
     }
 
@@ -470,10 +626,18 @@ mod tests {
         // work that arrived meanwhile done (one page of 30 ms overruns the 5 ms window).
         tokio::time::sleep(Duration::from_millis(20)).await;
         let started = Instant::now();
-        let first = gather_between(&mut source, config, &mut inbox, false, &cancel, &mut worker)
-            .await
-            .ok()
-            .unwrap_or_else(|| panic!("gather failed"));
+        let first = gather_between(
+            &mut source,
+            config,
+            &mut OwnerLane::default(),
+            &mut inbox,
+            false,
+            &cancel,
+            &mut worker,
+        )
+        .await
+        .ok()
+        .unwrap_or_else(|| panic!("gather failed"));
         assert!(first.worked && first.held.is_none() && !first.stopped);
         assert_eq!(worker.done.len(), 1);
         assert_eq!(started.elapsed(), Duration::from_millis(30));
@@ -482,11 +646,18 @@ mod tests {
         for cycle in 0..3 {
             let started = Instant::now();
             let before = worker.done.len();
-            let gathered =
-                gather_between(&mut source, config, &mut inbox, true, &cancel, &mut worker)
-                    .await
-                    .ok()
-                    .unwrap_or_else(|| panic!("gather failed"));
+            let gathered = gather_between(
+                &mut source,
+                config,
+                &mut OwnerLane::default(),
+                &mut inbox,
+                true,
+                &cancel,
+                &mut worker,
+            )
+            .await
+            .ok()
+            .unwrap_or_else(|| panic!("gather failed"));
             let took = started.elapsed();
             assert_eq!(worker.done.len() - before, 7, "cycle {cycle}");
             assert_eq!(took, Duration::from_millis(215), "cycle {cycle}");
@@ -510,10 +681,18 @@ mod tests {
         let mut worker = Sleeper::new();
         publish_after(&bus, &[1000]);
         let started = Instant::now();
-        let gathered = gather_between(&mut source, config, &mut inbox, true, &cancel, &mut worker)
-            .await
-            .ok()
-            .unwrap_or_else(|| panic!("gather failed"));
+        let gathered = gather_between(
+            &mut source,
+            config,
+            &mut OwnerLane::default(),
+            &mut inbox,
+            true,
+            &cancel,
+            &mut worker,
+        )
+        .await
+        .ok()
+        .unwrap_or_else(|| panic!("gather failed"));
         assert_eq!(worker.done, (0..20).collect::<Vec<_>>());
         assert_eq!(gathered.deliveries.len(), 1);
         assert_eq!(started.elapsed(), Duration::from_millis(1050));
@@ -521,10 +700,18 @@ mod tests {
         let mut inbox = pages(5);
         worker.hold = Some(2);
         publish_after(&bus, &[100]);
-        let gathered = gather_between(&mut source, config, &mut inbox, true, &cancel, &mut worker)
-            .await
-            .ok()
-            .unwrap_or_else(|| panic!("gather failed"));
+        let gathered = gather_between(
+            &mut source,
+            config,
+            &mut OwnerLane::default(),
+            &mut inbox,
+            true,
+            &cancel,
+            &mut worker,
+        )
+        .await
+        .ok()
+        .unwrap_or_else(|| panic!("gather failed"));
         assert_eq!(gathered.held, Some(2));
         assert!(gathered.deliveries.is_empty(), "the gather was cut short");
         assert_eq!(worker.done.len(), 22);

@@ -30,6 +30,7 @@ pub mod generations;
 pub mod hydrate;
 pub mod metrics;
 mod pipeline;
+pub mod priority;
 pub mod reconcile;
 pub mod reindex;
 #[doc(hidden)]

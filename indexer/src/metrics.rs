@@ -5,7 +5,8 @@
 //! - `disco_time_to_searchable_seconds`: from an event's `occurred_at` to the reload that made
 //!   its effect visible;
 //! - `disco_indexer_batch_seconds`, `disco_indexer_batch_events`: batch latency and size;
-//! - `disco_reconcile_repairs_total{kind, cause}`: entities reconciliation repaired.
+//! - `disco_reconcile_repairs_total{kind, cause}`: entities reconciliation repaired;
+//! - `disco_indexer_owner_lane_events`: owner events held aside (`batch::OwnerLane`).
 
 use std::time::Duration;
 
@@ -62,6 +63,9 @@ pub const BATCH_EVENTS: &str = "disco_indexer_batch_events";
 pub const REPAIRS_TOTAL: &str = "disco_reconcile_repairs_total";
 /// Messages waiting in this replica's queue, as last read (`broker::amqp::watch_backlog`).
 pub const BROKER_BACKLOG: &str = "disco_broker_backlog_messages";
+/// Owner events delivered and held aside while other events go first (`batch::OwnerLane`):
+/// unacknowledged, so the broker's backlog does not count them.
+pub const OWNER_LANE: &str = "disco_indexer_owner_lane_events";
 
 /// Describes the metrics once (help texts for the exporter).
 pub fn describe() {
@@ -88,6 +92,14 @@ pub fn describe() {
         BROKER_BACKLOG,
         "Messages ready in the indexer's queue, not yet delivered."
     );
+    metrics::describe_gauge!(
+        OWNER_LANE,
+        "Owner events delivered to the indexer and held aside while other events go first."
+    );
+}
+
+pub(crate) fn owner_lane(events: usize) {
+    metrics::gauge!(OWNER_LANE).set(events as f64);
 }
 
 /// Records the broker backlog: give it to `broker::amqp::watch_backlog`.

@@ -28,7 +28,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::batch::{self, BatchConfig, BatchReport, Mark, Pending, Turn};
+use crate::batch::{self, BatchConfig, BatchReport, Mark, OwnerLane, Pending, Turn};
 use crate::broker::{Delivery, EventSource};
 use crate::feed::{ReindexFeed, Synthesized, Work};
 use crate::generations::{Generation, GenerationHandle, Generations, Phase};
@@ -57,6 +57,9 @@ pub struct IndexerConfig {
     /// tantivy writer heap of a generation being built, shared by its threads (bigger
     /// in-memory segments: fewer of them on disk).
     pub build_writer_heap_bytes: usize,
+    /// Nice value of tantivy's writer threads, so searches sharing the cores go first
+    /// ([`crate::priority`]); 0 leaves them at the process's.
+    pub writer_nice: i32,
 }
 
 impl Default for IndexerConfig {
@@ -70,6 +73,7 @@ impl Default for IndexerConfig {
             writer_heap_bytes: 50_000_000,
             build_writer_threads: 2,
             build_writer_heap_bytes: 400_000_000,
+            writer_nice: crate::priority::WRITER_NICE,
         }
     }
 }
@@ -164,6 +168,8 @@ pub struct Indexer {
     only: Option<Generation>,
     /// The last gathering did reindex work: the next one gives it its window first.
     streaming: bool,
+    /// Owner events held aside, unacknowledged, while other events go first ([`OwnerLane`]).
+    lane: OwnerLane,
 }
 
 impl Indexer {
@@ -207,6 +213,7 @@ impl Indexer {
             outbox: None,
             only,
             streaming: false,
+            lane: OwnerLane::default(),
         };
         indexer.sync_targets()?;
         Ok(indexer)
@@ -241,10 +248,25 @@ impl Indexer {
     }
 
     /// Consumes `source` until `cancel` fires. While some generation is read-only, nothing is
-    /// consumed: its events wait in the broker until it is writable again.
+    /// consumed: its events wait in the broker until it is writable again. Owner events still
+    /// held aside when it stops are handed back unacknowledged.
     pub async fn run<S: EventSource>(
         mut self,
         mut source: S,
+        cancel: CancellationToken,
+    ) -> Result<(), IndexerError> {
+        let ran = self.consume(&mut source, cancel).await;
+        let aside = self.lane.drain();
+        if !aside.is_empty() {
+            let _ = source.release(&aside).await;
+        }
+        ran
+    }
+
+    /// The loop of [`Indexer::run`].
+    async fn consume<S: EventSource>(
+        &mut self,
+        source: &mut S,
         cancel: CancellationToken,
     ) -> Result<(), IndexerError> {
         self.cancel = cancel.clone();
@@ -265,10 +287,11 @@ impl Indexer {
                 }
                 continue;
             }
-            let (deliveries, work) = match self.next_batch(&mut source, &cancel).await {
+            let (deliveries, work) = match self.next_batch(source, &cancel).await {
                 Err(IndexerError::Cancelled) => return Ok(()),
                 gathered => gathered?,
             };
+            metrics::owner_lane(self.lane.len());
             held = work;
             if deliveries.is_empty() {
                 continue;
@@ -277,7 +300,7 @@ impl Indexer {
                 source.release(&deliveries).await?;
                 continue;
             }
-            if let Err(e) = self.process(&mut source, &deliveries).await {
+            if let Err(e) = self.process(source, &deliveries).await {
                 // Nothing of this batch is acknowledged: it comes back after a restart.
                 let _ = source.release(&deliveries).await;
                 if matches!(e, IndexerError::Cancelled) {
@@ -381,12 +404,15 @@ impl Indexer {
     ) -> Result<(Vec<Delivery>, Option<Synthesized>), IndexerError> {
         let config = self.config.batch;
         let Some(mut inbox) = self.inbox.take() else {
-            return Ok((batch::gather(source, config, cancel).await?, None));
+            let deliveries = batch::gather(source, config, &mut self.lane, cancel).await?;
+            return Ok((deliveries, None));
         };
         let streaming = self.streaming;
+        let mut lane = std::mem::take(&mut self.lane);
         let gathered = batch::gather_between(
             source,
             config,
+            &mut lane,
             &mut inbox,
             streaming,
             cancel,
@@ -394,6 +420,7 @@ impl Indexer {
         )
         .await;
         self.inbox = Some(inbox);
+        self.lane = lane;
         let gathered = gathered?;
         self.streaming = gathered.worked;
         if gathered.stopped {
@@ -524,7 +551,7 @@ impl Indexer {
             .collect();
         let mut items = self.resolve(pending).await?;
         self.recount_uploaders(&mut items).await?;
-        let owners = owners(&items, |_, _| true);
+        let owners = owners(&items, |key, version| self.newer_somewhere(key, version));
         self.fan_out(&mut items, owners).await?;
         let operations = self.versioned_writes(&mut items);
         self.commit(operations, Pace::Live).await?;
@@ -555,7 +582,7 @@ impl Indexer {
         let (events, marks) = read_envelopes(source, deliveries, &mut report).await?;
         let mut items = self.resolve(batch::coalesce(&events, &marks)).await?;
         self.recount_uploaders(&mut items).await?;
-        let owners = owners(&items, |_, _| true);
+        let owners = owners(&items, |key, version| self.newer_somewhere(key, version));
         self.fan_out(&mut items, owners).await?;
         let hydrated = started.elapsed();
         let operations = self.versioned_writes(&mut items);
@@ -632,6 +659,7 @@ impl Indexer {
                     held: Vec::new(),
                 },
             );
+            crate::priority::lower_writer_threads(self.config.writer_nice);
         }
         Ok(())
     }
@@ -873,6 +901,16 @@ impl Indexer {
         }
     }
 
+    /// Whether some writable generation holds `key` older than `version` (or not at all): a
+    /// user read at such a version changed, so what it owns is written again ([`Self::fan_out`]).
+    /// A user read only to re-count its tracks, at the version every generation holds, did
+    /// not: re-reading everything an uploader owns for a count would make a cleanup's
+    /// uploaders cost their whole catalogue per batch.
+    fn newer_somewhere(&self, key: EntityKey, version: Version) -> bool {
+        (self.targets.values())
+            .any(|target| versions::decide(target.versions.get(&key), version) == Decision::Write)
+    }
+
     /// The newest version of `key` any writable generation holds (0 when none has it).
     fn held(&self, key: EntityKey) -> Version {
         (self.targets.values())
@@ -1091,6 +1129,8 @@ impl Indexer {
         if !started.is_empty() {
             self.work_until_committed(started).await?;
         }
+        // A commit starts new indexing threads.
+        crate::priority::lower_writer_threads(self.config.writer_nice);
         Ok(())
     }
 

@@ -43,7 +43,7 @@ pub async fn run(globals: Globals, args: IndexArgs) -> anyhow::Result<()> {
     config.batch.max_events = args.batch_size.max(1);
     config.batch.max_wait = Duration::from_millis(args.batch_wait_ms);
     let mut amqp = AmqpConfig::new(&amqp_url, &globals.exchange, &globals.queue);
-    amqp.prefetch = u16::try_from(args.batch_size.saturating_mul(2)).unwrap_or(u16::MAX);
+    amqp.prefetch = config.batch.prefetch();
     let source = AmqpSource::connect(amqp).await?;
     let mut indexer = Indexer::open(db.clone(), catalog.clone(), config)?;
     let cancel = CancellationToken::new();

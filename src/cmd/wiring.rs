@@ -241,9 +241,10 @@ pub fn reconcile(db: Db, feed: ReindexFeed, args: &IndexArgs, cancel: Cancellati
     });
 }
 
-/// Broker prefetch: two batches in flight, so the next fills while one commits.
+/// Broker prefetch: two batches in flight and the owner events held aside
+/// ([`indexer::batch::BatchConfig::prefetch`]).
 pub fn prefetch(args: &IndexArgs) -> u16 {
-    u16::try_from(args.batch_size.saturating_mul(2)).unwrap_or(u16::MAX)
+    indexer_config(args).batch.prefetch()
 }
 
 /// Keeps `suggester` in step with the index: every committed change becomes a suggest delta,

@@ -12,10 +12,13 @@
 //!   waits there for its per-message TTL, then dead-letters back into the main queue. Its
 //!   original routing key travels in `x-disco-routing-key`, its attempt count in `x-disco-attempts`.
 //!
-//! Deliveries are acknowledged after the commit, one multiple-ack per batch. When the broker
+//! Deliveries are acknowledged after the commit: one multiple-ack for the part of a batch below
+//! every delivery still outstanding, single acks above it (the indexer may hold owner events
+//! aside while later deliveries go first, `crate::batch::OwnerLane`). When the broker
 //! goes away the source reconnects with backoff; deliveries of the old channel are never acked
 //! (the broker redelivers them, and re-applying them is harmless).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -50,7 +53,7 @@ impl AmqpConfig {
             url: url.to_string(),
             exchange: exchange.to_string(),
             queue: queue.to_string(),
-            prefetch: 2000,
+            prefetch: crate::batch::BatchConfig::default().prefetch(),
         }
     }
 
@@ -120,6 +123,9 @@ pub struct AmqpSource {
     session: Option<Session>,
     /// Bumped on every (re)connect: delivery tags are only valid on the channel that made them.
     epoch: u64,
+    /// Tags of this epoch handed out and not yet settled: a multiple-ack must stay below the
+    /// lowest of them.
+    unsettled: BTreeSet<u64>,
 }
 
 const ENTITY_BINDINGS: [&str; 4] = ["*.track", "*.user", "*.playlist", "*.group"];
@@ -131,6 +137,7 @@ impl AmqpSource {
             config,
             session: None,
             epoch: 0,
+            unsettled: BTreeSet::new(),
         };
         source.session = Some(source.open().await?);
         source.epoch = 1;
@@ -203,6 +210,7 @@ impl AmqpSource {
                 Ok(session) => {
                     self.session = Some(session);
                     self.epoch += 1;
+                    self.unsettled.clear();
                     return;
                 }
                 Err(e) => {
@@ -350,6 +358,15 @@ async fn declare_topology(channel: &Channel, config: &AmqpConfig) -> lapin::Resu
     Ok(())
 }
 
+/// How many of a batch's tags (sorted) lie below the lowest delivery still outstanding: those
+/// can go in one multiple-ack, the rest must be acknowledged one by one.
+fn below_outstanding(sorted: &[u64], outstanding: Option<u64>) -> usize {
+    match outstanding {
+        Some(lowest) => sorted.partition_point(|tag| *tag < lowest),
+        None => sorted.len(),
+    }
+}
+
 fn amqp_err(config: &AmqpConfig, source: lapin::Error) -> SourceError {
     SourceError::Amqp {
         url: redact(&config.url),
@@ -406,6 +423,7 @@ impl EventSource for AmqpSource {
                     let routing_key = header_str(headers, ROUTING_KEY_HEADER)
                         .unwrap_or_else(|| delivery.routing_key.as_str().to_string());
                     let attempts = header_u32(headers, ATTEMPTS_HEADER);
+                    self.unsettled.insert(delivery.delivery_tag);
                     return Ok(Some(Delivery {
                         routing_key,
                         attempts,
@@ -474,26 +492,35 @@ impl EventSource for AmqpSource {
     }
 
     async fn ack(&mut self, batch: &[Delivery]) -> Result<(), SourceError> {
-        // Every delivery of this channel up to the batch's highest tag belongs to this batch or
-        // to an earlier, already settled one, so one multiple-ack settles them all.
-        let last = batch
-            .iter()
+        let mut current: Vec<(u64, &lapin::Acker)> = (batch.iter())
             .filter_map(|d| match &d.handle {
                 AckHandle::Amqp { epoch, tag, acker } if *epoch == self.epoch => {
                     Some((*tag, acker))
                 }
                 _ => None,
             })
-            .max_by_key(|(tag, _)| *tag);
-        if let Some((_, acker)) = last {
-            match acker.ack(BasicAckOptions { multiple: true }).await {
+            .collect();
+        for (tag, _) in &current {
+            self.unsettled.remove(tag);
+        }
+        current.sort_unstable_by_key(|(tag, _)| *tag);
+        let tags: Vec<u64> = current.iter().map(|(tag, _)| *tag).collect();
+        let (below, above) =
+            current.split_at(below_outstanding(&tags, self.unsettled.first().copied()));
+        // Below every outstanding delivery: one multiple-ack settles them (and nothing else).
+        let multiple = below.last().map(|(_, acker)| (*acker, true));
+        let singles = above.iter().map(|(_, acker)| (*acker, false));
+        for (acker, multiple) in multiple.into_iter().chain(singles) {
+            match acker.ack(BasicAckOptions { multiple }).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    tracing::warn!("channel closed before the ack; the broker will redeliver")
+                    tracing::warn!("channel closed before the ack; the broker will redeliver");
+                    return Ok(());
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "ack failed; the broker will redeliver");
                     self.session = None;
+                    return Ok(());
                 }
             }
         }
@@ -502,9 +529,10 @@ impl EventSource for AmqpSource {
 
     async fn release(&mut self, batch: &[Delivery]) -> Result<(), SourceError> {
         for delivery in batch {
-            if let AckHandle::Amqp { epoch, acker, .. } = &delivery.handle
+            if let AckHandle::Amqp { epoch, acker, tag } = &delivery.handle
                 && *epoch == self.epoch
             {
+                self.unsettled.remove(tag);
                 let _ = acker
                     .nack(BasicNackOptions {
                         multiple: false,
@@ -514,5 +542,21 @@ impl EventSource for AmqpSource {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::below_outstanding;
+
+    #[test]
+    fn a_batch_is_acknowledged_at_once_only_below_what_is_still_held() {
+        let batch = [3, 4, 9, 12];
+        // Nothing outstanding: one multiple-ack at 12.
+        assert_eq!(below_outstanding(&batch, None), 4);
+        // Owner events 5..=8 held aside: a multiple-ack at 4 must not settle them.
+        assert_eq!(below_outstanding(&batch, Some(5)), 2);
+        // Held before the whole batch: every tag one by one.
+        assert_eq!(below_outstanding(&batch, Some(1)), 0);
     }
 }

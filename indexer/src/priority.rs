@@ -1,0 +1,125 @@
+//! Searches before writes on a shared machine: the threads tantivy indexes, commits and merges
+//! on run at a lower scheduling priority (a higher nice value) than the threads that answer
+//! searches. When both want a core, Linux's scheduler gives a nice-10 thread about a tenth of a
+//! nice-0 thread's share, so a search is not queued behind a commit's delete pass or a merge;
+//! with the core to itself a writer thread runs at full speed, so indexing loses only what
+//! searches take. Raising one's own nice value needs no privilege.
+//!
+//! tantivy names its threads (`thrd-tantivy-index<N>`, `segment_updater`, `merge_thread_<N>`)
+//! and starts new indexing threads at every commit, so [`lower_writer_threads`] runs after each
+//! commit and whenever a writer is opened.
+
+use std::path::Path;
+
+/// The nice value the indexer gives tantivy's writer threads by default (0: left alone).
+pub const WRITER_NICE: i32 = 10;
+
+/// Thread names (as the kernel keeps them: the first 15 bytes) of tantivy's writer threads.
+const WRITER_THREADS: [&str; 3] = ["thrd-tantivy-in", "segment_updater", "merge_thread_"];
+
+/// Gives every tantivy writer thread of this process at least `nice`; returns how many threads
+/// were changed. Nothing happens for `nice <= 0` or where `/proc` is missing; a thread that
+/// ends meanwhile is skipped.
+pub fn lower_writer_threads(nice: i32) -> usize {
+    if nice <= 0 {
+        return 0;
+    }
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    let mut changed = 0;
+    for task in tasks.flatten() {
+        let Some(tid) = task
+            .file_name()
+            .to_str()
+            .and_then(|t| t.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if is_writer_thread(&task.path()) && set_nice_at_least(tid, nice) {
+            changed += 1;
+        }
+    }
+    changed
+}
+
+fn is_writer_thread(task: &Path) -> bool {
+    let Ok(name) = std::fs::read_to_string(task.join("comm")) else {
+        return false;
+    };
+    let name = name.trim_end();
+    WRITER_THREADS.iter().any(|prefix| name.starts_with(prefix))
+}
+
+/// Raises thread `tid`'s nice value to `nice` unless it is that high already.
+#[cfg(target_os = "linux")]
+fn set_nice_at_least(tid: u32, nice: i32) -> bool {
+    // SAFETY: getpriority and setpriority take plain integers and touch no memory of ours. On
+    // Linux, PRIO_PROCESS with a thread id addresses that one thread.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let current = libc::getpriority(libc::PRIO_PROCESS, tid);
+        if *libc::__errno_location() != 0 || current >= nice {
+            return false;
+        }
+        libc::setpriority(libc::PRIO_PROCESS, tid, nice) == 0
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_nice_at_least(_tid: u32, _nice: i32) -> bool {
+    false
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn nice_of(name: &str) -> Option<i32> {
+        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            if comm.trim_end() == name {
+                let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+                // Field 19 of /proc/<pid>/task/<tid>/stat, counted after the `(comm)` field.
+                let after = stat.rsplit_once(')')?.1;
+                return after.split_whitespace().nth(16)?.parse().ok();
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn writer_threads_are_lowered_and_others_left_alone() {
+        let (ready, started) = std::sync::mpsc::channel::<()>();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let stop_rx = std::sync::Arc::new(std::sync::Mutex::new(stop_rx));
+        let spawn = |name: &str| {
+            let (ready, stop_rx) = (ready.clone(), stop_rx.clone());
+            std::thread::Builder::new()
+                .name(name.to_string())
+                .spawn(move || {
+                    let _ = ready.send(());
+                    // Waits until the test drops its sender.
+                    let _ = stop_rx.lock().map(|rx| rx.recv());
+                })
+        };
+        let threads = [spawn("merge_thread_97"), spawn("search-97")];
+        for _ in 0..2 {
+            started.recv().expect("thread started");
+        }
+        // Other tests' writers may be lowered by the same call: at least ours is.
+        assert!(lower_writer_threads(WRITER_NICE) >= 1);
+        assert_eq!(nice_of("merge_thread_97"), Some(WRITER_NICE));
+        assert_eq!(nice_of("search-97"), Some(0));
+        lower_writer_threads(WRITER_NICE);
+        assert_eq!(
+            nice_of("merge_thread_97"),
+            Some(WRITER_NICE),
+            "never raised back"
+        );
+        drop(stop_tx);
+        for thread in threads.into_iter().flatten() {
+            let _ = thread.join();
+        }
+    }
+}
