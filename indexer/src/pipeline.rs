@@ -514,13 +514,14 @@ impl Indexer {
                 });
             }
         }
-        if observed.complete {
+        if let Some(span) = observed.swept {
             let present: std::collections::HashSet<i64> =
                 observed.rows.iter().map(|(id, _)| *id).collect();
             let mut gone: BTreeMap<EntityKey, Version> = BTreeMap::new();
             for target in self.targets.values() {
                 for (key, stored) in target.versions.iter() {
                     if key.kind == kind
+                        && span.contains(key.id)
                         && !stored.tombstone
                         && stored.version <= observed.until
                         && !present.contains(&key.id)
@@ -1600,16 +1601,33 @@ mod tests {
         let again = build.indexer.reconcile(pass).await.unwrap();
         assert!(again.outcomes.is_empty(), "{again:?}");
 
-        let sweep = crate::reconcile::sweep_kind(&db, EntityKind::User, until)
-            .await
-            .unwrap();
-        let report = build.indexer.reconcile(sweep).await.unwrap();
+        // A sweep in steps of one row: user 2's document lies in the second step's span
+        // (after 1, through 3), and only that step removes it.
+        let step = |after| crate::reconcile::sweep_step(&db, EntityKind::User, after, 1, until);
+        let first = step(i64::MIN).await.unwrap();
+        assert_eq!(first.swept.and_then(|s| s.through), Some(1));
+        let report = build.indexer.reconcile(first).await.unwrap();
+        assert!(report.outcomes.is_empty(), "{report:?}");
+        let second = step(1).await.unwrap();
+        assert_eq!(second.swept.and_then(|s| s.through), Some(3));
+        let report = build.indexer.reconcile(second).await.unwrap();
         assert_eq!(
             report.outcomes.get(&Outcome::Deleted),
             Some(&1),
             "{report:?}"
         );
         assert_eq!(named("singer"), vec!["user:3"]);
+        let last = step(3).await.unwrap();
+        assert_eq!(last.swept.map(|s| s.through), Some(None), "the end");
+        assert!(
+            build
+                .indexer
+                .reconcile(last)
+                .await
+                .unwrap()
+                .outcomes
+                .is_empty()
+        );
     }
 
     /// From a feed, a build's final commit runs off the loop: what arrives meanwhile is held,

@@ -6,8 +6,11 @@
 //!   `updated_at` moved past its watermark (minus [`ReconcileConfig::overlap`], for clock skew
 //!   and long transactions; an index on `updated_at`, migration 0006, makes it a range scan), up
 //!   to [`ReconcileConfig::grace`] ago — newer rows' events are still on their way;
-//! - every [`ReconcileConfig::sweep_every`] it reads every id and version of a kind (a full,
-//!   index-only scan), which also finds rows deleted outright with no event.
+//! - every [`ReconcileConfig::sweep_every`] it reads every id and version of a kind, which also
+//!   finds rows deleted outright with no event. The sweep goes in id order, a
+//!   [`ReconcileConfig::sweep_chunk`] of rows at a time with a [`ReconcileConfig::sweep_pause`]
+//!   between: each step is one short range read and one short piece of work between live
+//!   batches, never a million rows read and compared at once.
 //!
 //! It hands what it read to the running indexer ([`ReindexFeed::reconcile`]), which re-reads
 //! and writes, through the normal versioned path, every row the index holds at another version,
@@ -32,10 +35,30 @@ pub struct Observed {
     pub kind: EntityKind,
     /// `(id, version)` of each row read.
     pub rows: Vec<(i64, Version)>,
-    /// Every row of the kind: a document with no row here was deleted outright.
-    pub complete: bool,
+    /// The ids a sweep read every row of: a document in there with no row was deleted
+    /// outright. `None` for a pass over changed rows, which proves no delete.
+    pub swept: Option<Span>,
     /// Rows and documents newer than this are left alone: their events may be on their way.
     pub until: Version,
+}
+
+/// A range of ids, `(after, through]`; no `through`: every id above `after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub after: i64,
+    pub through: Option<i64>,
+}
+
+impl Span {
+    /// Every id.
+    pub const ALL: Span = Span {
+        after: i64::MIN,
+        through: None,
+    };
+
+    pub fn contains(&self, id: i64) -> bool {
+        id > self.after && self.through.is_none_or(|through| id <= through)
+    }
 }
 
 /// How often and how far back the reconciler looks.
@@ -45,6 +68,10 @@ pub struct ReconcileConfig {
     pub overlap: Duration,
     pub grace: Duration,
     pub sweep_every: Duration,
+    /// Rows a sweep reads and hands over per step.
+    pub sweep_chunk: usize,
+    /// Pause between a sweep's steps, so it costs live traffic little.
+    pub sweep_pause: Duration,
 }
 
 impl Default for ReconcileConfig {
@@ -54,6 +81,8 @@ impl Default for ReconcileConfig {
             overlap: Duration::from_secs(60),
             grace: Duration::from_secs(10),
             sweep_every: Duration::from_secs(3600),
+            sweep_chunk: 10_000,
+            sweep_pause: Duration::from_millis(50),
         }
     }
 }
@@ -88,30 +117,100 @@ pub async fn run(
     let started = Utc::now();
     let mut watermark = started - chrono::Duration::from_std(config.overlap).unwrap_or_default();
     let mut last_sweep = tokio::time::Instant::now();
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => return Ok(()),
-            () = tokio::time::sleep(config.every) => {}
-        }
-        let until = Utc::now() - chrono::Duration::from_std(config.grace).unwrap_or_default();
-        let sweep = last_sweep.elapsed() >= config.sweep_every;
-        let from = watermark - chrono::Duration::from_std(config.overlap).unwrap_or_default();
-        for kind in EntityKind::ALL {
-            let observed = match sweep {
-                true => sweep_kind(&db, kind, until).await?,
-                false => changed(&db, kind, from, until).await?,
+    let outcome = async {
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return Ok(()),
+                () = tokio::time::sleep(config.every) => {}
+            }
+            let until = Utc::now() - chrono::Duration::from_std(config.grace).unwrap_or_default();
+            let began = tokio::time::Instant::now();
+            let cost = match last_sweep.elapsed() >= config.sweep_every {
+                true => {
+                    let cost = sweep(&db, &feed, &config, until, &cancel).await?;
+                    last_sweep = tokio::time::Instant::now();
+                    cost
+                }
+                false => {
+                    let from =
+                        watermark - chrono::Duration::from_std(config.overlap).unwrap_or_default();
+                    let mut cost = Cost::default();
+                    for kind in EntityKind::ALL {
+                        let observed = changed(&db, kind, from, until).await?;
+                        cost.add(observed.rows.len(), feed.reconcile(observed).await?);
+                    }
+                    cost
+                }
             };
-            match feed.reconcile(observed).await {
-                Ok(_) => {}
-                Err(IndexerError::Cancelled) => return Ok(()),
-                Err(e) => return Err(e),
+            tracing::debug!(
+                swept = cost.swept,
+                rows = cost.rows,
+                repaired = cost.repaired,
+                took_ms = began.elapsed().as_secs_f64() * 1e3,
+                "reconcile pass"
+            );
+            watermark = watermark.max(until);
+        }
+    };
+    match outcome.await {
+        Err(IndexerError::Cancelled) => Ok(()),
+        other => other,
+    }
+}
+
+/// What a pass read and repaired.
+#[derive(Debug, Default, Clone, Copy)]
+struct Cost {
+    swept: bool,
+    rows: usize,
+    repaired: u64,
+}
+
+impl Cost {
+    fn add(&mut self, rows: usize, report: crate::BatchReport) {
+        self.rows += rows;
+        self.repaired += report.outcomes.values().sum::<u64>();
+    }
+}
+
+/// A full sweep of every kind, step by step (see the module documentation), logged with what
+/// it read and how long it took.
+async fn sweep(
+    db: &Db,
+    feed: &ReindexFeed,
+    config: &ReconcileConfig,
+    until: DateTime<Utc>,
+    cancel: &CancellationToken,
+) -> Result<Cost, IndexerError> {
+    let began = tokio::time::Instant::now();
+    let mut cost = Cost {
+        swept: true,
+        ..Cost::default()
+    };
+    let mut steps = 0;
+    for kind in EntityKind::ALL {
+        let mut after = Span::ALL.after;
+        loop {
+            let observed = sweep_step(db, kind, after, config.sweep_chunk, until).await?;
+            let (next, rows) = (observed.swept.and_then(|s| s.through), observed.rows.len());
+            cost.add(rows, feed.reconcile(observed).await?);
+            steps += 1;
+            let Some(through) = next else { break };
+            after = through;
+            tokio::select! {
+                () = cancel.cancelled() => return Err(IndexerError::Cancelled),
+                () = tokio::time::sleep(config.sweep_pause) => {}
             }
         }
-        if sweep {
-            last_sweep = tokio::time::Instant::now();
-        }
-        watermark = watermark.max(until);
     }
+    tracing::info!(
+        rows = cost.rows,
+        steps,
+        repaired = cost.repaired,
+        took_s = began.elapsed().as_secs_f64(),
+        "reconcile sweep"
+    );
+    Ok(cost)
 }
 
 /// One pass over the rows of `kind` changed between `from` and `until`.
@@ -125,22 +224,46 @@ pub async fn changed(
     Ok(Observed {
         kind,
         rows,
-        complete: false,
+        swept: None,
         until: Version::from_datetime(until),
     })
 }
 
-/// Every row of `kind`, by id and version.
-pub async fn sweep_kind(
+/// One step of a sweep: up to `chunk` rows of `kind` above id `after`. Its span ends at the
+/// last id read, or has no end when fewer than `chunk` rows were left.
+pub async fn sweep_step(
     db: &Db,
     kind: EntityKind,
+    after: i64,
+    chunk: usize,
     until: DateTime<Utc>,
 ) -> Result<Observed, IndexerError> {
-    let rows = hydrate::all_versions(db, kind).await?;
+    let chunk = chunk.max(1);
+    let rows = hydrate::versions_after(db, kind, after, chunk).await?;
+    let through = match rows.len() < chunk {
+        true => None,
+        false => rows.last().map(|(id, _)| *id),
+    };
     Ok(Observed {
         kind,
         rows,
-        complete: true,
+        swept: Some(Span { after, through }),
         until: Version::from_datetime(until),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Span;
+
+    #[test]
+    fn a_span_holds_the_ids_after_its_start_through_its_end() {
+        let span = Span {
+            after: 10,
+            through: Some(20),
+        };
+        assert!(!span.contains(10) && span.contains(11) && span.contains(20));
+        assert!(!span.contains(21));
+        assert!(Span::ALL.contains(i64::MIN + 1) && Span::ALL.contains(i64::MAX));
+    }
 }
