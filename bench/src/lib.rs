@@ -16,7 +16,9 @@
 //! | [`events_flood`] | search latency and losses while `POST /events` is flooded |
 //! | [`sensitivity`] | searches interleaving and A/B each need to name the better ranking |
 //! | [`takedown`] | a mass takedown: how soon the spam is gone, what live events and search pay |
+//! | [`chaos`] | a fault run: RabbitMQ, PostgreSQL and the indexer restarted under load; nothing wrong after |
 
+pub mod chaos;
 pub mod events_flood;
 pub mod http_load;
 pub mod indexing;

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use bench::{
-    events_flood, http_load, indexing, ranking, reindexing, replay, searching, sensitivity,
+    chaos, events_flood, http_load, indexing, ranking, reindexing, replay, searching, sensitivity,
     suggesting, takedown,
 };
 use clap::{Args, Parser, Subcommand};
@@ -172,6 +172,16 @@ enum Bench {
         #[command(flatten)]
         args: takedown::TakedownArgs,
     },
+    /// Fault run (issue #25): `disco simulate` at 300 changes/s losing 1% of its events while
+    /// RabbitMQ, PostgreSQL and the indexer are restarted on a schedule; a reader searches
+    /// throughout. Reports events published and lost, repairs, entities wrong and resurrected
+    /// (both must be 0), failed searches and the longest time-to-searchable during a fault.
+    /// Restarts the machine's shared PostgreSQL and RabbitMQ: run it alone. Its own database,
+    /// broker names and `<data-dir>/bench-chaos`; runs the `disco` binary (`--disco`).
+    Chaos {
+        #[command(flatten)]
+        args: chaos::ChaosArgs,
+    },
 }
 
 async fn run(globals: Globals, what: Bench) -> anyhow::Result<()> {
@@ -303,6 +313,20 @@ async fn run(globals: Globals, what: Bench) -> anyhow::Result<()> {
             } else {
                 println!("{report}");
             }
+        }
+        Bench::Chaos { args } => {
+            let amqp = globals
+                .amqp_url
+                .clone()
+                .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".to_string());
+            let options = args.options(&amqp, &globals.data_dir.join("bench-chaos"))?;
+            let report = chaos::run(options).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+            } else {
+                println!("{report}");
+            }
+            anyhow::ensure!(report.passed(), "the chaos run did not pass (report above)");
         }
         Bench::Sensitivity { args } => {
             let json = args.json;
