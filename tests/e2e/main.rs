@@ -3,7 +3,6 @@
 //! the CLI and HTTP, and a schema change served side by side before a swap. One test binary, so the workspace links it once.
 
 mod chaos;
-mod chaos;
 mod counts;
 mod definitions;
 mod eval_gate;
