@@ -63,6 +63,10 @@ pub struct BenchOptions {
     pub python: Option<PathBuf>,
     /// Also run networkx (slow: minutes and several GB at 10M edges).
     pub networkx: bool,
+    /// Also run the PySpark job (`rank/spark/discorank.py`) in local mode on the same graph,
+    /// exported as Parquet; by default when `DISCO_BENCH_SPARK` is set (the bench's flags are
+    /// not this module's).
+    pub spark: bool,
 }
 
 impl Default for BenchOptions {
@@ -76,6 +80,7 @@ impl Default for BenchOptions {
             seed: 42,
             python: None,
             networkx: true,
+            spark: std::env::var_os("DISCO_BENCH_SPARK").is_some(),
         }
     }
 }
@@ -272,6 +277,13 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<BenchReport> {
         }
     }
 
+    if options.spark {
+        let (row, scores, notes) = run_spark(&graph, options, &ours_scores[0])?;
+        report.rows.push(row);
+        report.notes.extend(notes);
+        ours_scores.push(scores);
+    }
+
     match &options.python {
         None => report
             .notes
@@ -375,6 +387,102 @@ fn build(n: u32, edges: &[Edge]) -> anyhow::Result<Graph> {
         builder.push(s, d, w);
     }
     Ok(builder.build(NodeTable::anonymous(n))?)
+}
+
+/// Exports the graph as Parquet, runs the PySpark job in Spark's local mode (power iteration,
+/// the kernel's stopping rule, the scores co-partitioned with the edges as on a cluster) and
+/// reads its scores back; `gauss_seidel` is our cold answer, for the agreement.
+fn run_spark(
+    graph: &Graph,
+    options: &BenchOptions,
+    gauss_seidel: &[f64],
+) -> anyhow::Result<(BenchRow, Vec<f64>, Vec<String>)> {
+    let dir = std::env::temp_dir().join(format!("disco-rank-spark-{}", std::process::id()));
+    let result = (|| {
+        let (graph_dir, out) = (dir.join("graph"), dir.join("out"));
+        let started = Instant::now();
+        rank::spark::Export::new(graph, rank::Weights::builtin()).write(&graph_dir)?;
+        let export_seconds = started.elapsed().as_secs_f64();
+        let mut spark = rank::spark::LocalSpark::new(rank::spark::spark_python()?);
+        spark.driver_memory = "8g".to_string();
+        let tolerance = options.tolerance.to_string();
+        let args = [
+            "--tolerance",
+            &tolerance,
+            "--broadcast-max",
+            "0",
+            "--metrics",
+        ];
+        let started = Instant::now();
+        let run = spark.run(&graph_dir, &out, &args)?;
+        let wall = started.elapsed().as_secs_f64();
+        let scores =
+            rank::spark::read_vector(&out.join(rank::spark::SCORES), "score", graph.node_count())?;
+        let path = out.join(rank::spark::RUN_JSON);
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&path).with_context(|| path.display().to_string())?,
+        )?;
+        let field = |name: &str| json.get(name).and_then(|v| v.as_f64());
+        let mut per_iteration: Vec<f64> = json
+            .get("iteration_seconds")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|s| s.as_f64()).collect())
+            .unwrap_or_default();
+        let iterating: f64 = per_iteration.iter().sum();
+        per_iteration.sort_by(f64::total_cmp);
+        let median = per_iteration.get(per_iteration.len() / 2).copied();
+        let edges = graph.edge_count().max(1) as f64;
+        let cached = field("cached_edge_bytes").map(|b| b / edges);
+        let shuffle = |what: &str| {
+            json.get("shuffle")
+                .and_then(|s| s.get(what))
+                .and_then(|v| v.as_f64())
+        };
+        let row = BenchRow {
+            name: format!(
+                "Spark {} local[{}] DataFrame (power iteration), cold",
+                json.get("spark").and_then(|v| v.as_str()).unwrap_or("?"),
+                spark.threads
+            ),
+            seconds: iterating,
+            build_seconds: field("setup_seconds"),
+            iterations: Some(run.iterations),
+            sweep_equivalents: Some(run.iterations as f64),
+            l1_vs_prpack: None,
+            l1_vs_cold: None,
+            bytes_per_edge: cached,
+        };
+        let notes = vec![
+            format!(
+                "Spark: {} iterations in {iterating:.1} s ({:.2} s each on average, median {:.2} s, \
+                 {:.0} ns per edge per iteration); setup (JVM, read, out-weights, cache the edges) \
+                 {:.1} s; write {:.1} s; {wall:.1} s in all, plus the Parquet export {export_seconds:.1} s; \
+                 L1 vs our Gauss-Seidel cold {:.2e}; converged {}",
+                run.iterations,
+                iterating / run.iterations.max(1) as f64,
+                median.unwrap_or(f64::NAN),
+                iterating / run.iterations.max(1) as f64 / edges * 1e9,
+                field("setup_seconds").unwrap_or(f64::NAN),
+                field("write_seconds").unwrap_or(f64::NAN),
+                l1_distance(&scores, gauss_seidel),
+                run.converged,
+            ),
+            format!(
+                "Spark: shuffle per iteration {:.1} MB in {:.0} records ({:.2} B and {:.3} records \
+                 per edge); cached edges {:.1} B/edge; {} partitions, driver memory {}",
+                shuffle("bytes_per_iteration").unwrap_or(f64::NAN) / 1e6,
+                shuffle("records_per_iteration").unwrap_or(f64::NAN),
+                shuffle("bytes_per_iteration").unwrap_or(f64::NAN) / edges,
+                shuffle("records_per_iteration").unwrap_or(f64::NAN) / edges,
+                cached.unwrap_or(f64::NAN),
+                spark.shuffle_partitions,
+                spark.driver_memory,
+            ),
+        ];
+        Ok((row, scores, notes))
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 /// Writes the edge list as raw arrays, runs the Python script, reads its scores back.
@@ -518,6 +626,7 @@ mod tests {
             edges: 50_000,
             tolerance: 1e-8,
             python: None,
+            spark: false,
             ..BenchOptions::default()
         };
         let report = run(&options).unwrap();

@@ -19,7 +19,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::Utc;
-use schemas::EntityKind;
 use schemas::db::Db;
 
 use crate::RankError;
@@ -134,10 +133,7 @@ pub async fn run_job_with(
 
     let write_started = Instant::now();
     let version = store.next_version()?;
-    let nodes_by_kind = EntityKind::ALL
-        .iter()
-        .map(|k| (k.as_str().to_string(), graph.nodes().count(*k) as u64))
-        .collect();
+    let nodes_by_kind = graph.nodes().counts_by_kind();
     let mut manifest = Manifest {
         version,
         created: Utc::now(),

@@ -22,7 +22,8 @@
 //! Modules: [`weights`] (activity → edge weight, `weights.json`), [`nodes`] (entity ↔ node
 //! number), [`graph`] (CSR), [`load`] (database → graph), [`kernel`] (PageRank), [`push`]
 //! (the warm start with residual pushes), [`scores`] (one version's scores), [`versions`] (the
-//! version directory), [`job`] (one run), [`schedule`] (runs on a period). Benchmarks and the
+//! version directory), [`job`] (one run), [`schedule`] (runs on a period), [`spark`] (the graph
+//! as Parquet for the PySpark job, and its scores back as a version). Benchmarks and the
 //! synthetic activity graph live in the `bench` crate.
 
 pub mod graph;
@@ -34,6 +35,7 @@ mod progress;
 pub mod push;
 pub mod schedule;
 pub mod scores;
+pub mod spark;
 pub mod versions;
 pub mod weights;
 
@@ -73,6 +75,11 @@ pub enum RankError {
     Input(String),
     #[error("graph too large: {0}")]
     TooLarge(String),
+    #[error("{path}: {source}")]
+    Parquet {
+        path: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
 }
 
 impl RankError {

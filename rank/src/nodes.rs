@@ -146,6 +146,14 @@ impl NodeTable {
         })
     }
 
+    /// Nodes by kind name (`track`, `user`, …), as manifests count them.
+    pub fn counts_by_kind(&self) -> std::collections::BTreeMap<String, u64> {
+        EntityKind::ALL
+            .iter()
+            .map(|k| (k.as_str().to_string(), self.count(*k) as u64))
+            .collect()
+    }
+
     /// Bytes held by the table.
     pub fn heap_bytes(&self) -> usize {
         self.kinds.iter().map(|k| k.ids.capacity() * 8).sum()

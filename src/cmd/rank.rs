@@ -7,6 +7,8 @@
 //! disco rank list                   # versions, newest last, `*` marks the active one
 //! disco rank activate 3             # serve v3 by default (rollback = activate an older one)
 //! disco rank export 3 > v3.tsv      # TSV kind, id, score (default: the active version)
+//! disco rank export-graph --format parquet DIR   # the graph for Spark (rank/spark/discorank.py)
+//! disco rank import OUT              # the Spark job's scores as the next version, activated
 //! ```
 
 use std::io::Write;
@@ -79,6 +81,41 @@ enum RankCommand {
         #[arg(long, short, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Write the weighted graph the job runs on for the Spark job (rank/spark/discorank.py):
+    /// edges, nodes, personalization and, from the active version, a start vector.
+    ExportGraph {
+        /// Output format (Parquet is the only one).
+        #[arg(long, value_enum, default_value_t = GraphFormat::Parquet)]
+        format: GraphFormat,
+        /// Directory to write (created if missing).
+        dir: PathBuf,
+        /// Edge weights per activity kind, JSON [default: the built-in rank/weights.json].
+        #[arg(long, env = "DISCO_RANK_WEIGHTS", value_name = "FILE")]
+        weights: Option<PathBuf>,
+        /// Write no start vector (start.parquet), even when a version is active.
+        #[arg(long)]
+        cold: bool,
+    },
+    /// Turn the Spark job's output (OUT/scores, OUT/run.json) into the next rank version.
+    Import {
+        /// The job's --out directory.
+        out: PathBuf,
+        /// The graph directory it ran on [default: the one its run.json names].
+        #[arg(long, value_name = "DIR")]
+        graph: Option<PathBuf>,
+        /// Write the new version without making it active.
+        #[arg(long)]
+        no_activate: bool,
+        /// Versions to keep (the active one is always kept).
+        #[arg(long, env = "DISCO_RANK_KEEP", default_value_t = 5)]
+        keep: usize,
+    },
+}
+
+/// Formats `disco rank export-graph` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum GraphFormat {
+    Parquet,
 }
 
 pub async fn run(globals: Globals, args: RankArgs) -> anyhow::Result<()> {
@@ -109,14 +146,63 @@ pub async fn run(globals: Globals, args: RankArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Some(RankCommand::ExportGraph {
+            format: GraphFormat::Parquet,
+            dir,
+            weights,
+            cold,
+        }) => {
+            let weights = weights_from(weights.as_deref())?;
+            let db = globals.database().await?;
+            let export =
+                rank::spark::export_from_db(&db, &store, &weights, !cold, &dir, ProgressMode::Auto)
+                    .await;
+            db.close().await;
+            let export = export?;
+            let start = export.start.as_ref().map_or(String::new(), |s| {
+                format!(
+                    "; start vector from {} ({} nodes carried)",
+                    s.from, s.carried
+                )
+            });
+            println!(
+                "graph for Spark in {}: {} nodes, {} edges ({} activities){start}",
+                dir.display(),
+                export.nodes,
+                export.edges,
+                export.activities
+            );
+            Ok(())
+        }
+        Some(RankCommand::Import {
+            out,
+            graph,
+            no_activate,
+            keep,
+        }) => {
+            let m = rank::spark::import(&store, &out, graph.as_deref(), !no_activate)?;
+            store.prune(keep)?;
+            println!(
+                "rank {} from Spark: {} nodes, {} edges; {} iterations, residual {:.2e}{}; {}",
+                m.version,
+                m.nodes,
+                m.edges,
+                m.iterations,
+                m.residual,
+                if m.converged { "" } else { " (NOT converged)" },
+                if no_activate {
+                    "not activated"
+                } else {
+                    "active"
+                }
+            );
+            Ok(())
+        }
     }
 }
 
 async fn run_job(globals: &Globals, store: &RankStore, args: &RankArgs) -> anyhow::Result<()> {
-    let weights = match &args.weights {
-        Some(path) => Weights::from_file(path)?,
-        None => Weights::builtin(),
-    };
+    let weights = weights_from(args.weights.as_deref())?;
     let options = JobOptions {
         weights,
         pagerank: PageRankOptions {
@@ -184,6 +270,14 @@ async fn run_job(globals: &Globals, store: &RankStore, args: &RankArgs) -> anyho
         println!("edge list: {}", path.display());
     }
     Ok(())
+}
+
+/// The weights of `--weights FILE`, or the built-in ones.
+fn weights_from(path: Option<&std::path::Path>) -> anyhow::Result<Weights> {
+    Ok(match path {
+        Some(path) => Weights::from_file(path)?,
+        None => Weights::builtin(),
+    })
 }
 
 fn list(store: &RankStore) -> anyhow::Result<()> {
