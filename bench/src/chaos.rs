@@ -37,6 +37,8 @@ use tokio::time::Instant;
 
 /// The log line `disco index` writes for each repair (`indexer::pipeline`).
 const REPAIR_LINE: &str = "repaired an entity the site did not announce";
+/// The log line `disco index` writes when its reconciler gives up (`src/cmd/wiring.rs`).
+const RECONCILER_STOPPED_LINE: &str = "reconciliation stopped";
 /// The log line the simulator's publisher writes before it reconnects.
 const REPUBLISH_LINE: &str = "publishing failed; reconnecting";
 /// A probe not searchable this long after its row was written counts as never searchable.
@@ -183,6 +185,9 @@ pub struct ChaosReport {
     pub database_retries: u64,
     /// Repairs logged by every indexer process of the run.
     pub repaired: u64,
+    /// Times an indexer's reconciler stopped on an error (it stays stopped until that
+    /// indexer process restarts).
+    pub reconciler_stopped: u64,
     /// Entities wrong after quiet (verify's missing + extra + stale + shown).
     pub wrong: u64,
     /// Documents whose counts differ (reported, not failed on: `VerifyReport::counts_clean`).
@@ -231,6 +236,7 @@ impl ChaosReport {
             "republished_after_broker_error": self.republished,
             "database_retries": self.database_retries,
             "entities_repaired": self.repaired,
+            "reconciler_stopped": self.reconciler_stopped,
             "entities_wrong": self.wrong,
             "counts_differ": self.counts_differ,
             "entities_resurrected": self.resurrected,
@@ -273,7 +279,7 @@ impl fmt::Display for ChaosReport {
                 fault.down.as_secs_f64()
             )?;
         }
-        let rows: [(&str, String); 18] = [
+        let rows: [(&str, String); 19] = [
             ("changes written", self.changes.to_string()),
             ("events published", self.published.to_string()),
             ("events lost on purpose", self.lost.to_string()),
@@ -286,6 +292,10 @@ impl fmt::Display for ChaosReport {
                 self.database_retries.to_string(),
             ),
             ("entities repaired", self.repaired.to_string()),
+            (
+                "reconcilers stopped by an error",
+                self.reconciler_stopped.to_string(),
+            ),
             ("entities wrong at the end", self.wrong.to_string()),
             ("entities resurrected", self.resurrected.to_string()),
             (
@@ -483,13 +493,13 @@ impl Run {
 /// address `serve` listens on noted, the last lines kept for error messages.
 struct Proc {
     child: Child,
-    log: Arc<Logs>,
     stdout: Option<JoinHandle<String>>,
 }
 
 #[derive(Default)]
 struct Logs {
     repairs: AtomicU64,
+    reconciler_stopped: AtomicU64,
     republished: AtomicU64,
     listen: Mutex<Option<String>>,
     tail: Mutex<VecDeque<String>>,
@@ -510,13 +520,16 @@ impl Proc {
             .spawn()
             .context("starting disco")?;
         let stderr = child.stderr.take().context("stderr")?;
-        let lines = log.clone();
+        let lines = log;
         tokio::spawn(async move {
             // NO_COLOR is set: plain lines.
             let mut reader = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = reader.next_line().await {
                 if line.contains(REPAIR_LINE) {
                     lines.repairs.fetch_add(1, Ordering::Relaxed);
+                }
+                if line.contains(RECONCILER_STOPPED_LINE) {
+                    lines.reconciler_stopped.fetch_add(1, Ordering::Relaxed);
                 }
                 if line.contains(REPUBLISH_LINE) {
                     lines.republished.fetch_add(1, Ordering::Relaxed);
@@ -544,7 +557,6 @@ impl Proc {
         });
         Ok(Proc {
             child,
-            log,
             stdout: Some(stdout),
         })
     }
@@ -1092,6 +1104,7 @@ async fn faulty_run(
         republished: sim_log.republished.load(Ordering::Relaxed),
         database_retries,
         repaired: index_log.repairs.load(Ordering::Relaxed),
+        reconciler_stopped: index_log.reconciler_stopped.load(Ordering::Relaxed),
         wrong,
         counts_differ,
         resurrected,
