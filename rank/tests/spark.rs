@@ -159,3 +159,73 @@ fn spark_ranks_a_100k_node_activity_graph_as_the_kernel_does() {
     assert!(l1 <= 1e-6, "Spark is L1 {l1} from the kernel");
     assert!(out.join(spark::RUN_JSON).is_file());
 }
+
+/// The measurement of BENCHMARKS.md ("DiscoRank on Spark (#26)"), not run by `cargo test`:
+/// the 1M-node, 10M-edge graph of `disco-bench rank` (seed 42, 1% churned), the job in local
+/// mode with its shuffle measured, beside the kernel. `DISCO_SPARK_TOLERANCE` (default 1e-6,
+/// the bench's) sets both stopping rules.
+///
+/// `cargo test --release -p rank --test spark -- --ignored --nocapture measure`
+#[test]
+#[ignore]
+fn measure_1m_nodes_10m_edges() {
+    let tolerance: f64 = std::env::var("DISCO_SPARK_TOLERANCE")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1e-6);
+    let n = 1_000_000;
+    let mut generator = ActivityGenerator::new(n, 42);
+    let mut edges = generator.edges(10_000_000);
+    generator.churn(&mut edges, 0.01);
+    let mut builder = GraphBuilder::with_capacity(n, edges.len());
+    for &(s, d, w) in &edges {
+        builder.push(s, d, w);
+    }
+    drop(edges);
+    let graph = builder.build(NodeTable::anonymous(n)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let graph_dir = dir.path().join("graph");
+    let started = std::time::Instant::now();
+    Export::new(&graph, Weights::builtin())
+        .write(&graph_dir)
+        .unwrap();
+    println!(
+        "export: {n} nodes, {} edges in {:.1} s",
+        graph.edge_count(),
+        started.elapsed().as_secs_f64()
+    );
+    let options = rank::PageRankOptions {
+        tolerance,
+        ..JobOptions::default().pagerank
+    };
+    for method in [rank::Method::GaussSeidel, rank::Method::Power] {
+        let started = std::time::Instant::now();
+        let run = rank::pagerank_with(&graph, &options, None, method).unwrap();
+        println!(
+            "kernel {method:?}: {} iterations in {:.3} s",
+            run.iterations,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let kernel = pagerank(&graph, &options, None).unwrap();
+    let mut spark = local_spark();
+    spark.driver_memory = "8g".to_string();
+    let out = dir.path().join("out");
+    let tolerance = tolerance.to_string();
+    let args = [
+        "--tolerance",
+        &tolerance,
+        "--broadcast-max",
+        "0",
+        "--metrics",
+    ];
+    let run = spark.run(&graph_dir, &out, &args).unwrap();
+    let scores = spark::read_vector(&out.join(spark::SCORES), "score", n as usize).unwrap();
+    let json = std::fs::read_to_string(out.join(spark::RUN_JSON)).unwrap();
+    println!("{json}");
+    println!(
+        "Spark: {} iterations, L1 vs the kernel {:.2e}",
+        run.iterations,
+        l1_distance(&scores, &kernel.scores)
+    );
+}
