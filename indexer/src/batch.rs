@@ -30,7 +30,8 @@ pub struct BatchConfig {
     /// to the live deliveries that waited meanwhile: the most a live batch waits behind reindex
     /// work (plus the one piece of work in hand when the window closes).
     pub work_window: Duration,
-    /// Owner events a batch takes at most while more wait ([`OwnerLane`]).
+    /// Owner events a batch takes at most while more wait ([`OwnerLane`]), besides its
+    /// `max_events` of other kinds: a cleanup never takes a live event's place in a batch.
     pub owner_events: usize,
     /// Owner events held aside at most; they stay unacknowledged, so the broker's prefetch
     /// must leave room for them besides the batches ([`BatchConfig::prefetch`]).
@@ -43,7 +44,7 @@ impl Default for BatchConfig {
             max_events: 1000,
             max_wait: Duration::from_millis(50),
             work_window: Duration::from_millis(200),
-            owner_events: 250,
+            owner_events: 1000,
             owner_backlog: 20_000,
         }
     }
@@ -53,7 +54,8 @@ impl BatchConfig {
     /// Unacknowledged deliveries the broker should push ahead: two batches in flight (the next
     /// fills while one commits) and the owner events held aside.
     pub fn prefetch(&self) -> u16 {
-        let wanted = self.max_events.saturating_mul(2) + self.owner_backlog;
+        let batch = self.max_events + self.owner_events;
+        let wanted = batch.saturating_mul(2) + self.owner_backlog;
         u16::try_from(wanted).unwrap_or(u16::MAX)
     }
 }
@@ -63,9 +65,10 @@ impl BatchConfig {
 /// A person's event fans out to everything they own ([`crate::pipeline`]'s owner stage): a spam
 /// cleanup's take-downs each tombstone dozens of tracks, sets and groups. Taken in arrival
 /// order, ten thousand of them would make every event behind them wait for all of that work.
-/// Instead each batch takes at most [`BatchConfig::owner_events`] of them and holds the rest
-/// aside, unacknowledged, in arrival order, while later events of other kinds go on: those wait
-/// for at most one batch's share of the fan-out. Taking events out of order is safe by
+/// Instead each batch takes at most [`BatchConfig::owner_events`] of them, beside (not instead
+/// of) its [`BatchConfig::max_events`] of other kinds, and holds the rest aside,
+/// unacknowledged, in arrival order, while later events of other kinds go on: those wait for
+/// at most one batch's share of the fan-out. Taking events out of order is safe by
 /// construction — every write is decided by the row's version, never by arrival order.
 #[derive(Debug, Default)]
 pub struct OwnerLane {
@@ -99,25 +102,27 @@ struct Filling<'a> {
     lane: &'a mut OwnerLane,
     batch: Vec<Delivery>,
     owners: usize,
+    /// Owner events taken beyond the share because the lane was full: they count as others.
+    overflow: usize,
 }
 
 impl<'a> Filling<'a> {
     /// Starts with the owner events that waited longest, up to the batch's share.
     fn new(config: BatchConfig, lane: &'a mut OwnerLane) -> Filling<'a> {
-        let take = (config.owner_events.max(1))
-            .min(config.max_events)
-            .min(lane.waiting.len());
+        let take = (config.owner_events.max(1)).min(lane.waiting.len());
         let batch: Vec<Delivery> = lane.waiting.drain(..take).collect();
         Filling {
             config,
             lane,
             owners: batch.len(),
+            overflow: 0,
             batch,
         }
     }
 
+    /// Full of events of other kinds: the owners' share does not count.
     fn full(&self) -> bool {
-        self.batch.len() >= self.config.max_events
+        self.batch.len() - self.owners + self.overflow >= self.config.max_events
     }
 
     /// Takes `delivery` into the batch, or holds it aside when it is an owner event beyond the
@@ -125,9 +130,13 @@ impl<'a> Filling<'a> {
     fn admit(&mut self, delivery: Delivery) {
         if OwnerLane::carries(&delivery) {
             let over = self.owners >= self.config.owner_events.max(1) || !self.lane.is_empty();
-            if over && self.lane.waiting.len() < self.config.owner_backlog {
-                self.lane.waiting.push_back(delivery);
-                return;
+            match (over, self.lane.waiting.len() < self.config.owner_backlog) {
+                (true, true) => {
+                    self.lane.waiting.push_back(delivery);
+                    return;
+                }
+                (true, false) => self.overflow += 1,
+                (false, _) => {}
             }
             self.owners += 1;
         }
@@ -480,7 +489,9 @@ mod tests {
         }
         let mut source = bus.source();
         let cancel = CancellationToken::new();
+        // Two of other kinds fill a batch; the owners' share comes on top.
         let config = BatchConfig {
+            max_events: 2,
             owner_events: 2,
             ..BatchConfig::default()
         };

@@ -507,11 +507,14 @@ impl EventSource for AmqpSource {
         let tags: Vec<u64> = current.iter().map(|(tag, _)| *tag).collect();
         let (below, above) =
             current.split_at(below_outstanding(&tags, self.unsettled.first().copied()));
-        // Below every outstanding delivery: one multiple-ack settles them (and nothing else).
+        // Below every outstanding delivery: one multiple-ack settles them (and nothing else);
+        // above, single acks, sent together rather than one round of the I/O loop each.
         let multiple = below.last().map(|(_, acker)| (*acker, true));
         let singles = above.iter().map(|(_, acker)| (*acker, false));
-        for (acker, multiple) in multiple.into_iter().chain(singles) {
-            match acker.ack(BasicAckOptions { multiple }).await {
+        let acks = (multiple.into_iter().chain(singles))
+            .map(|(acker, multiple)| acker.ack(BasicAckOptions { multiple }));
+        for acked in futures::future::join_all(acks).await {
+            match acked {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!("channel closed before the ack; the broker will redeliver");
