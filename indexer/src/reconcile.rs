@@ -125,23 +125,33 @@ pub async fn run(
             }
             let until = Utc::now() - chrono::Duration::from_std(config.grace).unwrap_or_default();
             let began = tokio::time::Instant::now();
-            let cost = match last_sweep.elapsed() >= config.sweep_every {
-                true => {
-                    let cost = sweep(&db, &feed, &config, until, &cancel).await?;
-                    last_sweep = tokio::time::Instant::now();
-                    cost
+            let sweeping = last_sweep.elapsed() >= config.sweep_every;
+            let pass = async {
+                if sweeping {
+                    return sweep(&db, &feed, &config, until, &cancel).await;
                 }
-                false => {
-                    let from =
-                        watermark - chrono::Duration::from_std(config.overlap).unwrap_or_default();
-                    let mut cost = Cost::default();
-                    for kind in EntityKind::ALL {
-                        let observed = changed(&db, kind, from, until).await?;
-                        cost.add(observed.rows.len(), feed.reconcile(observed).await?);
-                    }
-                    cost
+                let from =
+                    watermark - chrono::Duration::from_std(config.overlap).unwrap_or_default();
+                let mut cost = Cost::default();
+                for kind in EntityKind::ALL {
+                    let observed = changed(&db, kind, from, until).await?;
+                    cost.add(observed.rows.len(), feed.reconcile(observed).await?);
+                }
+                Ok(cost)
+            };
+            // A failed pass (the database away) is tried again next period from the same
+            // watermark: the reconciler outlives outages, as the indexer does.
+            let cost = match pass.await {
+                Ok(cost) => cost,
+                Err(IndexerError::Cancelled) => return Err(IndexerError::Cancelled),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reconcile pass failed; trying again next period");
+                    continue;
                 }
             };
+            if sweeping {
+                last_sweep = tokio::time::Instant::now();
+            }
             tracing::debug!(
                 swept = cost.swept,
                 rows = cost.rows,

@@ -225,8 +225,8 @@ pub fn indexer_config(args: &IndexArgs) -> IndexerConfig {
 }
 
 /// Runs the reconciler beside the indexer `feed` leads to, until `cancel`: repairs what the
-/// site changed without an event. A reconciler that fails logs why and stops; the indexer goes
-/// on (its events are still applied).
+/// site changed without an event. A failed pass (the database away) is logged and tried again
+/// next period; the reconciler ends only with `cancel`.
 pub fn reconcile(db: Db, feed: ReindexFeed, args: &IndexArgs, cancel: CancellationToken) {
     let config = indexer::reconcile::ReconcileConfig {
         every: args.reconcile_every,
