@@ -44,7 +44,7 @@ impl Default for BatchConfig {
             max_events: 1000,
             max_wait: Duration::from_millis(50),
             work_window: Duration::from_millis(200),
-            owner_events: 1000,
+            owner_events: 5000,
             owner_backlog: 20_000,
         }
     }
