@@ -93,8 +93,10 @@ async fn lost_events_and_silent_deletes_are_healed() {
         .unwrap_or_else(|| panic!("a simulate report: {report}"));
     assert!(lost > 5, "{report}");
     until_drained(&env.amqp.queue);
-    // Two periods of 2 s, plus the grace and a verify's own time.
-    let took = until_verified(&site, Duration::from_secs(30));
+    // Two periods of 2 s, plus the grace and a verify's own time; the cap is wide because the
+    // suite runs this beside Spark and the other e2e tests on two cores (a run at load 8 was
+    // still one user's count short at 30 s; alone it heals in ~5 s, printed below).
+    let took = until_verified(&site, Duration::from_secs(60));
     eprintln!(
         "{lost} lost events healed {} ms after the last was published",
         took.as_millis()
@@ -116,7 +118,7 @@ async fn lost_events_and_silent_deletes_are_healed() {
         .execute(pool)
         .await
         .unwrap();
-    let took = until_verified(&site, Duration::from_secs(30));
+    let took = until_verified(&site, Duration::from_secs(60));
     eprintln!("a silent delete healed after {} ms", took.as_millis());
     let page = server
         .http
