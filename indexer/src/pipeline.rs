@@ -519,14 +519,12 @@ impl Indexer {
                 observed.rows.iter().map(|(id, _)| *id).collect();
             let mut gone: BTreeMap<EntityKey, Version> = BTreeMap::new();
             for target in self.targets.values() {
-                for (key, stored) in target.versions.iter() {
-                    if key.kind == kind
-                        && span.contains(key.id)
-                        && !stored.tombstone
+                for (key, stored) in target.versions.within(kind, span.after, span.through) {
+                    if !stored.tombstone
                         && stored.version <= observed.until
                         && !present.contains(&key.id)
                     {
-                        let newest = gone.entry(*key).or_insert(stored.version);
+                        let newest = gone.entry(key).or_insert(stored.version);
                         *newest = (*newest).max(stored.version);
                     }
                 }
