@@ -607,6 +607,21 @@ mod tests {
         }
     }
 
+    /// [`gather_between`] with no owner events held, which must succeed.
+    async fn between(
+        source: &mut crate::broker::MemorySource,
+        config: BatchConfig,
+        inbox: &mut mpsc::Receiver<u32>,
+        streaming: bool,
+        cancel: &CancellationToken,
+        worker: &mut Sleeper,
+    ) -> Gathered<u32> {
+        let mut lane = OwnerLane::default();
+        gather_between(source, config, &mut lane, inbox, streaming, cancel, worker)
+            .await
+            .unwrap_or_else(|e| panic!("gather failed: {e}"))
+    }
+
     /// A reindex that always has a page ready.
     fn pages(n: u32) -> mpsc::Receiver<u32> {
         let (sender, inbox) = mpsc::channel(2);
@@ -637,18 +652,7 @@ mod tests {
         // work that arrived meanwhile done (one page of 30 ms overruns the 5 ms window).
         tokio::time::sleep(Duration::from_millis(20)).await;
         let started = Instant::now();
-        let first = gather_between(
-            &mut source,
-            config,
-            &mut OwnerLane::default(),
-            &mut inbox,
-            false,
-            &cancel,
-            &mut worker,
-        )
-        .await
-        .ok()
-        .unwrap_or_else(|| panic!("gather failed"));
+        let first = between(&mut source, config, &mut inbox, false, &cancel, &mut worker).await;
         assert!(first.worked && first.held.is_none() && !first.stopped);
         assert_eq!(worker.done.len(), 1);
         assert_eq!(started.elapsed(), Duration::from_millis(30));
@@ -657,18 +661,8 @@ mod tests {
         for cycle in 0..3 {
             let started = Instant::now();
             let before = worker.done.len();
-            let gathered = gather_between(
-                &mut source,
-                config,
-                &mut OwnerLane::default(),
-                &mut inbox,
-                true,
-                &cancel,
-                &mut worker,
-            )
-            .await
-            .ok()
-            .unwrap_or_else(|| panic!("gather failed"));
+            let gathered =
+                between(&mut source, config, &mut inbox, true, &cancel, &mut worker).await;
             let took = started.elapsed();
             assert_eq!(worker.done.len() - before, 7, "cycle {cycle}");
             assert_eq!(took, Duration::from_millis(215), "cycle {cycle}");
@@ -692,18 +686,7 @@ mod tests {
         let mut worker = Sleeper::new();
         publish_after(&bus, &[1000]);
         let started = Instant::now();
-        let gathered = gather_between(
-            &mut source,
-            config,
-            &mut OwnerLane::default(),
-            &mut inbox,
-            true,
-            &cancel,
-            &mut worker,
-        )
-        .await
-        .ok()
-        .unwrap_or_else(|| panic!("gather failed"));
+        let gathered = between(&mut source, config, &mut inbox, true, &cancel, &mut worker).await;
         assert_eq!(worker.done, (0..20).collect::<Vec<_>>());
         assert_eq!(gathered.deliveries.len(), 1);
         assert_eq!(started.elapsed(), Duration::from_millis(1050));
@@ -711,18 +694,7 @@ mod tests {
         let mut inbox = pages(5);
         worker.hold = Some(2);
         publish_after(&bus, &[100]);
-        let gathered = gather_between(
-            &mut source,
-            config,
-            &mut OwnerLane::default(),
-            &mut inbox,
-            true,
-            &cancel,
-            &mut worker,
-        )
-        .await
-        .ok()
-        .unwrap_or_else(|| panic!("gather failed"));
+        let gathered = between(&mut source, config, &mut inbox, true, &cancel, &mut worker).await;
         assert_eq!(gathered.held, Some(2));
         assert!(gathered.deliveries.is_empty(), "the gather was cut short");
         assert_eq!(worker.done.len(), 22);
