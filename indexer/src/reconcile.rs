@@ -264,7 +264,36 @@ pub async fn sweep_step(
 
 #[cfg(test)]
 mod tests {
-    use super::Span;
+    use super::*;
+
+    /// The database away (a closed pool): each pass fails, and the reconciler keeps trying
+    /// until it is cancelled, instead of ending with the first error.
+    #[tokio::test]
+    async fn a_failed_pass_is_tried_again_next_period() {
+        let sqlite = testkit::FreshSqlite::create().await;
+        if let Db::Sqlite(pool) = &sqlite.db {
+            pool.close().await;
+        }
+        let (sender, _inbox) = tokio::sync::mpsc::channel(1);
+        let config = ReconcileConfig {
+            every: Duration::from_millis(5),
+            ..ReconcileConfig::default()
+        };
+        let cancel = CancellationToken::new();
+        let running = tokio::spawn(run(
+            sqlite.db.clone(),
+            ReindexFeed::new(sender),
+            config,
+            cancel.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !running.is_finished(),
+            "the reconciler stopped on a failed pass"
+        );
+        cancel.cancel();
+        assert!(matches!(running.await, Ok(Ok(()))));
+    }
 
     #[test]
     fn a_span_holds_the_ids_after_its_start_through_its_end() {
