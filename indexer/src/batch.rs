@@ -343,6 +343,10 @@ pub struct Pending {
     /// Some delivery was an event of the entity itself (not only activity marks): its row must
     /// exist at the floor, or it lags.
     pub evented: bool,
+    /// The newest activity mark's time: an activity does not move its target's `updated_at`,
+    /// so a standby must have replayed the primary this far before the re-count is read
+    /// ([`crate::hydrate::replay`]).
+    pub marked_at: Option<DateTime<Utc>>,
 }
 
 impl Pending {
@@ -356,6 +360,7 @@ impl Pending {
             occurred: Vec::new(),
             recount: false,
             evented: false,
+            marked_at: None,
         }
     }
 }
@@ -387,6 +392,7 @@ pub fn coalesce(events: &[(usize, Envelope)], marks: &[Mark]) -> Vec<Pending> {
         // No floor: an activity does not move its target's row version.
         let pending = entry(&mut by_key, mark.key);
         pending.recount = true;
+        pending.marked_at = pending.marked_at.max(Some(mark.occurred_at));
         pending.deliveries.push(mark.position);
         pending.occurred.push(mark.occurred_at);
     }

@@ -403,6 +403,33 @@ pub async fn hydrate(db: &Db, kind: EntityKind, ids: &[i64]) -> Result<Vec<Hydra
     read(db, kind, &statements(kind).by_ids, Binds::Ids(ids)).await
 }
 
+/// How far a streaming standby has replayed its primary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Replay {
+    /// The commit time of the last transaction replayed (the primary's clock).
+    pub through: Option<DateTime<Utc>>,
+    /// Everything received so far is replayed: a standby with nothing left to apply.
+    pub caught_up: bool,
+}
+
+/// The standby's replay position, or `None` where reads are current (a primary, SQLite).
+pub async fn replay(db: &Db) -> Result<Option<Replay>, sqlx::Error> {
+    let Db::Postgres(pool) = db else {
+        return Ok(None);
+    };
+    let (standby, through, caught_up): (bool, Option<DateTime<Utc>>, Option<bool>) =
+        sqlx::query_as(
+            "SELECT pg_is_in_recovery(), pg_last_xact_replay_timestamp(),
+                    pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()",
+        )
+        .fetch_one(pool)
+        .await?;
+    Ok(standby.then_some(Replay {
+        through,
+        caught_up: caught_up.unwrap_or(false),
+    }))
+}
+
 /// The entities that show one of `owners`' names (their tracks and playlists, the groups they
 /// created): a user's change is written to them as well, since their documents embed the
 /// owner's names.

@@ -170,6 +170,8 @@ pub struct Indexer {
     streaming: bool,
     /// Owner events held aside, unacknowledged, while other events go first ([`OwnerLane`]).
     lane: OwnerLane,
+    /// The database was found to be a primary: its reads are current, no replay to wait for.
+    reads_current: std::sync::atomic::AtomicBool,
 }
 
 impl Indexer {
@@ -214,6 +216,7 @@ impl Indexer {
             only,
             streaming: false,
             lane: OwnerLane::default(),
+            reads_current: std::sync::atomic::AtomicBool::new(false),
         };
         indexer.sync_targets()?;
         Ok(indexer)
@@ -470,7 +473,8 @@ impl Indexer {
             (served.iter())
                 .any(|versions| versions::decide(versions.get(&key), version) == Decision::Write)
         });
-        self.fan_out(&mut items, owners).await?;
+        let unsettled = self.fan_out(&mut items, owners).await?;
+        self.settle_counts(&mut items, unsettled).await?;
         let operations = self.versioned_writes(&mut items);
         self.commit(operations, Pace::Build).await?;
         for item in &items {
@@ -549,16 +553,31 @@ impl Indexer {
             })
             .collect();
         let mut items = self.resolve(pending).await?;
-        self.recount_uploaders(&mut items).await?;
+        let mut unsettled = self.recount_uploaders(&mut items).await?;
         let owners = owners(&items, |key, version| self.newer_somewhere(key, version));
-        self.fan_out(&mut items, owners).await?;
+        unsettled.extend(self.fan_out(&mut items, owners).await?);
+        self.settle_counts(&mut items, unsettled).await?;
+        // An unsearchable row the index holds nothing of was shown by no search: its tombstone
+        // is written (the version map learns it) but nothing was wrong. A reindex writes no
+        // tombstones, so its first sweep finds every unsearchable row like that.
+        let shown: std::collections::HashSet<EntityKey> = (repairs.keys())
+            .filter(|key| {
+                (self.targets.values())
+                    .any(|t| t.versions.get(key).is_some_and(|stored| !stored.tombstone))
+            })
+            .copied()
+            .collect();
         let operations = self.versioned_writes(&mut items);
         self.commit(operations, Pace::Live).await?;
         // The changes are announced (suggest follows them); the report counts repairs, not
         // deliveries (there are none).
         self.announce(&items, &mut BatchReport::default());
         for item in &items {
-            let written = matches!(item.outcome, Outcome::Indexed | Outcome::Deleted);
+            let written = match item.outcome {
+                Outcome::Indexed => true,
+                Outcome::Deleted => shown.contains(&item.pending.key),
+                _ => false,
+            };
             // Entities written because a repaired owner changed are part of its repair.
             if let (true, Some(&cause)) = (written, repairs.get(&item.pending.key)) {
                 report.add(item.outcome, 1);
@@ -580,9 +599,10 @@ impl Indexer {
         self.sync_targets()?;
         let (events, marks) = read_envelopes(source, deliveries, &mut report).await?;
         let mut items = self.resolve(batch::coalesce(&events, &marks)).await?;
-        self.recount_uploaders(&mut items).await?;
+        let mut unsettled = self.recount_uploaders(&mut items).await?;
         let owners = owners(&items, |key, version| self.newer_somewhere(key, version));
-        self.fan_out(&mut items, owners).await?;
+        unsettled.extend(self.fan_out(&mut items, owners).await?);
+        self.settle_counts(&mut items, unsettled).await?;
         let hydrated = started.elapsed();
         let operations = self.versioned_writes(&mut items);
         self.commit(operations, Pace::Live).await?;
@@ -689,8 +709,9 @@ impl Indexer {
                 }
             })
             .collect();
+        let last = self.config.lag_retries.len();
         let pauses = std::iter::once(Duration::ZERO).chain(self.config.lag_retries.iter().copied());
-        for pause in pauses {
+        for (round, pause) in pauses.enumerate() {
             let waiting: Vec<usize> = (0..items.len())
                 .filter(|i| matches!(items[*i].resolution, Resolution::Lagging))
                 .collect();
@@ -700,14 +721,42 @@ impl Indexer {
             if !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
+            // Taken before the rows are read, so the rows are at least as new.
+            let replay = match waiting
+                .iter()
+                .any(|i| items[*i].pending.marked_at.is_some())
+            {
+                true => self.replay().await?,
+                false => None,
+            };
             let keys: Vec<EntityKey> = waiting.iter().map(|i| items[*i].pending.key).collect();
             let rows = self.read_rows(&keys).await?;
             for i in waiting {
                 let item = &mut items[i];
                 item.resolution = classify(&item.pending, rows.get(&item.pending.key));
+                let read = matches!(item.resolution, Resolution::Upsert(_) | Resolution::Gone(_));
+                if read && replay.is_some_and(|r| unreplayed(&item.pending, r, round == last)) {
+                    item.resolution = Resolution::Lagging;
+                }
             }
         }
         Ok(items)
+    }
+
+    /// Where the database is a standby, how far it has replayed (see [`unreplayed`]).
+    async fn replay(&self) -> Result<Option<hydrate::Replay>, IndexerError> {
+        use std::sync::atomic::Ordering;
+        if self.reads_current.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let replay = self
+            .retrying("replay position", || hydrate::replay(&self.db))
+            .await?;
+        // A primary stays one (a promoted standby becomes one); a standby is asked each time.
+        if replay.is_none() {
+            self.reads_current.store(true, Ordering::Relaxed);
+        }
+        Ok(replay)
     }
 
     /// Owner stage: tracks, playlists and groups show their owner's names and are searchable
@@ -721,9 +770,16 @@ impl Indexer {
     /// What an unsearchable owner made is unsearchable whatever its own row says: it becomes
     /// tombstones at its rows' versions from one light read ([`hydrate::dependent_versions`]),
     /// never a hydration per row — a spam cleanup takes thousands of tracks per account.
-    async fn fan_out(&self, items: &mut Vec<Item>, owners: Vec<i64>) -> Result<(), IndexerError> {
+    ///
+    /// Returns the searchable owners whose entities were read here, after their own rows: their
+    /// counts are read again ([`Indexer::settle_counts`]).
+    async fn fan_out(
+        &self,
+        items: &mut Vec<Item>,
+        owners: Vec<i64>,
+    ) -> Result<Vec<EntityKey>, IndexerError> {
         if owners.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let searchable_owner = |id: i64| {
             items.iter().any(|item| {
@@ -797,13 +853,22 @@ impl Indexer {
                 rerender: true,
             });
         }
-        Ok(())
+        Ok(present
+            .into_iter()
+            .map(|id| EntityKey::new(EntityKind::User, id))
+            .collect())
     }
 
     /// A track that comes or goes changes its owner's track count: the owners of the batch's
     /// tracks are re-counted like an activity's marks. A track deleted outright has no row to
     /// name its owner; the document the index holds does (`owner_id`).
-    async fn recount_uploaders(&self, items: &mut Vec<Item>) -> Result<(), IndexerError> {
+    ///
+    /// Returns the uploaders read in this batch already: their counts are read again once
+    /// every track of the batch is read ([`Indexer::settle_counts`]).
+    async fn recount_uploaders(
+        &self,
+        items: &mut Vec<Item>,
+    ) -> Result<Vec<EntityKey>, IndexerError> {
         let mut uploaders: std::collections::BTreeSet<i64> = std::collections::BTreeSet::new();
         let mut unread = Vec::new();
         for item in items.iter() {
@@ -830,12 +895,15 @@ impl Indexer {
             uploaders.extend(owners);
         }
         let mut fresh = Vec::new();
+        let mut unsettled = Vec::new();
         for id in uploaders {
             let key = EntityKey::new(EntityKind::User, id);
             match items.iter().position(|item| item.pending.key == key) {
-                // Read in this batch already: written with its count.
+                // Read in this batch already, maybe before its track: written with the count
+                // of a read after every track's.
                 Some(i) if matches!(items[i].resolution, Resolution::Upsert(_)) => {
                     items[i].rerender = true;
+                    unsettled.push(key);
                 }
                 // Its event changed nothing by itself (or it is unsearchable): re-read it as
                 // a re-count, keeping its deliveries.
@@ -855,6 +923,38 @@ impl Indexer {
         if !fresh.is_empty() {
             let recounted = Box::pin(self.resolve(fresh)).await?;
             items.extend(recounted);
+        }
+        Ok(unsettled)
+    }
+
+    /// A user's counts are read with its row, and a track of theirs read later in the same
+    /// batch (a lagging row's re-read, the owner stage) may be missing from them. That track's
+    /// own event then finds it indexed and re-counts nobody, so the count would stay one
+    /// behind. Each of `users` is read once more after the batch's last track read and takes
+    /// that read's counts while its row is still at the version read before; a newer version
+    /// keeps the earlier read, as the entities were rendered with its names, and its own event
+    /// reads it again.
+    async fn settle_counts(
+        &self,
+        items: &mut [Item],
+        mut users: Vec<EntityKey>,
+    ) -> Result<(), IndexerError> {
+        users.sort_unstable();
+        users.dedup();
+        if users.is_empty() {
+            return Ok(());
+        }
+        let mut rows = self.read_rows(&users).await?;
+        for item in items.iter_mut() {
+            let Resolution::Upsert(read) = &mut item.resolution else {
+                continue;
+            };
+            if let Some(again) = rows.remove(&item.pending.key)
+                && again.searchable
+                && again.version() == read.version()
+            {
+                *read = again;
+            }
         }
         Ok(())
     }
@@ -1311,6 +1411,19 @@ fn classify(pending: &Pending, row: Option<&Hydrated>) -> Resolution {
     }
 }
 
+/// An activity mark's re-count read from a standby that has not replayed the primary up to the
+/// mark's time may miss the activity row, and nothing would read the count again: it lags. The
+/// mark's time is the site's clock and the replay time the primary's, so a mark stamped just
+/// after its commit on an idle primary could wait forever; on the last re-read a standby that
+/// has replayed all it received is taken as current (its WAL streams within milliseconds).
+fn unreplayed(pending: &Pending, replay: hydrate::Replay, last_read: bool) -> bool {
+    let Some(marked_at) = pending.marked_at else {
+        return false;
+    };
+    let behind = replay.through.is_none_or(|through| through < marked_at);
+    behind && !(last_read && replay.caught_up)
+}
+
 /// The ids of the users among `items` read at a version (upsert or gone), or removed from the
 /// database at one, that `changed` accepts. A removed user's row is gone but the site may have
 /// left its entities: they are re-rendered without its names.
@@ -1415,6 +1528,32 @@ fn commit_blocking(target: &mut Target) -> Result<(), IndexerError> {
 mod tests {
     use super::*;
     use crate::testing;
+
+    /// A re-count for an activity waits for a standby to replay the activity's time; a
+    /// standby with nothing left to apply is taken as current on the last re-read only.
+    #[test]
+    fn a_mark_lags_until_the_standby_has_replayed_its_time() {
+        let at = testing::now();
+        let key = EntityKey::new(EntityKind::Track, 1);
+        let marked = Pending {
+            recount: true,
+            marked_at: Some(at),
+            ..Pending::new(key)
+        };
+        let replay = |through_ms: Option<i64>, caught_up| hydrate::Replay {
+            through: through_ms.map(|ms| at + chrono::Duration::milliseconds(ms)),
+            caught_up,
+        };
+        assert!(unreplayed(&marked, replay(Some(-1), false), false));
+        assert!(unreplayed(&marked, replay(None, false), true));
+        assert!(!unreplayed(&marked, replay(Some(0), false), false));
+        assert!(!unreplayed(&marked, replay(Some(5), false), false));
+        assert!(unreplayed(&marked, replay(Some(-1), true), false));
+        assert!(!unreplayed(&marked, replay(Some(-1), true), true));
+        // Not marked (an entity's own event, a re-count after a track): its floor decides.
+        let evented = Pending::new(key);
+        assert!(!unreplayed(&evented, replay(None, false), false));
+    }
 
     /// An indexer over `n` users with a generation being built from its feed.
     struct Build {
@@ -1626,6 +1765,35 @@ mod tests {
                 .outcomes
                 .is_empty()
         );
+    }
+
+    /// A reindex writes nothing for an unsearchable row, so a sweep after it finds the row
+    /// absent from the index. Nothing was wrong (no search showed it): its tombstone is
+    /// written, so the next pass passes it by, and no repair is counted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unsearchable_row_the_index_never_held_is_no_repair() {
+        let mut build = Build::with_users(2).await;
+        let (db, _, _, at) = build.parts();
+        let hidden = EntityKey::new(EntityKind::User, 2);
+        testing::take_down(&db, hidden, true, at + chrono::Duration::seconds(1))
+            .await
+            .unwrap();
+        let shown = hydrate::hydrate(&db, EntityKind::User, &[1]).await.unwrap();
+        build.indexer.apply_rows(shown).await.unwrap();
+
+        let until = Utc::now() + chrono::Duration::seconds(10);
+        let sweep = crate::reconcile::sweep_step(&db, EntityKind::User, 0, 10, until)
+            .await
+            .unwrap();
+        let report = build.indexer.reconcile(sweep.clone()).await.unwrap();
+        assert!(report.outcomes.is_empty(), "{report:?}");
+        assert_eq!(
+            build.indexer.held(hidden),
+            Version::from_datetime(at + chrono::Duration::seconds(1)),
+            "the tombstone is written"
+        );
+        let again = build.indexer.reconcile(sweep).await.unwrap();
+        assert!(again.outcomes.is_empty(), "{again:?}");
     }
 
     /// From a feed, a build's final commit runs off the loop: what arrives meanwhile is held,

@@ -33,8 +33,12 @@ fn fast_config() -> IndexerConfig {
 }
 
 fn start(db: &Db, data: &std::path::Path, bus: &MemoryBus) -> Running {
+    start_with(db, data, bus, fast_config())
+}
+
+fn start_with(db: &Db, data: &std::path::Path, bus: &MemoryBus, config: IndexerConfig) -> Running {
     let generations = Generations::open(data).unwrap();
-    let indexer = Indexer::open(db.clone(), generations.clone(), fast_config()).unwrap();
+    let indexer = Indexer::open(db.clone(), generations.clone(), config).unwrap();
     let cancel = CancellationToken::new();
     let task = tokio::spawn(indexer.run(bus.source(), cancel.clone()));
     Running {
@@ -508,4 +512,47 @@ async fn an_owner_rename_reaches_the_tracks_playlists_and_groups_that_show_the_n
         vec!["track:2"]
     );
     running.stop().await;
+}
+
+/// A batch reads a user, and a track of theirs whose row only shows on a later re-read (a
+/// lagging replica). The track's own event is settled by that batch, so nothing would read the
+/// user's count again: it must come from a read after the track's, not from the user's first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_track_read_after_its_uploader_in_one_batch_is_in_the_uploaders_count() {
+    let site = testkit::FreshSqlite::create().await;
+    let data = tempfile::tempdir().unwrap();
+    let bus = MemoryBus::new();
+    let db = &site.db;
+    let t0 = testing::now();
+    let user = EntityKey::new(EntityKind::User, 1);
+    testing::insert_user(db, 1, "uploader", "Up Loader", t0)
+        .await
+        .unwrap();
+    let renamed = later(t0, 10);
+    testing::rename(db, user, "Up Loader Again", renamed)
+        .await
+        .unwrap();
+    let created = later(t0, 20);
+    for (routing_key, body) in [
+        event(Action::Save, user, renamed),
+        event(Action::Create, track(1), created),
+    ] {
+        bus.publish(&routing_key, body);
+    }
+    // One batch with both; the track's row appears between its first re-read and its last.
+    let mut config = fast_config();
+    config.batch.max_wait = Duration::from_millis(30);
+    config.lag_retries = vec![Duration::from_millis(5), Duration::from_millis(300)];
+    let running = start_with(db, data.path(), &bus, config);
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    testing::insert_track(db, 1, 1, "Late Song", created)
+        .await
+        .unwrap();
+    running.settle().await;
+    assert_eq!(running.tracks_titled("late"), vec![1]);
+    let report = indexer::verify::verify(db, &running.generations.live())
+        .await
+        .unwrap();
+    running.stop().await;
+    assert!(report.is_clean() && report.counts_clean(), "{report}");
 }

@@ -54,7 +54,11 @@ pub struct AdminState {
 struct AdminInner {
     token: String,
     catalog: Arc<Generations>,
+    /// The primary: judged sets and experiments are written here.
     db: Db,
+    /// What a reindex and the rank job read: a replica ([`AdminState::with_read_database`]),
+    /// else the primary.
+    read_db: Db,
     feed: Option<ReindexFeed>,
     ranks: Option<RankStore>,
     options: ReindexOptions,
@@ -74,6 +78,7 @@ impl AdminState {
             inner: Arc::new(AdminInner {
                 token: token.into(),
                 catalog,
+                read_db: db.clone(),
                 db,
                 feed: None,
                 ranks: None,
@@ -101,6 +106,13 @@ impl AdminState {
     #[must_use]
     pub fn with_feed(self, feed: ReindexFeed) -> AdminState {
         self.change(|i| i.feed = Some(feed))
+    }
+
+    /// Read the site's rows for a reindex and the rank job from `db` (a streaming replica,
+    /// `--replica-url`) instead of the primary; everything admin writes stays on the primary.
+    #[must_use]
+    pub fn with_read_database(self, db: Db) -> AdminState {
+        self.change(|i| i.read_db = db)
     }
 
     /// Serve the rank routes over `store`.
@@ -394,7 +406,7 @@ async fn start_reindex(State(state): State<AdminState>, body: Bytes) -> Result<R
     };
     tokio::spawn(async move {
         let outcome = reindex::run(
-            &task.db,
+            &task.read_db,
             &task.catalog,
             &options,
             &task.progress,
@@ -537,7 +549,7 @@ async fn start_rank(State(state): State<AdminState>) -> Result<Response, ApiErro
     let Some(claim) = state.inner.rank_slot.claim() else {
         return Err(conflict("the rank job is already running"));
     };
-    let db = state.inner.db.clone();
+    let db = state.inner.read_db.clone();
     tokio::spawn(async move {
         let options = rank::JobOptions {
             progress: rank::ProgressMode::Lines,

@@ -152,6 +152,7 @@ pub async fn app(
     match globals.admin_token.as_deref() {
         Some(token) if !token.is_empty() => {
             let mut admin = service::admin::AdminState::new(token, parts.catalog, parts.db)
+                .with_read_database(parts.read_db)
                 .with_ranks(ranks)
                 .with_rank_slot(rank_slot)
                 // The rater's page (/judge) judges what /search answers.
