@@ -117,6 +117,14 @@ pub struct TakedownArgs {
     /// In-process searches per second, throughout.
     #[arg(long, default_value_t = 200.0)]
     pub search_rate: f64,
+    /// Threads the searches are spread over, as a service's workers (search `i` goes to
+    /// thread `i mod N`, each still open loop).
+    #[arg(long, default_value_t = 1)]
+    pub search_threads: usize,
+    /// Merge the built generation into one segment before the loads start, as `disco reindex
+    /// --merge` does (a reindex otherwise leaves its segments for the merge policy).
+    #[arg(long)]
+    pub merge: bool,
     /// Seconds of live events and searches before the quiet phase (not measured).
     #[arg(long, default_value_t = 3.0)]
     pub warmup: f64,
@@ -137,6 +145,14 @@ pub struct TakedownArgs {
     /// a number above the spam accounts takes them in arrival order, as before the owner lane).
     #[arg(long, default_value_t = indexer::batch::BatchConfig::default().owner_events)]
     pub owner_events: usize,
+    /// The live batch window in milliseconds (`BatchConfig::max_wait`): how long an idle
+    /// indexer gathers after a first event, so how often it commits under load.
+    #[arg(long, default_value_t = indexer::batch::BatchConfig::default().max_wait.as_millis() as u64)]
+    pub batch_wait_ms: u64,
+    /// The least milliseconds from one live batch's start to the next
+    /// (`IndexerConfig::refresh_interval`).
+    #[arg(long, default_value_t = indexer::REFRESH_INTERVAL.as_millis() as u64)]
+    pub refresh_ms: u64,
     /// Nice value of tantivy's writer threads (`IndexerConfig::writer_nice`; 0: as the searches').
     #[arg(long, default_value_t = indexer::priority::WRITER_NICE)]
     pub writer_nice: i32,
@@ -273,6 +289,10 @@ pub struct TakedownReport {
     pub documents: u64,
     pub live_rate: u64,
     pub search_rate: f64,
+    /// Threads the searches were spread over.
+    pub search_threads: usize,
+    /// The built generation was merged into one segment first (`--merge`).
+    pub merged: bool,
     pub quiet_seconds: f64,
     pub quiet_live: Latency,
     pub quiet_searches: Searches,
@@ -334,6 +354,8 @@ impl TakedownReport {
                       "documents": self.documents},
             "live_rate": self.live_rate,
             "search_rate": self.search_rate,
+            "search_threads": self.search_threads,
+            "merged": self.merged,
             "quiet": {"seconds": self.quiet_seconds, "live": latency(&self.quiet_live),
                       "searches": searches(&self.quiet_searches)},
             "cleanup": {
@@ -381,7 +403,7 @@ impl fmt::Display for TakedownReport {
             "takedown benchmark ({}): catalog {} tracks, {} users, {} sets, {} groups; spam {} \
              users, {} tracks, {} sets, {} group contributions, {} memberships (ids from {}, \
              inserted in {:.1} s); a reindex built {} entities in {:.1} s ({} documents); live \
-             events {}/s and searches {}/s throughout, quiet phase {} s",
+             events {}/s and searches {}/s on {} thread(s) throughout{}, quiet phase {} s",
             self.mode,
             k.tracks,
             k.users,
@@ -399,6 +421,11 @@ impl fmt::Display for TakedownReport {
             self.documents,
             self.live_rate,
             self.search_rate,
+            self.search_threads,
+            match self.merged {
+                true => " (built generation merged into one segment)",
+                false => "",
+            },
             self.quiet_seconds
         )?;
         let statements: Vec<String> = (c.statements.iter())
@@ -592,6 +619,11 @@ pub async fn run(
     tracing::info!(?spam, insert_seconds, "spam inserted; building the index");
 
     let (catalog, build) = build_index(&db, data_dir).await?;
+    if args.merge {
+        let live = catalog.live();
+        let segments = tokio::task::spawn_blocking(move || live.merge_segments()).await??;
+        tracing::info!(segments, "merged the built generation");
+    }
     let documents = catalog.live().document_count();
     let searches = {
         let catalog = catalog.clone();
@@ -601,6 +633,8 @@ pub async fn run(
     let mut config = IndexerConfig::default();
     config.batch.owner_events = args.owner_events.max(1);
     config.writer_nice = args.writer_nice;
+    config.batch.max_wait = Duration::from_millis(args.batch_wait_ms);
+    config.refresh_interval = Duration::from_millis(args.refresh_ms);
     let amqp = amqp.map(|amqp| AmqpConfig {
         prefetch: config.batch.prefetch(),
         ..amqp
@@ -630,8 +664,12 @@ pub async fn run(
     };
     let stop_searching = Arc::new(AtomicBool::new(false));
     let searching = {
-        let (rate, stop) = (args.search_rate, stop_searching.clone());
-        tokio::task::spawn_blocking(move || searches.run(rate, &stop))
+        let (rate, threads, stop) = (
+            args.search_rate,
+            args.search_threads.max(1),
+            stop_searching.clone(),
+        );
+        tokio::task::spawn_blocking(move || Arc::new(searches).run(rate, threads, &stop))
     };
     let stop_publishing = CancellationToken::new();
     let publishing = tokio::spawn(publish_live(
@@ -732,6 +770,8 @@ pub async fn run(
         documents,
         live_rate: args.live_rate,
         search_rate: args.search_rate,
+        search_threads: args.search_threads.max(1),
+        merged: args.merge,
         quiet_seconds: args.quiet,
         quiet_live: live(quiet_start, quiet_end),
         quiet_searches: searches(quiet_start, quiet_end),
@@ -1094,13 +1134,47 @@ impl SearchLoad {
         .map(drop)
     }
 
-    /// Searches at `rate` per second until `stop`, on one thread, open loop: each search's
-    /// due time and latency from it.
-    fn run(self, rate: f64, stop: &AtomicBool) -> anyhow::Result<Vec<(Instant, Duration)>> {
+    /// Searches at `rate` per second until `stop`, spread over `threads` threads (search `i` on
+    /// thread `i mod threads`), open loop: each search's due time and latency from it.
+    fn run(
+        self: Arc<Self>,
+        rate: f64,
+        threads: usize,
+        stop: &AtomicBool,
+    ) -> anyhow::Result<Vec<(Instant, Duration)>> {
         let period = Duration::from_secs_f64(1.0 / rate);
         let start = Instant::now();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|thread| {
+                    let load = self.clone();
+                    scope.spawn(move || load.run_share(start, period, thread, threads, stop))
+                })
+                .collect();
+            let mut times = Vec::new();
+            for worker in workers {
+                let share = worker
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a search thread panicked"))??;
+                times.extend(share);
+            }
+            times.sort_by_key(|(due, _)| *due);
+            Ok(times)
+        })
+    }
+
+    /// One thread's share of [`SearchLoad::run`]: searches `thread`, `thread + threads`, ….
+    fn run_share(
+        &self,
+        start: Instant,
+        period: Duration,
+        thread: usize,
+        threads: usize,
+        stop: &AtomicBool,
+    ) -> anyhow::Result<Vec<(Instant, Duration)>> {
         let mut times = Vec::new();
-        for (i, query) in self.queries.iter().cycle().enumerate() {
+        let queries = self.queries.iter().cycle().enumerate();
+        for (i, query) in queries.skip(thread).step_by(threads) {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
@@ -1461,6 +1535,8 @@ mod tests {
             documents: 0,
             live_rate: 1000,
             search_rate: 200.0,
+            search_threads: 1,
+            merged: false,
             quiet_seconds: 10.0,
             quiet_live: latency(10_000, 10_000, 150.0),
             quiet_searches: searches(4.0),

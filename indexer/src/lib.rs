@@ -45,7 +45,7 @@ use schemas::{EntityKey, Version};
 
 pub use batch::BatchReport;
 pub use generations::{Generation, GenerationHandle, Generations};
-pub use pipeline::{Indexer, IndexerConfig};
+pub use pipeline::{Indexer, IndexerConfig, REFRESH_INTERVAL};
 /// The tantivy this crate writes with, for readers that want the exact same version.
 pub use tantivy;
 /// Stops [`Indexer::run`] (re-exported so callers need no tokio-util of their own).

@@ -29,6 +29,8 @@ fn fast_config() -> IndexerConfig {
     config.park_delay = Duration::from_millis(10);
     config.park_delay_max = Duration::from_millis(50);
     config.writer_heap_bytes = 15_000_000;
+    // Logic, not throughput: every batch at once.
+    config.refresh_interval = Duration::ZERO;
     config
 }
 
@@ -555,4 +557,45 @@ async fn a_track_read_after_its_uploader_in_one_batch_is_in_the_uploaders_count(
         .unwrap();
     running.stop().await;
     assert!(report.is_clean() && report.counts_clean(), "{report}");
+}
+
+/// Under a steady stream the next batch starts a refresh interval after the last one started,
+/// not as soon as it is committed: an event right behind another waits for the interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_under_a_stream_are_a_refresh_interval_apart() {
+    let site = testkit::FreshSqlite::create().await;
+    let data = tempfile::tempdir().unwrap();
+    let bus = MemoryBus::new();
+    let db = &site.db;
+    let t0 = testing::now();
+    testing::insert_user(db, 1, "pacer", "The Pacer", t0)
+        .await
+        .unwrap();
+    for id in 1..=2 {
+        testing::insert_track(db, id, 1, &format!("Paced{id} Song"), t0)
+            .await
+            .unwrap();
+    }
+    let interval = Duration::from_millis(300);
+    let mut config = fast_config();
+    config.refresh_interval = interval;
+    let running = start_with(db, data.path(), &bus, config);
+
+    let first_published = std::time::Instant::now();
+    let (routing_key, body) = event(Action::Create, track(1), t0);
+    bus.publish(&routing_key, body);
+    running.settle().await;
+    assert_eq!(running.tracks_titled("paced1"), vec![1]);
+    let (routing_key, body) = event(Action::Create, track(2), t0);
+    bus.publish(&routing_key, body);
+    running.settle().await;
+    assert_eq!(running.tracks_titled("paced2"), vec![2]);
+    // The first batch started after its event was published; the second no sooner than the
+    // interval after that.
+    assert!(
+        first_published.elapsed() >= interval,
+        "the second batch came {:?} after the first event",
+        first_published.elapsed()
+    );
+    running.stop().await;
 }

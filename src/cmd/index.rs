@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 use indexer::broker::{AmqpConfig, AmqpSource};
-use indexer::{CancellationToken, Indexer, IndexerConfig};
+use indexer::{CancellationToken, Indexer};
 
 use super::common::Globals;
 
@@ -16,6 +16,11 @@ pub struct IndexArgs {
     /// Longest wait, in milliseconds, for a batch to fill after its first delivery.
     #[arg(long, env = "DISCO_BATCH_WAIT_MS", default_value_t = 50)]
     pub batch_wait_ms: u64,
+    /// Least milliseconds from one live batch's start to the next under a steady stream (the
+    /// refresh interval): fewer commits and reader reloads, so searches stay cheap while the
+    /// indexer writes, for a little time to searchable. 0: commit as fast as possible.
+    #[arg(long, env = "DISCO_REFRESH_MS", default_value_t = indexer::REFRESH_INTERVAL.as_millis() as u64)]
+    pub refresh_ms: u64,
     /// How often the indexer compares recently changed rows with the index and repairs what
     /// the site never announced (`indexer::reconcile`).
     #[arg(long, env = "DISCO_RECONCILE_EVERY", default_value = "30s", value_parser = rank::schedule::parse_period)]
@@ -39,9 +44,7 @@ pub async fn run(globals: Globals, args: IndexArgs) -> anyhow::Result<()> {
     };
     let db = globals.read_database(&globals.database().await?).await?;
     let catalog = args.definitions.open_generations(&globals.data_dir)?;
-    let mut config = IndexerConfig::default();
-    config.batch.max_events = args.batch_size.max(1);
-    config.batch.max_wait = Duration::from_millis(args.batch_wait_ms);
+    let config = super::wiring::indexer_config(&args);
     let mut amqp = AmqpConfig::new(&amqp_url, &globals.exchange, &globals.queue);
     amqp.prefetch = config.batch.prefetch();
     let source = AmqpSource::connect(amqp).await?;

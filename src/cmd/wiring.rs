@@ -222,6 +222,7 @@ pub fn indexer_config(args: &IndexArgs) -> IndexerConfig {
     let mut config = IndexerConfig::default();
     config.batch.max_events = args.batch_size.max(1);
     config.batch.max_wait = Duration::from_millis(args.batch_wait_ms);
+    config.refresh_interval = Duration::from_millis(args.refresh_ms);
     config
 }
 
