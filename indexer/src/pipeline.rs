@@ -329,13 +329,19 @@ impl Indexer {
                 continue;
             }
             last_batch = Some(Instant::now());
-            if let Err(e) = self.process(source, &deliveries).await {
-                // Nothing of this batch is acknowledged: it comes back after a restart.
-                let _ = source.release(&deliveries).await;
-                if matches!(e, IndexerError::Cancelled) {
-                    return Ok(());
+            let parts = others_first(deliveries);
+            for (i, part) in parts.iter().enumerate() {
+                if let Err(e) = self.process(source, part).await {
+                    // Nothing of this part (or the next) is acknowledged: it comes back
+                    // after a restart.
+                    for unsettled in &parts[i..] {
+                        let _ = source.release(unsettled).await;
+                    }
+                    if matches!(e, IndexerError::Cancelled) {
+                        return Ok(());
+                    }
+                    return Err(e);
                 }
-                return Err(e);
             }
         }
     }
@@ -1437,6 +1443,24 @@ fn classify(pending: &Pending, row: Option<&Hydrated>) -> Resolution {
     }
 }
 
+/// Owner events in a batch past which the other events are committed on their own first.
+pub const OWNER_SPLIT: usize = 100;
+
+/// A batch as the parts it is processed in: one, or — when it carries more than
+/// [`OWNER_SPLIT`] owner events (a cleanup's take-downs, each fanning out to everything the
+/// account made) — its other events first, committed and acknowledged before the owners'
+/// fan-out is even read, then the owner events. A live event then waits for one commit of its
+/// own, not for thousands of tombstones; a batch with a few profile edits stays one commit.
+fn others_first(deliveries: Vec<Delivery>) -> Vec<Vec<Delivery>> {
+    let owners = deliveries.iter().filter(|d| OwnerLane::carries(d)).count();
+    if owners <= OWNER_SPLIT || owners == deliveries.len() {
+        return vec![deliveries];
+    }
+    let (owners, others): (Vec<Delivery>, Vec<Delivery>) =
+        deliveries.into_iter().partition(OwnerLane::carries);
+    vec![others, owners]
+}
+
 /// An activity mark's re-count read from a standby that has not replayed the primary up to the
 /// mark's time may miss the activity row, and nothing would read the count again: it lags. The
 /// mark's time is the site's clock and the replay time the primary's, so a mark stamped just
@@ -1554,6 +1578,46 @@ fn commit_blocking(target: &mut Target) -> Result<(), IndexerError> {
 mod tests {
     use super::*;
     use crate::testing;
+
+    fn delivery(routing_key: &str, tag: u64) -> Delivery {
+        Delivery {
+            routing_key: routing_key.to_string(),
+            body: Vec::new(),
+            attempts: 0,
+            handle: crate::broker::AckHandle::Memory { consumer: 0, tag },
+        }
+    }
+
+    /// A cleanup's owner events go after the batch's other events, in a commit of their own;
+    /// a few profile edits, or a batch of owner events alone, stay one part.
+    #[test]
+    fn a_batch_with_a_cleanups_owner_events_commits_the_others_first() {
+        let keys = |parts: &[Vec<Delivery>]| -> Vec<Vec<String>> {
+            (parts.iter())
+                .map(|part| {
+                    let mut kinds: Vec<String> =
+                        part.iter().map(|d| d.routing_key.clone()).collect();
+                    kinds.dedup();
+                    kinds
+                })
+                .collect()
+        };
+        let mut mixed: Vec<Delivery> = (0..=OWNER_SPLIT as u64)
+            .map(|tag| delivery("save.user", tag))
+            .collect();
+        mixed.insert(7, delivery("save.track", 999));
+        assert_eq!(
+            keys(&others_first(mixed)),
+            vec![
+                vec!["save.track".to_string()],
+                vec!["save.user".to_string()]
+            ]
+        );
+        let few = vec![delivery("save.user", 1), delivery("save.track", 2)];
+        assert_eq!(others_first(few).len(), 1);
+        let owners_only: Vec<Delivery> = (0..500).map(|tag| delivery("save.user", tag)).collect();
+        assert_eq!(others_first(owners_only).len(), 1);
+    }
 
     /// A re-count for an activity waits for a standby to replay the activity's time; a
     /// standby with nothing left to apply is taken as current on the last re-read only.
