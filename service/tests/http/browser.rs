@@ -85,8 +85,14 @@ impl Browser {
         }
     }
 
-    /// Sends one command and waits for its answer, skipping events.
+    /// Sends one command and waits for its answer, skipping events; panics on an error.
     pub fn call(&mut self, method: &str, params: Value) -> Value {
+        self.try_call(method, params)
+            .unwrap_or_else(|error| panic!("{method} failed: {error}"))
+    }
+
+    /// Sends one command and waits for its answer, or the error DevTools gave, skipping events.
+    pub fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut message = json!({ "id": id, "method": method, "params": params });
@@ -102,8 +108,10 @@ impl Browser {
             };
             let answer: Value = serde_json::from_str(text.as_str()).expect("DevTools speaks JSON");
             if answer["id"] == id {
-                assert!(answer["error"].is_null(), "{method} failed: {answer}");
-                return answer["result"].clone();
+                return match answer["error"].is_null() {
+                    true => Ok(answer["result"].clone()),
+                    false => Err(answer["error"].clone()),
+                };
             }
         }
     }
@@ -138,11 +146,26 @@ impl Browser {
         result["result"]["value"].clone()
     }
 
-    /// Waits until `expression` is true in the page.
+    /// Evaluates `expression` in the page; `None` when the page navigated away meanwhile
+    /// (DevTools answers -32000: the inspected target navigated, or its context is gone), as
+    /// it does around a reload.
+    pub fn eval_while_navigating(&mut self, expression: &str) -> Option<Value> {
+        let answer = self.try_call(
+            "Runtime.evaluate",
+            json!({ "expression": expression, "returnByValue": true }),
+        );
+        match answer {
+            Ok(result) => Some(result["result"]["value"].clone()),
+            Err(error) if error["code"] == json!(-32000) => None,
+            Err(error) => panic!("Runtime.evaluate failed: {error}"),
+        }
+    }
+
+    /// Waits until `expression` is true in the page (asking again while it navigates).
     pub fn wait_for(&mut self, what: &str, expression: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if self.eval(expression) == json!(true) {
+            if self.eval_while_navigating(expression) == Some(json!(true)) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -541,7 +541,7 @@ async fn the_raters_page_judges_by_keyboard_in_a_real_browser() {
 
         // A reload carries the cookie, not the token, and shows what was judged.
         // The old page is marked, so the wait cannot pass on it before the reload replaces it.
-        browser.eval("window.beforeReload = true; location.reload()");
+        browser.eval_while_navigating("window.beforeReload = true; location.reload()");
         browser.wait_for(
             "the judged query after a reload",
             "!window.beforeReload && document.querySelectorAll('#results .result').length === 10 && \
