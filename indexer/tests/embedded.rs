@@ -99,6 +99,23 @@ impl Running {
     }
 }
 
+/// What every test here starts from: a fresh site database, a data directory, the in-process
+/// bus and a clock reading.
+async fn scene() -> (
+    testkit::FreshSqlite,
+    tempfile::TempDir,
+    MemoryBus,
+    DateTime<Utc>,
+) {
+    let site = testkit::FreshSqlite::create().await;
+    (
+        site,
+        tempfile::tempdir().unwrap(),
+        MemoryBus::new(),
+        testing::now(),
+    )
+}
+
 fn track(id: i64) -> EntityKey {
     EntityKey::new(EntityKind::Track, id)
 }
@@ -109,11 +126,8 @@ fn later(at: DateTime<Utc>, ms: i64) -> DateTime<Utc> {
 
 #[tokio::test]
 async fn create_save_and_delete_reach_the_index_and_old_events_change_nothing() {
-    let site = testkit::FreshSqlite::create().await;
-    let data = tempfile::tempdir().unwrap();
-    let bus = MemoryBus::new();
+    let (site, data, bus, t0) = scene().await;
     let db = &site.db;
-    let t0 = testing::now();
     testing::insert_user(db, 1, "acdc", "AC/DC", t0)
         .await
         .unwrap();
@@ -168,11 +182,8 @@ async fn create_save_and_delete_reach_the_index_and_old_events_change_nothing() 
 
 #[tokio::test]
 async fn an_event_ahead_of_its_row_waits_for_it_and_malformed_ones_are_dead_lettered() {
-    let site = testkit::FreshSqlite::create().await;
-    let data = tempfile::tempdir().unwrap();
-    let bus = MemoryBus::new();
+    let (site, data, bus, t0) = scene().await;
     let db = &site.db;
-    let t0 = testing::now();
     testing::insert_user(db, 1, "acdc", "AC/DC", t0)
         .await
         .unwrap();
@@ -205,11 +216,8 @@ async fn an_event_ahead_of_its_row_waits_for_it_and_malformed_ones_are_dead_lett
 
 #[tokio::test]
 async fn private_and_taken_down_entities_leave_the_index_and_come_back_when_public() {
-    let site = testkit::FreshSqlite::create().await;
-    let data = tempfile::tempdir().unwrap();
-    let bus = MemoryBus::new();
+    let (site, data, bus, t0) = scene().await;
     let db = &site.db;
-    let t0 = testing::now();
     testing::insert_user(db, 1, "acdc", "AC/DC", t0)
         .await
         .unwrap();
@@ -417,11 +425,8 @@ proptest! {
 /// outright takes its names off the entities it leaves behind.
 #[tokio::test]
 async fn an_owner_rename_reaches_the_tracks_playlists_and_groups_that_show_the_name() {
-    let site = testkit::FreshSqlite::create().await;
-    let data = tempfile::tempdir().unwrap();
-    let bus = MemoryBus::new();
+    let (site, data, bus, t0) = scene().await;
     let db = &site.db;
-    let t0 = testing::now();
     let user = EntityKey::new(EntityKind::User, 1);
     let playlist = EntityKey::new(EntityKind::Playlist, 1);
     let group = EntityKey::new(EntityKind::Group, 1);
@@ -521,11 +526,8 @@ async fn an_owner_rename_reaches_the_tracks_playlists_and_groups_that_show_the_n
 /// user's count again: it must come from a read after the track's, not from the user's first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_track_read_after_its_uploader_in_one_batch_is_in_the_uploaders_count() {
-    let site = testkit::FreshSqlite::create().await;
-    let data = tempfile::tempdir().unwrap();
-    let bus = MemoryBus::new();
+    let (site, data, bus, t0) = scene().await;
     let db = &site.db;
-    let t0 = testing::now();
     let user = EntityKey::new(EntityKind::User, 1);
     testing::insert_user(db, 1, "uploader", "Up Loader", t0)
         .await
@@ -563,11 +565,8 @@ async fn a_track_read_after_its_uploader_in_one_batch_is_in_the_uploaders_count(
 /// not as soon as it is committed: an event right behind another waits for the interval.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_under_a_stream_are_a_refresh_interval_apart() {
-    let site = testkit::FreshSqlite::create().await;
-    let data = tempfile::tempdir().unwrap();
-    let bus = MemoryBus::new();
+    let (site, data, bus, t0) = scene().await;
     let db = &site.db;
-    let t0 = testing::now();
     testing::insert_user(db, 1, "pacer", "The Pacer", t0)
         .await
         .unwrap();
