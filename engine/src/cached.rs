@@ -22,6 +22,8 @@ use tantivy::index::SegmentId;
 use tantivy::query::{EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
 
+use crate::sorted::gallop;
+
 /// Segments smaller than this are read directly (by default).
 pub const MIN_SEGMENT_DOCS: u32 = 50_000;
 
@@ -363,14 +365,7 @@ impl DocSet for ArrayScorer {
         if self.doc >= target {
             return self.doc;
         }
-        let docs = &self.postings.docs[self.at..];
-        // Gallop to a window that holds the target, then search it.
-        let mut end = 1;
-        while end < docs.len() && docs[end] < target {
-            end *= 2;
-        }
-        let window = &docs[end / 2..end.min(docs.len())];
-        self.at += end / 2 + window.partition_point(|d| *d < target);
+        self.at += gallop(&self.postings.docs[self.at..], target);
         self.doc = self.doc_at();
         self.doc
     }

@@ -15,7 +15,7 @@
 //! (2 for words of 8+ characters; words under 4 characters stay exact), never in its first
 //! letter ([`FirstLetterFuzzy`]).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use tantivy::Term;
@@ -28,7 +28,7 @@ use schemas::EntityKind;
 use schemas::analyzer::Analyzer;
 
 use crate::cached::{Cached, ClauseCache};
-use crate::fuzzy::FirstLetterFuzzy;
+use crate::fuzzy::{FirstLetterFuzzy, TypoAutomaton};
 use crate::language::UserQuery;
 use crate::layout::{KindFields, Layout, SearchField};
 use crate::restrict::{KindFiltered, KindGroups};
@@ -128,7 +128,7 @@ pub fn compile(
         Matching::Exact => (agreeing_groups(&kinds), Form::Word(None)),
         Matching::Fuzzy => {
             let fields = fuzzy_fields(&kinds);
-            typos = typo_candidates(user, &fields, settled, known);
+            typos = typo_automata(typo_candidates(user, &fields, settled, known));
             if typos.is_empty() {
                 // Every word is settled: the typo-tolerant query would find what exact did.
                 return None;
@@ -256,21 +256,8 @@ pub fn whole_name(
     layout: &Layout,
     filters: Filters<'_>,
 ) -> Option<Box<dyn Query>> {
-    let field = layout.name_key?;
-    if !user.excluded.is_empty() {
-        return None;
-    }
-    let text = match (user.words.as_slice(), user.phrases.as_slice()) {
-        (words, []) if !words.is_empty() => words.join(" "),
-        ([], [phrase]) => phrase.clone(),
-        _ => return None,
-    };
-    let key = schemas::analyzer::name_key(&text);
-    if key.is_empty() {
-        return None;
-    }
     let named: Box<dyn Query> = Box::new(TermQuery::new(
-        Term::from_field_text(field, &key),
+        name_term(user, layout)?,
         IndexRecordOption::Basic,
     ));
     let mut parts = vec![(Occur::Must, named)];
@@ -281,6 +268,22 @@ pub fn whole_name(
         parts.push((Occur::Must, narrowed));
     }
     Some(one_or_all(parts))
+}
+
+/// The name key [`whole_name`] looks for: `None` when the index has no name keys or the text is
+/// not one plain name (several phrases, words and a phrase, exclusions, nothing left of it).
+pub fn name_term(user: &UserQuery, layout: &Layout) -> Option<Term> {
+    let field = layout.name_key?;
+    if !user.excluded.is_empty() {
+        return None;
+    }
+    let text = match (user.words.as_slice(), user.phrases.as_slice()) {
+        (words, []) if !words.is_empty() => words.join(" "),
+        ([], [phrase]) => phrase.clone(),
+        _ => return None,
+    };
+    let key = schemas::analyzer::name_key(&text);
+    (!key.is_empty()).then(|| Term::from_field_text(field, &key))
 }
 
 /// `a AND NOT b`: the fuzzy fill-ins that exact matching did not already find.
@@ -387,6 +390,23 @@ fn typo_candidates(
     candidates
 }
 
+/// The typed forms a query forgives typos in, each with its automaton (built once, shared by
+/// every field the form is looked up in).
+type Typos = HashMap<String, TypoAutomaton>;
+
+/// Each candidate's automaton, at the distance its length allows (at least one edit: a short
+/// candidate is one the index has nowhere).
+fn typo_automata(candidates: HashSet<String>) -> Typos {
+    candidates
+        .into_iter()
+        .filter_map(|typed| {
+            let distance = fuzzy_distance(typed.chars().count()).max(1);
+            let automaton = TypoAutomaton::new(&typed, distance).ok()?;
+            Some((typed, automaton))
+        })
+        .collect()
+}
+
 /// Every word and phrase in some field of `fields`, no exclusion in any. `filtered`: the
 /// clause is intersected with a filter too.
 ///
@@ -467,7 +487,7 @@ fn text_clause(
 struct Frequent<'a> {
     settled: Settled<'a>,
     /// The typed forms this query forgives typos in.
-    typos: Option<&'a HashSet<String>>,
+    typos: Option<&'a Typos>,
     /// Where frequent words and their conjunction are materialized (none: read directly).
     cache: Option<&'a Arc<ClauseCache>>,
 }
@@ -478,7 +498,7 @@ impl Frequent<'_> {
             .iter()
             .map(|field| (field, positions(&analyzer_of(&field.analyzer), word)))
             .collect();
-        let typo = |typed: &String| self.typos.is_some_and(|t| t.contains(typed));
+        let typo = |typed: &String| self.typos.is_some_and(|t| t.contains_key(typed));
         let forgiven = per_field
             .iter()
             .flat_map(|(_, positions)| positions.iter().filter_map(|v| v.first()))
@@ -508,7 +528,7 @@ fn union(mut clauses: Vec<Box<dyn Query>>, seeking: bool) -> Box<dyn Query> {
 /// phrase (always exact).
 #[derive(Clone, Copy)]
 enum Form<'a> {
-    Word(Option<&'a HashSet<String>>),
+    Word(Option<&'a Typos>),
     Phrase,
 }
 
@@ -545,19 +565,19 @@ fn positions(analyzer: &Analyzer, text: &str) -> Vec<Vec<String>> {
 fn word_query(
     field: &SearchField,
     positions: &[Vec<String>],
-    typos: Option<&HashSet<String>>,
+    typos: Option<&Typos>,
 ) -> Option<Box<dyn Query>> {
     let mut all: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for variants in positions {
         let mut any: Vec<Box<dyn Query>> = Vec::new();
         for (i, variant) in variants.iter().enumerate() {
-            let term = Term::from_field_text(field.field, variant);
-            let typo = i == 0 && typos.is_some_and(|t| t.contains(variant));
-            let distance = fuzzy_distance(variant.chars().count()).max(1);
-            let query: Box<dyn Query> = if typo {
-                Box::new(FirstLetterFuzzy::new(term, distance))
-            } else {
-                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
+            let typo = typos.filter(|_| i == 0).and_then(|t| t.get(variant));
+            let query: Box<dyn Query> = match typo {
+                Some(automaton) => Box::new(FirstLetterFuzzy::new(field.field, automaton.clone())),
+                None => Box::new(TermQuery::new(
+                    Term::from_field_text(field.field, variant),
+                    IndexRecordOption::WithFreqs,
+                )),
             };
             any.push(query);
         }

@@ -8,33 +8,32 @@
 //! first-letter subtrees instead of testing every term of the field against the Levenshtein
 //! automaton: that walk is what typo tolerance costs.
 
-use tantivy::query::{AutomatonWeight, EnableScoring, FuzzyTermQuery, Query, Weight};
-use tantivy::{TantivyError, Term};
+use std::sync::Arc;
+
+use tantivy::postings::TermInfo;
+use tantivy::query::{
+    AutomatonWeight, BitSetDocSet, ConstScorer, DfaWrapper, EmptyScorer, EnableScoring,
+    Explanation, FuzzyTermQuery, Query, Scorer, Weight,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{BitSet, DocId, Score, SegmentReader, TantivyError, Term};
+
 use tantivy_fst::Automaton;
 
-/// Terms of `term`'s field within `distance` edits (a transposition counts as one) of the
-/// typed word that begin with its first character or with its first two swapped. Every match scores the same,
-/// like [`FuzzyTermQuery`].
-#[derive(Debug, Clone)]
-pub struct FirstLetterFuzzy {
-    term: Term,
-    distance: u8,
-}
+use crate::sorted::SortedDocs;
 
-impl FirstLetterFuzzy {
-    pub fn new(term: Term, distance: u8) -> FirstLetterFuzzy {
-        FirstLetterFuzzy { term, distance }
-    }
-}
+/// One typed word's typo automaton: the Levenshtein DFA within `distance` edits (a
+/// transposition counts as one), entered only through the word's first letter or its first two
+/// swapped. Building the DFA is a large part of what a typo costs, so a search builds it once
+/// per typed word and shares it between every field and pass that looks the word up.
+#[derive(Clone)]
+pub struct TypoAutomaton(Arc<FirstLetter<DfaWrapper>>);
 
-impl Query for FirstLetterFuzzy {
-    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
-        let value = self.term.value();
-        let text = value.as_str().ok_or_else(|| {
-            TantivyError::InvalidArgument("a fuzzy word must be a text term".to_string())
-        })?;
+impl TypoAutomaton {
+    /// Errors only for a distance above 2 (the DFA builder's limit).
+    pub fn new(typed: &str, distance: u8) -> tantivy::Result<TypoAutomaton> {
         // The typed first letter, and the first two swapped ("fe" for "ef").
-        let mut chars = text.chars();
+        let mut chars = typed.chars();
         let mut firsts: Vec<Vec<u8>> = Vec::with_capacity(2);
         if let Some(first) = chars.next() {
             firsts.push(first.to_string().into_bytes());
@@ -42,13 +41,117 @@ impl Query for FirstLetterFuzzy {
                 firsts.push(format!("{second}{first}").into_bytes());
             }
         }
-        let levenshtein =
-            FuzzyTermQuery::new(self.term.clone(), self.distance, true).automaton()?;
-        let automaton = FirstLetter {
+        // The DFA depends on the text alone; the field is only the query's envelope.
+        let text = Term::from_field_text(Field::from_field_id(0), typed);
+        let levenshtein = FuzzyTermQuery::new(text, distance, true).automaton()?;
+        Ok(TypoAutomaton(Arc::new(FirstLetter {
             firsts,
             levenshtein,
+        })))
+    }
+}
+
+impl std::fmt::Debug for TypoAutomaton {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TypoAutomaton")
+    }
+}
+
+/// Terms of `field` that `automaton` accepts: within its distance of the typed word and
+/// beginning with its first character or its first two swapped. Every match scores the same,
+/// like [`FuzzyTermQuery`].
+#[derive(Debug, Clone)]
+pub struct FirstLetterFuzzy {
+    field: Field,
+    automaton: TypoAutomaton,
+}
+
+impl FirstLetterFuzzy {
+    pub fn new(field: Field, automaton: TypoAutomaton) -> FirstLetterFuzzy {
+        FirstLetterFuzzy { field, automaton }
+    }
+}
+
+impl Query for FirstLetterFuzzy {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(TypoWeight {
+            field: self.field,
+            terms: AutomatonWeight::new(self.field, self.automaton.0.clone()),
+        }))
+    }
+}
+
+/// A typo's matches in one segment. Tantivy's automaton weight marks them in a bitset as large
+/// as the segment (170 KB zeroed for a million documents, per field and word, usually for a
+/// handful of matches); a typo matches few documents, so they are gathered into a sorted list
+/// unless they are many.
+struct TypoWeight {
+    field: Field,
+    terms: AutomatonWeight<FirstLetter<DfaWrapper>>,
+}
+
+/// Matches above one in this many documents of a segment are kept in a bitset: there the
+/// bitset (a bit per document) is no larger than the list (32 bits per match).
+const DENSE: u64 = 32;
+
+impl TypoWeight {
+    fn docs(&self, reader: &SegmentReader, terms: &[TermInfo]) -> tantivy::Result<Docs> {
+        let postings: u64 = terms.iter().map(|t| u64::from(t.doc_freq)).sum();
+        let inverted = reader.inverted_index(self.field)?;
+        let each = |add: &mut dyn FnMut(&[DocId])| -> tantivy::Result<()> {
+            for term in terms {
+                let mut block =
+                    inverted.read_block_postings_from_terminfo(term, IndexRecordOption::Basic)?;
+                while !block.docs().is_empty() {
+                    add(block.docs());
+                    block.advance();
+                }
+            }
+            Ok(())
         };
-        Ok(Box::new(AutomatonWeight::new(self.term.field(), automaton)))
+        if postings * DENSE > u64::from(reader.max_doc()) {
+            let mut set = BitSet::with_max_value(reader.max_doc());
+            each(&mut |docs| {
+                for doc in docs {
+                    set.insert(*doc);
+                }
+            })?;
+            return Ok(Docs::Dense(set));
+        }
+        let mut list = Vec::with_capacity(postings as usize);
+        each(&mut |docs| list.extend_from_slice(docs))?;
+        list.sort_unstable();
+        list.dedup();
+        Ok(Docs::Sparse(list))
+    }
+}
+
+enum Docs {
+    Sparse(Vec<DocId>),
+    Dense(BitSet),
+}
+
+impl Weight for TypoWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let terms = self.terms.get_match_term_infos(reader)?;
+        if terms.is_empty() {
+            return Ok(Box::new(EmptyScorer));
+        }
+        Ok(match self.docs(reader, &terms)? {
+            Docs::Sparse(list) => Box::new(ConstScorer::new(SortedDocs::new(list), boost)),
+            Docs::Dense(set) => Box::new(ConstScorer::new(BitSetDocSet::from(set), boost)),
+        })
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        let mut scorer = self.scorer(reader, 1.0)?;
+        if scorer.seek(doc) == doc {
+            Ok(Explanation::new("TypoScorer", 1.0))
+        } else {
+            Err(TantivyError::InvalidArgument(
+                "Document does not exist".to_string(),
+            ))
+        }
     }
 }
 
@@ -149,7 +252,8 @@ mod tests {
         }
         writer.commit().expect("commit");
         let searcher = index.reader().expect("reader").searcher();
-        let query = FirstLetterFuzzy::new(Term::from_field_text(field, typed), distance);
+        let automaton = TypoAutomaton::new(typed, distance).expect("automaton");
+        let query = FirstLetterFuzzy::new(field, automaton);
         let found = searcher.search(&query, &DocSetCollector).expect("search");
         let mut words: Vec<String> = found
             .into_iter()
@@ -174,6 +278,17 @@ mod tests {
             matches(&words, "summer", 1),
             ["slummer", "sumer", "summer", "summre"]
         );
+    }
+
+    #[test]
+    fn a_few_matches_among_many_documents_are_found_as_many_are() {
+        // Two matches in 202 documents are gathered into a list (the test above: four in
+        // seven, a bitset); both must find the same words.
+        let mut words = vec!["winter"; 200];
+        words.extend(["sumer", "summre"]);
+        assert!(2 * DENSE < words.len() as u64);
+        assert_eq!(matches(&words, "summer", 1), ["sumer", "summre"]);
+        assert_eq!(matches(&words, "autumn", 1), Vec::<String>::new());
     }
 
     #[test]

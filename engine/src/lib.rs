@@ -37,7 +37,9 @@ mod prune;
 pub mod ranks;
 pub mod restrict;
 pub mod search;
+mod sorted;
 pub mod source;
+mod statistics;
 pub mod union;
 
 pub use prior::{Prior, PriorSource, RankChoice};

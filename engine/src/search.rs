@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tantivy::query::Query;
+use tantivy::query::{Bm25StatisticsProvider, Query};
 use tantivy::{Searcher, TantivyDocument};
 
 use schemas::{EntityKey, EntityKind};
@@ -20,6 +20,7 @@ use crate::layout::Layout;
 use crate::prior::Prior;
 use crate::prune::TopBlended;
 use crate::restrict::{KindFiltered, KindGroups};
+use crate::statistics::Statistics;
 
 /// What to search for (already validated against the contract's limits).
 #[derive(Debug, Clone, Default)]
@@ -133,13 +134,11 @@ pub fn search(
         kind: request.kind,
         ..everywhere
     };
+    let index = Statistics::new(searcher);
     let settled_above = compile::settled_above(searcher.num_docs());
-    let settled = |term: &tantivy::Term| {
-        searcher
-            .doc_freq(term)
-            .is_ok_and(|docs| docs > settled_above)
-    };
-    let known = |term: &tantivy::Term| searcher.doc_freq(term).is_ok_and(|docs| docs > 0);
+    let settled =
+        |term: &tantivy::Term| index.doc_freq(term).is_ok_and(|docs| docs > settled_above);
+    let known = |term: &tantivy::Term| index.doc_freq(term).is_ok_and(|docs| docs > 0);
     let Some(exact_all) = compile::compile(
         &user,
         layout,
@@ -170,8 +169,13 @@ pub fn search(
     let mut named = Vec::new();
     // Whether the first entity named so was the only one of its kind (see `SearchOutcome::lead`).
     let mut alone = false;
+    // Most texts name nothing: one lookup of the name spares a pass per kind.
+    let names_something = compile::name_term(&user, layout).is_some_and(|term| known(&term));
     for kind in NAME_PRECEDENCE {
-        if named.len() >= wanted || request.kind.is_some_and(|only| only != kind) {
+        if !names_something
+            || named.len() >= wanted
+            || request.kind.is_some_and(|only| only != kind)
+        {
             continue;
         }
         let filters = Filters {
@@ -184,7 +188,7 @@ pub fn search(
             let first = named.is_empty();
             let asked = if first { n.max(2) } else { n };
             let ranking = collect::ranking(asked, ranker.prior.clone(), ranker.score);
-            let mut found = searcher.search(&*query, &ranking)?;
+            let mut found = index.search(&*query, &ranking)?;
             if first && !found.is_empty() {
                 alone = found.len() == 1;
             }
@@ -203,7 +207,7 @@ pub fn search(
         cache,
     );
     let (mut counts, top) = count_and_rank(
-        searcher,
+        &index,
         &*exact_all,
         &exact_scoped,
         wanted + named.len(),
@@ -258,8 +262,7 @@ pub fn search(
             } else {
                 0
             };
-            let (fill_counts, top) =
-                count_and_rank(searcher, &*fill_all, &fill_scoped, pool, every)?;
+            let (fill_counts, top) = count_and_rank(&index, &*fill_all, &fill_scoped, pool, every)?;
             add(&mut counts, &fill_counts);
             let top = closest_first(searcher, layout, &request.text, top)?;
             ranked.extend(
@@ -479,7 +482,7 @@ struct Ranker<F> {
 /// one pass scores and counts every match (a second, counting pass would read the postings
 /// again; typo expansions would be looked up again).
 fn count_and_rank<F>(
-    searcher: &Searcher,
+    index: &Statistics<'_>,
     all: &dyn tantivy::query::Query,
     scope: &Scope,
     n: usize,
@@ -497,24 +500,24 @@ where
     if !prune {
         let ranking = |n| collect::ranking(n, ranker.prior, ranker.score);
         let (counts, mut top) = match scope {
-            Scope::Same if n > 0 => searcher.search(all, &(CountByKind, ranking(n)))?,
+            Scope::Same if n > 0 => index.search(all, &(CountByKind, ranking(n)))?,
             Scope::Other(query) if n > 0 => (
-                searcher.search(all, &CountByKind)?,
-                searcher.search(&**query, &ranking(n))?,
+                index.search(all, &CountByKind)?,
+                index.search(&**query, &ranking(n))?,
             ),
-            _ => (searcher.search(all, &CountByKind)?, Vec::new()),
+            _ => (index.search(all, &CountByKind)?, Vec::new()),
         };
         top.truncate(n);
         return Ok((counts, top));
     }
     let ranking = |n| TopBlended::new(n, ranker.cap, ranker.prior, ranker.score);
     let mut top = match scope {
-        Scope::Same if n > 0 => searcher.search(all, &ranking(n))?,
-        Scope::Other(query) if n > 0 => searcher.search(&**query, &ranking(n))?,
+        Scope::Same if n > 0 => index.search(all, &ranking(n))?,
+        Scope::Other(query) if n > 0 => index.search(&**query, &ranking(n))?,
         _ => Vec::new(),
     };
     top.truncate(n);
-    let counts = searcher.search(all, &CountByKind)?;
+    let counts = index.search(all, &CountByKind)?;
     Ok((counts, top))
 }
 
