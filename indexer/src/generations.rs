@@ -41,6 +41,7 @@
 //! deletes old generations, [`swap_candidate`] is what a swap with no generation named picks.
 
 pub(crate) mod lifecycle;
+mod warm;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -137,6 +138,8 @@ pub struct GenerationHandle {
     path: PathBuf,
     index: Index,
     reader: IndexReader,
+    /// Held for the reader, which keeps only weak references to its warmers.
+    _warmers: (Arc<warm::FieldWarmer>, Arc<warm::Retirement>),
     definitions: Arc<Definitions>,
     meta: Mutex<GenerationMeta>,
 }
@@ -707,9 +710,13 @@ fn open_handle(
         return Err(IndexerError::SchemaChanged { generation, path });
     }
     schemas::analyzer::register(index.tokenizers());
+    let fields = Arc::new(warm::FieldWarmer::new(&index.schema()));
+    let retirement = Arc::new(warm::Retirement::default());
+    let weak = |warmer: Arc<dyn tantivy::Warmer>| Arc::downgrade(&warmer);
     let reader = index
         .reader_builder()
         .reload_policy(ReloadPolicy::OnCommitWithDelay)
+        .warmers(vec![weak(fields.clone()), weak(retirement.clone())])
         .try_into()
         .map_err(|e| IndexerError::index(&path, e))?;
     Ok(GenerationHandle {
@@ -717,6 +724,7 @@ fn open_handle(
         path,
         index,
         reader,
+        _warmers: (fields, retirement),
         definitions,
         meta: Mutex::new(meta),
     })
