@@ -16,8 +16,7 @@ use tantivy::query::{
     Explanation, FuzzyTermQuery, Query, Scorer, Weight,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{BitSet, DocId, Score, SegmentReader, TantivyError, Term};
-
+use tantivy::{BitSet, DocId, Score, SegmentReader, Term};
 use tantivy_fst::Automaton;
 
 use crate::sorted::SortedDocs;
@@ -95,7 +94,13 @@ struct TypoWeight {
 const DENSE: u64 = 32;
 
 impl TypoWeight {
-    fn docs(&self, reader: &SegmentReader, terms: &[TermInfo]) -> tantivy::Result<Docs> {
+    /// The documents of `terms` in `reader`, every one scoring `boost`.
+    fn matches(
+        &self,
+        reader: &SegmentReader,
+        terms: &[TermInfo],
+        boost: Score,
+    ) -> tantivy::Result<Box<dyn Scorer>> {
         let postings: u64 = terms.iter().map(|t| u64::from(t.doc_freq)).sum();
         let inverted = reader.inverted_index(self.field)?;
         let each = |add: &mut dyn FnMut(&[DocId])| -> tantivy::Result<()> {
@@ -116,19 +121,14 @@ impl TypoWeight {
                     set.insert(*doc);
                 }
             })?;
-            return Ok(Docs::Dense(set));
+            return Ok(Box::new(ConstScorer::new(BitSetDocSet::from(set), boost)));
         }
         let mut list = Vec::with_capacity(postings as usize);
         each(&mut |docs| list.extend_from_slice(docs))?;
         list.sort_unstable();
         list.dedup();
-        Ok(Docs::Sparse(list))
+        Ok(Box::new(ConstScorer::new(SortedDocs::new(list), boost)))
     }
-}
-
-enum Docs {
-    Sparse(Vec<DocId>),
-    Dense(BitSet),
 }
 
 impl Weight for TypoWeight {
@@ -137,21 +137,12 @@ impl Weight for TypoWeight {
         if terms.is_empty() {
             return Ok(Box::new(EmptyScorer));
         }
-        Ok(match self.docs(reader, &terms)? {
-            Docs::Sparse(list) => Box::new(ConstScorer::new(SortedDocs::new(list), boost)),
-            Docs::Dense(set) => Box::new(ConstScorer::new(BitSetDocSet::from(set), boost)),
-        })
+        self.matches(reader, &terms, boost)
     }
 
+    /// The same documents match as in tantivy's automaton weight.
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
-        let mut scorer = self.scorer(reader, 1.0)?;
-        if scorer.seek(doc) == doc {
-            Ok(Explanation::new("TypoScorer", 1.0))
-        } else {
-            Err(TantivyError::InvalidArgument(
-                "Document does not exist".to_string(),
-            ))
-        }
+        self.terms.explain(reader, doc)
     }
 }
 
