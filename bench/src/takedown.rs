@@ -41,7 +41,7 @@ use std::fmt;
 use std::ops::{Bound, Range};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -156,6 +156,10 @@ pub struct TakedownArgs {
     /// Nice value of tantivy's writer threads (`IndexerConfig::writer_nice`; 0: as the searches').
     #[arg(long, default_value_t = indexer::priority::WRITER_NICE)]
     pub writer_nice: i32,
+    /// Nice value of this process's scheduling group, as `disco serve --search-nice` (0: left
+    /// alone, as before).
+    #[arg(long, default_value_t = indexer::priority::SEARCH_NICE, allow_hyphen_values = true)]
+    pub search_nice: i32,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -664,12 +668,13 @@ pub async fn run(
     };
     let stop_searching = Arc::new(AtomicBool::new(false));
     let searching = {
-        let (rate, threads, stop) = (
+        let (rate, threads, nice, stop) = (
             args.search_rate,
             args.search_threads.max(1),
+            args.search_nice,
             stop_searching.clone(),
         );
-        tokio::task::spawn_blocking(move || Arc::new(searches).run(rate, threads, &stop))
+        tokio::task::spawn_blocking(move || Arc::new(searches).run(rate, threads, nice, &stop))
     };
     let stop_publishing = CancellationToken::new();
     let publishing = tokio::spawn(publish_live(
@@ -1134,47 +1139,24 @@ impl SearchLoad {
         .map(drop)
     }
 
-    /// Searches at `rate` per second until `stop`, spread over `threads` threads (search `i` on
-    /// thread `i mod threads`), open loop: each search's due time and latency from it.
+    /// Searches at `rate` per second until `stop` on the query service's search pool
+    /// (`service::pool`) of `threads` threads, the process's scheduling group at `nice` as
+    /// `disco serve` puts it; open loop: each search is handed over at its due time and timed from
+    /// it to its answer, so time queued for a thread counts.
     fn run(
         self: Arc<Self>,
         rate: f64,
         threads: usize,
+        nice: i32,
         stop: &AtomicBool,
     ) -> anyhow::Result<Vec<(Instant, Duration)>> {
+        service::pool::raise_scheduling_group(nice);
+        let pool = service::pool::SearchPool::new(threads);
         let period = Duration::from_secs_f64(1.0 / rate);
         let start = Instant::now();
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|thread| {
-                    let load = self.clone();
-                    scope.spawn(move || load.run_share(start, period, thread, threads, stop))
-                })
-                .collect();
-            let mut times = Vec::new();
-            for worker in workers {
-                let share = worker
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("a search thread panicked"))??;
-                times.extend(share);
-            }
-            times.sort_by_key(|(due, _)| *due);
-            Ok(times)
-        })
-    }
-
-    /// One thread's share of [`SearchLoad::run`]: searches `thread`, `thread + threads`, ….
-    fn run_share(
-        &self,
-        start: Instant,
-        period: Duration,
-        thread: usize,
-        threads: usize,
-        stop: &AtomicBool,
-    ) -> anyhow::Result<Vec<(Instant, Duration)>> {
-        let mut times = Vec::new();
-        let queries = self.queries.iter().cycle().enumerate();
-        for (i, query) in queries.skip(thread).step_by(threads) {
+        let times = Arc::new(Mutex::new(Vec::new()));
+        let failed: Arc<Mutex<Option<String>>> = Arc::default();
+        for (i, query) in self.queries.iter().cycle().enumerate() {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
@@ -1182,12 +1164,31 @@ impl SearchLoad {
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
-            let (searcher, _) = self.catalog.live_searcher();
-            self.search(&searcher, query)?;
-            times.push((due, due.elapsed()));
+            let (load, query, times, failed) =
+                (self.clone(), query.clone(), times.clone(), failed.clone());
+            pool.spawn(move || {
+                let (searcher, _) = load.catalog.live_searcher();
+                match load.search(&searcher, &query) {
+                    Ok(()) => lock(&times).push((due, due.elapsed())),
+                    Err(e) => *lock(&failed) = Some(format!("{query}: {e}")),
+                }
+            })?;
         }
+        // The last searches handed over finish before the pool goes.
+        pool.drain();
+        if let Some(failure) = lock(&failed).take() {
+            anyhow::bail!("a search failed: {failure}");
+        }
+        let mut times = std::mem::take(&mut *lock(&times));
+        times.sort_by_key(|(due, _)| *due);
         Ok(times)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The spam a searcher still served, as of when the watcher saw it.

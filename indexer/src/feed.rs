@@ -26,9 +26,10 @@ pub(crate) enum Work {
         generation: Generation,
         result: Result<(), IndexerError>,
     },
-    /// Rows as the database has them now, by version only (`Indexer::reconcile`): those the
-    /// index holds at another version are re-read and written, and, for a full sweep of a
-    /// kind, the index's documents of that kind that have no row are removed.
+    /// Rows as the database has them now (`Indexer::reconcile`): those the index holds at
+    /// another version are re-read and written; for a full sweep of a kind, the index's
+    /// documents of that kind that have no row are removed and those whose counts or track
+    /// lists differ from their row's are re-counted.
     Reconcile(crate::reconcile::Observed),
 }
 

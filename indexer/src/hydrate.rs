@@ -871,40 +871,6 @@ pub async fn versions_between(
     Ok(versioned(rows))
 }
 
-/// `(id, version)` of up to `limit` rows of `kind` with ids above `after`, in id order: one
-/// step of a reconcile sweep (a range of the primary key on PostgreSQL; `updated_at` from the
-/// heap, or from the migration-0006 index where the planner takes it).
-pub async fn versions_after(
-    db: &Db,
-    kind: EntityKind,
-    after: i64,
-    limit: usize,
-) -> Result<Vec<(i64, Version)>, sqlx::Error> {
-    let sql = format!(
-        "SELECT id, updated_at FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
-        kind.table()
-    );
-    let sql = db.dialect_sql(&sql).into_owned();
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows: Vec<(i64, DateTime<Utc>)> = match db {
-        Db::Postgres(pool) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-        }
-        Db::Sqlite(pool) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-        }
-    };
-    Ok(versioned(rows))
-}
-
 fn versioned(rows: Vec<(i64, DateTime<Utc>)>) -> Vec<(i64, Version)> {
     rows.into_iter()
         .map(|(id, at)| (id, Version::from_datetime(at)))

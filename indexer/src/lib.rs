@@ -25,6 +25,7 @@
 
 pub mod batch;
 pub mod broker;
+pub mod derived;
 pub mod feed;
 pub mod generations;
 pub mod hydrate;

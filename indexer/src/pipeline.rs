@@ -550,6 +550,11 @@ impl Indexer {
                 });
             }
         }
+        let recounted = self.derived_differs(&observed, &pending);
+        pending.extend(recounted.into_iter().map(|key| Pending {
+            recount: true,
+            ..dependent(key)
+        }));
         if let Some(span) = observed.swept {
             let present: std::collections::HashSet<i64> =
                 observed.rows.iter().map(|(id, _)| *id).collect();
@@ -577,9 +582,10 @@ impl Indexer {
         }
         let repairs: HashMap<EntityKey, Cause> = (pending.iter())
             .map(|p| {
-                let cause = match p.destroyed {
-                    true => Cause::LostDelete,
-                    false => Cause::LostUpdate,
+                let cause = match (p.destroyed, p.recount) {
+                    (true, _) => Cause::LostDelete,
+                    (false, true) => Cause::LostActivity,
+                    (false, false) => Cause::LostUpdate,
                 };
                 (p.key, cause)
             })
@@ -997,16 +1003,44 @@ impl Indexer {
         self.targets.values().find_map(|target| {
             let definitions = target.handle.definitions();
             let owner = definitions.field("owner_id")?;
-            let searcher = target.handle.searcher();
-            let query = tantivy::query::TermQuery::new(
-                definitions.key_term(key),
-                tantivy::schema::IndexRecordOption::Basic,
-            );
-            let top = tantivy::collector::TopDocs::with_limit(1).order_by_score();
-            let (_, address) = searcher.search(&query, &top).ok()?.into_iter().next()?;
-            let doc: TantivyDocument = searcher.doc(address).ok()?;
+            let doc = stored_document(&target.handle.searcher(), &definitions, key)?;
             doc.get_first(owner).and_then(|v| v.as_i64())
         })
+    }
+
+    /// The rows a sweep read whole (`observed.read`) that some writable generation holds at
+    /// the row's own version but with other counts or track lists ([`crate::derived`]): the
+    /// activity behind them came with no event. Rows already `pending`, unsearchable rows and
+    /// rows newer than `observed.until` are left to their own repair or event.
+    fn derived_differs(&self, observed: &Observed, pending: &[Pending]) -> Vec<EntityKey> {
+        if observed.read.is_empty() {
+            return Vec::new();
+        }
+        let taken: std::collections::HashSet<EntityKey> = pending.iter().map(|p| p.key).collect();
+        let rows: Vec<&Hydrated> = (observed.read.iter())
+            .filter(|row| row.searchable && row.version() <= observed.until)
+            .filter(|row| !taken.contains(&row.key()))
+            .collect();
+        let mut differs = std::collections::BTreeSet::new();
+        for target in self.targets.values() {
+            let definitions = target.handle.definitions();
+            let searcher = target.handle.searcher();
+            for row in &rows {
+                let key = row.key();
+                let held = target.versions.get(&key);
+                if differs.contains(&key)
+                    || held.is_none_or(|s| s.tombstone || s.version != row.version())
+                {
+                    continue;
+                }
+                let shown = stored_document(&searcher, &definitions, key)
+                    .map(|doc| crate::derived::of_document(&definitions, key.kind, &doc));
+                if shown.is_some() && shown != crate::derived::of_row(&definitions, &row.row) {
+                    differs.insert(key);
+                }
+            }
+        }
+        differs.into_iter().collect()
     }
 
     /// Runs a database read until it succeeds (backing off) or the indexer is stopped: a
@@ -1501,6 +1535,21 @@ fn decided(decision: Decision) -> Outcome {
 /// The document for a row; fields the kind's definition does not name are left out by
 /// [`Definitions::render`](schemas::definition::Definitions::render) (the hydrator reads more
 /// than today's definitions index, e.g. like counts for the prior).
+/// The document `searcher` holds for `key` (its newest: a key has one live document).
+fn stored_document(
+    searcher: &tantivy::Searcher,
+    definitions: &Definitions,
+    key: EntityKey,
+) -> Option<TantivyDocument> {
+    let query = tantivy::query::TermQuery::new(
+        definitions.key_term(key),
+        tantivy::schema::IndexRecordOption::Basic,
+    );
+    let top = tantivy::collector::TopDocs::with_limit(1).order_by_score();
+    let (_, address) = searcher.search(&query, &top).ok()?.into_iter().next()?;
+    searcher.doc(address).ok()
+}
+
 fn render(definitions: &Definitions, row: &EntityRow) -> Result<TantivyDocument, String> {
     definitions.render(row).map_err(|e| e.to_string())
 }
@@ -1855,6 +1904,70 @@ mod tests {
                 .outcomes
                 .is_empty()
         );
+    }
+
+    /// Memberships deleted in bulk with no event (a cleanup) leave a group's document at its
+    /// row's version with the old member count: a sweep finds the difference, re-counts the
+    /// group as a repair, and the next sweep finds nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sweep_recounts_what_activity_changed_without_an_event() {
+        let mut build = Build::with_users(3).await;
+        let (db, generations, _, at) = build.parts();
+        testing::insert_group(&db, 7, 1, "Night Drive Club", at)
+            .await
+            .unwrap();
+        for user in 1..=3 {
+            testing::execute_with(
+                &db,
+                "INSERT INTO group_members (user_id, group_id, created_at) VALUES ($1, $2, $3)",
+                &[user, 7],
+                at,
+            )
+            .await
+            .unwrap();
+        }
+        let group = hydrate::hydrate(&db, EntityKind::Group, &[7])
+            .await
+            .unwrap();
+        build.indexer.apply_rows(group).await.unwrap();
+        let members = |generations: &Generations| {
+            use tantivy::schema::Value;
+            let live = generations.live();
+            live.reload().unwrap();
+            let definitions = live.definitions();
+            let key = EntityKey::new(EntityKind::Group, 7);
+            let doc = stored_document(&live.searcher(), &definitions, key).unwrap();
+            let field = definitions.field("member_count").unwrap();
+            doc.get_first(field).and_then(|v| v.as_i64())
+        };
+        assert_eq!(members(&generations), Some(3));
+
+        testing::execute_with(
+            &db,
+            "DELETE FROM group_members WHERE user_id IN ($1, $2) AND created_at <= $3",
+            &[2, 3],
+            at,
+        )
+        .await
+        .unwrap();
+        let until = Utc::now() + chrono::Duration::seconds(10);
+        let sweep = crate::reconcile::sweep_step(&db, EntityKind::Group, 0, 10, until)
+            .await
+            .unwrap();
+        // The group's version did not move: only its count says what happened.
+        assert_eq!(
+            build.indexer.held(EntityKey::new(EntityKind::Group, 7)),
+            sweep.rows[0].1
+        );
+        let report = build.indexer.reconcile(sweep.clone()).await.unwrap();
+        assert_eq!(
+            report.outcomes.get(&Outcome::Indexed),
+            Some(&1),
+            "{report:?}"
+        );
+        assert_eq!(members(&generations), Some(1));
+        let again = build.indexer.reconcile(sweep).await.unwrap();
+        assert!(again.outcomes.is_empty(), "{again:?}");
     }
 
     /// A reindex writes nothing for an unsearchable row, so a sweep after it finds the row

@@ -8,11 +8,25 @@
 //! tantivy names its threads (`thrd-tantivy-index<N>`, `segment_updater`, `merge_thread_<N>`)
 //! and starts new indexing threads at every commit, so [`lower_writer_threads`] runs after each
 //! commit and whenever a writer is opened.
+//!
+//! A thread's nice value orders it only against the threads of its own scheduling group. With
+//! autogroups (`kernel.sched_autogroup_enabled`, the default of many distributions) Linux first
+//! shares the CPU out between sessions — a database's, a broker's, this process's — and only
+//! then between the threads of each; a database working through a cleanup on the same cores
+//! then takes its group's share whatever a search thread's nice value says. The query service
+//! therefore raises its own group ([`raise_autogroup`], [`SEARCH_NICE`]); where cgroups
+//! decide instead (systemd's `CPUWeight=`), the service's unit is where that share is set.
 
 use std::path::Path;
 
 /// The nice value the indexer gives tantivy's writer threads by default (0: left alone).
 pub const WRITER_NICE: i32 = 10;
+
+/// The nice value the query service asks for its scheduling group by default: searches ahead
+/// of a database or broker on the same machine (10 × the CPU share of a group at 0 when both
+/// want it). A negative value needs `CAP_SYS_NICE`; without it the group keeps its priority and
+/// the service says so.
+pub const SEARCH_NICE: i32 = -10;
 
 /// Thread names (as the kernel keeps them: the first 15 bytes) of tantivy's writer threads.
 const WRITER_THREADS: [&str; 3] = ["thrd-tantivy-in", "segment_updater", "merge_thread_"];
@@ -71,6 +85,33 @@ fn set_nice_at_least(_tid: u32, _nice: i32) -> bool {
     false
 }
 
+/// The autogroup file: the nice value of this process's session's scheduling group.
+const AUTOGROUP: &str = "/proc/self/autogroup";
+
+/// Gives the scheduling group this process shares the CPU in (its session's autogroup, shared
+/// with every process of the session) a nice value of at most `nice`: a group already at `nice`
+/// or higher priority is left as it is. Returns `Ok(false)` where the kernel keeps no autogroups
+/// (not built in, or `kernel.sched_autogroup_enabled` is 0): the CPU is then shared by thread,
+/// or by cgroup. A negative value needs `CAP_SYS_NICE`.
+pub fn raise_autogroup(nice: i32) -> std::io::Result<bool> {
+    let enabled = std::fs::read_to_string("/proc/sys/kernel/sched_autogroup_enabled")
+        .is_ok_and(|on| on.trim() == "1");
+    let Some(current) = autogroup_nice().filter(|_| enabled) else {
+        return Ok(false);
+    };
+    if current > nice {
+        std::fs::write(AUTOGROUP, nice.to_string())?;
+    }
+    Ok(true)
+}
+
+/// The nice value of this process's autogroup (`None` where there is none).
+pub fn autogroup_nice() -> Option<i32> {
+    // The file reads `/autogroup-<n> nice <value>`.
+    let line = std::fs::read_to_string(AUTOGROUP).ok()?;
+    line.split_whitespace().last()?.parse().ok()
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
@@ -121,5 +162,16 @@ mod tests {
         for thread in threads.into_iter().flatten() {
             let _ = thread.join();
         }
+    }
+
+    #[test]
+    fn the_autogroup_is_never_lowered() {
+        // Asking for a nice value above the group's own changes nothing, so this test leaves
+        // the session it runs in as it was.
+        let Some(current) = autogroup_nice() else {
+            return; // no autogroups on this kernel: nothing to check
+        };
+        assert!(raise_autogroup(current + 5).is_ok());
+        assert_eq!(autogroup_nice(), Some(current));
     }
 }

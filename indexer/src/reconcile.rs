@@ -6,10 +6,13 @@
 //!   `updated_at` moved past its watermark (minus [`ReconcileConfig::overlap`], for clock skew
 //!   and long transactions; an index on `updated_at`, migration 0006, makes it a range scan), up
 //!   to [`ReconcileConfig::grace`] ago — newer rows' events are still on their way;
-//! - every [`ReconcileConfig::sweep_every`] it reads every id and version of a kind, which also
-//!   finds rows deleted outright with no event. The sweep goes in id order, a
-//!   [`ReconcileConfig::sweep_chunk`] of rows at a time with a [`ReconcileConfig::sweep_pause`]
-//!   between: each step is one short range read and one short piece of work between live
+//! - every [`ReconcileConfig::sweep_every`] it reads every row of a kind, which also finds rows
+//!   deleted outright with no event, and documents whose counts or track lists differ from
+//!   their row's at the same version ([`crate::derived`]): activity the site deleted or did
+//!   without an event, which moves no version (a cleanup's bulk delete of a spammer's group
+//!   memberships). The sweep goes in id order, a [`ReconcileConfig::sweep_chunk`] of rows at a
+//!   time with a [`ReconcileConfig::sweep_pause`] between: each step is one range read (the
+//!   statement a reindex reads its pages with) and one short piece of work between live
 //!   batches, never a million rows read and compared at once.
 //!
 //! It hands what it read to the running indexer ([`ReindexFeed::reconcile`]), which re-reads
@@ -27,14 +30,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::IndexerError;
 use crate::feed::ReindexFeed;
-use crate::hydrate;
+use crate::hydrate::{self, Hydrated};
 
-/// Rows of one kind as the database has them, by version only.
+/// Rows of one kind as the database has them: by version, and for a sweep whole.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
     pub kind: EntityKind,
     /// `(id, version)` of each row read.
     pub rows: Vec<(i64, Version)>,
+    /// The same rows whole, from a sweep (empty for a pass over changed rows): a document at
+    /// its row's version whose counts or lists differ from these is re-counted.
+    pub read: Vec<Hydrated>,
     /// The ids a sweep read every row of: a document in there with no row was deleted
     /// outright. `None` for a pass over changed rows, which proves no delete.
     pub swept: Option<Span>,
@@ -94,6 +100,9 @@ pub enum Cause {
     LostUpdate,
     /// A document whose row is gone with no event.
     LostDelete,
+    /// A document at its row's version whose counts or track lists are not the database's:
+    /// activity with no event (lost, or deleted in bulk).
+    LostActivity,
 }
 
 impl Cause {
@@ -101,6 +110,7 @@ impl Cause {
         match self {
             Cause::LostUpdate => "lost_update",
             Cause::LostDelete => "lost_delete",
+            Cause::LostActivity => "lost_activity",
         }
     }
 }
@@ -234,13 +244,15 @@ pub async fn changed(
     Ok(Observed {
         kind,
         rows,
+        read: Vec::new(),
         swept: None,
         until: Version::from_datetime(until),
     })
 }
 
-/// One step of a sweep: up to `chunk` rows of `kind` above id `after`. Its span ends at the
-/// last id read, or has no end when fewer than `chunk` rows were left.
+/// One step of a sweep: the rows of `kind` among the `chunk` ids above `after`, whole. Its
+/// span ends at the last of those ids, or has no end when fewer than `chunk` were left (and
+/// then takes every row above `after`, also one inserted since).
 pub async fn sweep_step(
     db: &Db,
     kind: EntityKind,
@@ -249,14 +261,19 @@ pub async fn sweep_step(
     until: DateTime<Utc>,
 ) -> Result<Observed, IndexerError> {
     let chunk = chunk.max(1);
-    let rows = hydrate::versions_after(db, kind, after, chunk).await?;
-    let through = match rows.len() < chunk {
+    let ids = hydrate::ids_after(db, kind, after, i64::try_from(chunk).unwrap_or(i64::MAX)).await?;
+    let through = match ids.len() < chunk {
         true => None,
-        false => rows.last().map(|(id, _)| *id),
+        false => ids.last().copied(),
     };
+    let read = hydrate::hydrate_range(db, kind, after, through.unwrap_or(i64::MAX)).await?;
     Ok(Observed {
         kind,
-        rows,
+        rows: read
+            .iter()
+            .map(|row| (row.key().id, row.version()))
+            .collect(),
+        read,
         swept: Some(Span { after, through }),
         until: Version::from_datetime(until),
     })

@@ -3,8 +3,8 @@
 //! Every searchable row must be present at its version and show what the row renders today
 //! (its display lines: a track's and a playlist's carry the owner's name); nothing else may be
 //! searchable (tombstones are fine: they are how the index remembers a deletion), and every
-//! count (likes, plays, followers, …) must be the database's, allowing a window for activity
-//! in flight. The report counts, by kind, what is missing, what is extra, what is stale, what
+//! count (likes, plays, followers, …) and page list must be the database's
+//! ([`crate::derived`]), allowing a window for activity in flight. The report counts, by kind, what is missing, what is extra, what is stale, what
 //! shows other lines and whose counts differ, with a few example ids.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -12,11 +12,11 @@ use std::fmt;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
-use schemas::activity::COUNT_FIELDS;
 use schemas::db::Db;
 use schemas::{EntityKey, EntityKind};
 
 use crate::IndexerError;
+use crate::derived;
 use crate::generations::GenerationHandle;
 use crate::hydrate;
 use crate::versions::VersionMap;
@@ -146,7 +146,7 @@ pub async fn verify_with(
         for row in hydrate::hydrate(db, kind, &ids).await? {
             let key = row.key();
             let still =
-                shown.get(&key).map(|s| s.counts) != Some(count_hash(&definitions, &row.row));
+                shown.get(&key).map(|s| s.counts) != derived::of_row(&definitions, &row.row);
             let kind_report = report.kinds.entry(kind).or_default();
             if still && row.searchable {
                 kind_report.counts += 1;
@@ -198,7 +198,7 @@ async fn compare(
                         if rendered.is_none() || held.map(|s| s.display) != rendered {
                             report.shown += 1;
                             report.note("shown differently", key);
-                        } else if held.map(|s| s.counts) != Some(count_hash(&definitions, &row.row))
+                        } else if held.map(|s| s.counts) != derived::of_row(&definitions, &row.row)
                         {
                             counted.push(key);
                         }
@@ -238,32 +238,6 @@ struct Shown {
     counts: u64,
 }
 
-/// A hash of the count fields `definitions` stores for the row's kind, from `value`.
-fn counts_hash(
-    definitions: &schemas::definition::Definitions,
-    kind: EntityKind,
-    value: impl Fn(&str) -> Option<i64>,
-) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    for name in COUNT_FIELDS {
-        let stored = definitions.kind(kind).field(name).is_some_and(|f| f.stored);
-        if stored {
-            (name, value(name)).hash(&mut hasher);
-        }
-    }
-    hasher.finish()
-}
-
-/// The counts hash of a row as the database has it.
-fn count_hash(definitions: &schemas::definition::Definitions, row: &schemas::EntityRow) -> u64 {
-    counts_hash(definitions, row.key.kind, |name| {
-        match row.fields.get(name) {
-            Some(schemas::FieldValue::Int(n)) => Some(*n),
-            _ => None,
-        }
-    })
-}
-
 /// A hash of a document's display lines, by key, for every searchable document of `searcher`
 /// (read from the document store, segment by segment, in storage order).
 fn display_hashes(
@@ -286,10 +260,7 @@ fn display_hashes(
             let kind = text(sys.kind).and_then(|k| k.parse::<EntityKind>().ok());
             let id = doc.get_first(sys.id).and_then(|v| v.as_i64());
             if let (Some(kind), Some(id)) = (kind, id) {
-                let counts = counts_hash(definitions, kind, |name| {
-                    let field = definitions.field(name)?;
-                    doc.get_first(field).and_then(|v| v.as_i64())
-                });
+                let counts = derived::of_document(definitions, kind, &doc);
                 let shown = Shown {
                     display: display_hash(title, subtitle),
                     counts,

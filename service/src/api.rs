@@ -727,18 +727,18 @@ where
     .await
 }
 
-/// Runs `work` off the async threads, bounded by the request timeout.
+/// Runs `work` on the search threads ([`crate::pool`]), bounded by the request timeout.
 async fn within_timeout<T, F>(state: &QueryState, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
 {
-    let task = tokio::task::spawn_blocking(work);
+    let task = state.inner.pool.run(work);
     match tokio::time::timeout(state.inner.config.request_timeout, task).await {
         Err(_) => Err(ApiError::unavailable(
             "the search took too long; try fewer words",
         )),
-        Ok(Err(join)) => Err(ApiError::internal(join)),
+        Ok(Err(failed)) => Err(ApiError::internal(failed)),
         Ok(Ok(answer)) => answer,
     }
 }

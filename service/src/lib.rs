@@ -28,6 +28,7 @@ pub mod listing;
 pub mod load;
 pub mod metrics;
 pub mod page;
+pub mod pool;
 pub mod server;
 pub mod stats;
 

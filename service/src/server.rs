@@ -21,6 +21,7 @@ use crate::events::{self, EventLog, QueryIds};
 use crate::experiments::RunningExperiments;
 use crate::load::LoadWindow;
 use crate::metrics::Metrics;
+use crate::pool::SearchPool;
 use engine::blend::Recency;
 use engine::cached::ClauseCache;
 use engine::prior::{PopularitySource, PriorSource};
@@ -77,6 +78,8 @@ pub(crate) struct Inner {
     pub(crate) admin_token: Option<Arc<str>>,
     /// The last minute's latencies, for the dashboard (`/metrics` only has them since start).
     pub(crate) load: Arc<LoadWindow>,
+    /// The threads searches and explores run on.
+    pub(crate) pool: Arc<SearchPool>,
 }
 
 impl QueryState {
@@ -97,6 +100,7 @@ impl QueryState {
                 experiments: None,
                 admin_token: None,
                 load: Arc::default(),
+                pool: Arc::new(SearchPool::per_core()),
             }),
         }
     }
@@ -113,6 +117,12 @@ impl QueryState {
     #[must_use]
     pub fn with_priors(self, priors: Arc<dyn PriorSource>) -> QueryState {
         self.change(|i| i.priors = priors)
+    }
+
+    /// The same service with searches on `pool` (e.g. one at [`indexer::priority::SEARCH_NICE`]).
+    #[must_use]
+    pub fn with_search_pool(self, pool: Arc<SearchPool>) -> QueryState {
+        self.change(|i| i.pool = pool)
     }
 
     /// The same service with another configuration.

@@ -33,6 +33,17 @@ pub struct Globals {
         global = true
     )]
     pub listen: String,
+    /// Nice value of the HTTP service's scheduling group (its session's autogroup), so
+    /// searches go ahead of a database or broker on the same machine (below 0 needs
+    /// CAP_SYS_NICE; without it a warning says so; 0: left alone).
+    #[arg(
+        long,
+        env = "DISCO_SEARCH_NICE",
+        default_value_t = indexer::priority::SEARCH_NICE,
+        allow_hyphen_values = true,
+        global = true
+    )]
+    pub search_nice: i32,
     /// The indexer's broker queue (one per replica).
     #[arg(
         long,

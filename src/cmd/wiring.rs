@@ -63,11 +63,17 @@ pub fn cancel_on_signal(cancel: CancellationToken) {
 }
 
 /// The query service's state over the live index, recording into the process-wide metrics
-/// recorder so `/metrics` also shows the indexer's and rank job's figures.
-pub fn query_state(catalog: Arc<Generations>) -> anyhow::Result<QueryState> {
+/// recorder so `/metrics` also shows the indexer's and rank job's figures, its searches on a
+/// pool of their own, the process's scheduling group at `search_nice`
+/// ([`service::pool::raise_scheduling_group`]).
+pub fn query_state(catalog: Arc<Generations>, search_nice: i32) -> anyhow::Result<QueryState> {
     let metrics = service::metrics::Metrics::install_global()
         .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
-    Ok(QueryState::new(Arc::new(LiveIndex(catalog))).with_metrics(metrics))
+    service::pool::raise_scheduling_group(search_nice);
+    let pool = service::pool::SearchPool::per_core();
+    Ok(QueryState::new(Arc::new(LiveIndex(catalog)))
+        .with_metrics(metrics)
+        .with_search_pool(Arc::new(pool)))
 }
 
 /// What the HTTP service is assembled from, beyond the live index.
@@ -140,7 +146,7 @@ pub async fn app(
     .await?;
     tracing::info!("suggest: {report}");
 
-    let state = query_state(parts.catalog.clone())?
+    let state = query_state(parts.catalog.clone(), globals.search_nice)?
         .with_priors(Arc::new(engine::ranks::RankPriors::open(ranks.clone())))
         .with_suggester(suggester);
     let state = with_click_log(state, &parts.db, cancel).await?;

@@ -162,7 +162,26 @@ impl Server {
 
     /// [`Server::start`] with more environment (`DISCO_RECONCILE_EVERY`, …).
     pub(crate) fn start_with(site: &Site, envs: &[(&str, &str)]) -> Server {
-        let mut child = disco(site)
+        Server::spawn(disco(site), envs)
+    }
+
+    /// [`Server::start_with`] in a session of its own (`setsid`), so what it does to its
+    /// session's scheduling group touches no other process of the suite.
+    pub(crate) fn start_in_own_session(site: &Site, envs: &[(&str, &str)]) -> Server {
+        let disco = disco(site);
+        let mut command = Command::new("setsid");
+        command.arg(disco.get_program());
+        for (name, value) in disco.get_envs() {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        Server::spawn(command, envs)
+    }
+
+    fn spawn(mut command: Command, envs: &[(&str, &str)]) -> Server {
+        let mut child = command
             .envs(envs.iter().copied())
             .arg("serve")
             .env("DISCO_LISTEN", "127.0.0.1:0")
@@ -605,4 +624,32 @@ async fn a_reindex_while_the_site_keeps_changing_verifies_after_swap_and_after_r
     );
     server.stop();
     eprintln!("done in {:.1} s", test_started.elapsed().as_secs_f64());
+}
+
+/// `disco serve` with the default `--search-nice` puts its scheduling group ahead of the
+/// database and broker it shares the machine with (and says so); its own session's group only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_raises_its_own_scheduling_group() {
+    let autogroups = std::fs::read_to_string("/proc/sys/kernel/sched_autogroup_enabled")
+        .is_ok_and(|on| on.trim() == "1");
+    let env = Env::new().await;
+    let site = Site::of(&env);
+    let ours = std::fs::read_to_string("/proc/self/autogroup").unwrap_or_default();
+    let server = Server::start_in_own_session(&site, &[("DISCO_SEARCH_NICE", "-10")]);
+    let pid = server.child.id();
+    let group = std::fs::read_to_string(format!("/proc/{pid}/autogroup")).unwrap_or_default();
+    let log = server.log();
+    server.stop();
+    if !autogroups {
+        // The kernel shares the CPU by thread or cgroup: nothing to raise, nothing said.
+        assert!(!log.contains("scheduling group raised"), "{log}");
+        return;
+    }
+    assert!(group.trim_end().ends_with("nice -10"), "{group}\n{log}");
+    assert!(log.contains("scheduling group raised"), "{log}");
+    assert_eq!(
+        std::fs::read_to_string("/proc/self/autogroup").unwrap_or_default(),
+        ours,
+        "the suite's own group is left alone"
+    );
 }

@@ -1,8 +1,9 @@
 //! Issue #25's reconciliation on real PostgreSQL + RabbitMQ: `disco simulate --lose-events`
 //! writes rows and drops a share of their events, as a site that crashes between the two does;
 //! `disco serve`'s reconciler finds every lost change within two periods and `disco verify` is
-//! clean. A row deleted outright with no event disappears after the sweep. Repairs are counted
-//! in `/metrics`.
+//! clean. A row deleted outright with no event disappears after the sweep, and a group whose
+//! memberships were deleted in bulk shows its new member count. Repairs are counted in
+//! `/metrics`.
 
 use std::time::{Duration, Instant};
 
@@ -128,6 +129,27 @@ async fn lost_events_and_silent_deletes_are_healed() {
         .unwrap();
     assert_eq!(page.status().as_u16(), 404, "track {id} is gone");
 
+    // A group's memberships deleted in bulk with no event, as a spam cleanup deletes them:
+    // its version does not move, its member count is right again after the sweep.
+    let searchable = schemas::searchable::condition(schemas::EntityKind::Group, "g");
+    let (group,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT g.id FROM groups g JOIN group_members m ON m.group_id = g.id \
+         WHERE {searchable} GROUP BY g.id ORDER BY count(*) DESC, g.id LIMIT 1"
+    )))
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+        .bind(group)
+        .execute(pool)
+        .await
+        .unwrap();
+    let took = until_verified(&site, Duration::from_secs(60));
+    eprintln!(
+        "group {group}'s silently deleted memberships counted after {} ms",
+        took.as_millis()
+    );
+
     let metrics = server.metrics().await;
     let repaired = repairs(&metrics);
     eprintln!("repairs counted: {repaired}");
@@ -137,5 +159,6 @@ async fn lost_events_and_silent_deletes_are_healed() {
         "lost changes are repairs: {repaired} of {lost}"
     );
     assert!(metrics.contains("cause=\"lost_delete\""), "{metrics}");
+    assert!(metrics.contains("cause=\"lost_activity\""), "{metrics}");
     server.stop();
 }
