@@ -550,7 +550,19 @@ impl Indexer {
                 });
             }
         }
+        let comparing = Instant::now();
         let recounted = self.derived_differs(&observed, &pending);
+        if !observed.read.is_empty() {
+            // The comparison holds the loop, live batches wait: what a sweep step costs them.
+            tracing::debug!(
+                target: "indexer::reconcile",
+                kind = %kind,
+                rows = observed.read.len(),
+                differ = recounted.len(),
+                took_ms = comparing.elapsed().as_secs_f64() * 1e3,
+                "sweep step compared counts and lists"
+            );
+        }
         pending.extend(recounted.into_iter().map(|key| Pending {
             recount: true,
             ..dependent(key)
