@@ -70,7 +70,8 @@ impl SearchPool {
         self.threads.len()
     }
 
-    /// Hands `work` to a search thread without waiting for it.
+    /// Hands `work` to a search thread without waiting for it. A panic in `work` ends that
+    /// job only: the thread goes on with the next one.
     pub fn spawn(&self, work: impl FnOnce() + Send + 'static) -> Result<(), PoolError> {
         let job: Job = Box::new(move || {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(work));
@@ -94,14 +95,10 @@ impl SearchPool {
         F: FnOnce() -> T + Send + 'static,
     {
         let (answer, answered) = oneshot::channel();
-        let job: Job = Box::new(move || {
-            // A panicking search drops `answer` (the caller sees `Panicked`) and leaves the
-            // thread serving the next one.
-            if let Ok(value) = std::panic::catch_unwind(AssertUnwindSafe(work)) {
-                let _ = answer.send(value);
-            }
-        });
-        self.jobs.send(job).map_err(|_| PoolError::Closed)?;
+        // A panicking search drops `answer` unsent: the caller sees `Panicked`.
+        self.spawn(move || {
+            let _ = answer.send(work());
+        })?;
         answered.await.map_err(|_| PoolError::Panicked)
     }
 }
