@@ -1040,7 +1040,14 @@ async fn faulty_run(
     tracing::info!(removed, "probe rows removed");
     wait_for("the queue to drain", Duration::from_secs(600), || {
         indexer.supervise(run)?;
-        Ok(queue_depth(&run.queue)?.filter(|&(ready, unacked)| ready + unacked == 0))
+        // People's events come on the owner queue beside the main one.
+        let owners = format!("{}.owners", run.queue);
+        let depths = queue_depth(&run.queue)?.zip(queue_depth(&owners)?);
+        Ok(
+            depths.filter(|&((ready, unacked), (owner_ready, owner_unacked))| {
+                ready + unacked + owner_ready + owner_unacked == 0
+            }),
+        )
     })
     .await?;
     // A sweep that starts after the last change's grace has seen everything.

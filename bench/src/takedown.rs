@@ -639,10 +639,7 @@ pub async fn run(
     config.writer_nice = args.writer_nice;
     config.batch.max_wait = Duration::from_millis(args.batch_wait_ms);
     config.refresh_interval = Duration::from_millis(args.refresh_ms);
-    let amqp = amqp.map(|amqp| AmqpConfig {
-        prefetch: config.batch.prefetch(),
-        ..amqp
-    });
+    let amqp = amqp.map(|amqp| amqp.with_prefetch(&config.batch));
     let indexer = Indexer::open(db.clone(), catalog.clone(), config)?;
     let changes = indexer.subscribe();
     let cancel = CancellationToken::new();

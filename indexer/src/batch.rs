@@ -37,8 +37,9 @@ pub struct BatchConfig {
     /// 1,000 take-downs (~23,000 tombstones) kept live p99 at 0.6–0.7 s during the benchmark's
     /// cleanup, 5,000 at 1.5 s (BENCHMARKS.md, "Mass takedown (#24)").
     pub owner_events: usize,
-    /// Owner events held aside at most; they stay unacknowledged, so the broker's prefetch
-    /// must leave room for them besides the batches ([`BatchConfig::prefetch`]).
+    /// Owner events held aside at most; they stay unacknowledged. On RabbitMQ people's events
+    /// come on a queue of their own whose prefetch ([`BatchConfig::owner_prefetch`]) bounds
+    /// this lower; in the in-process bus this bound holds.
     pub owner_backlog: usize,
 }
 
@@ -55,12 +56,18 @@ impl Default for BatchConfig {
 }
 
 impl BatchConfig {
-    /// Unacknowledged deliveries the broker should push ahead: two batches in flight (the next
-    /// fills while one commits) and the owner events held aside.
+    /// Unacknowledged deliveries the broker should push ahead on the main queue: two batches
+    /// in flight (the next fills while one commits), with room for the owners' share (people's
+    /// events that reach the main queue: retries, and those queued before the owner queue).
     pub fn prefetch(&self) -> u16 {
         let batch = self.max_events + self.owner_events;
-        let wanted = batch.saturating_mul(2) + self.owner_backlog;
-        u16::try_from(wanted).unwrap_or(u16::MAX)
+        u16::try_from(batch.saturating_mul(2)).unwrap_or(u16::MAX)
+    }
+
+    /// The same on the owner queue: the share a batch takes and the next one, held aside. The
+    /// rest of a cleanup waits in the broker, ready rather than unacknowledged.
+    pub fn owner_prefetch(&self) -> u16 {
+        u16::try_from(self.owner_events.max(1).saturating_mul(2)).unwrap_or(u16::MAX)
     }
 }
 

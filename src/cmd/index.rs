@@ -45,8 +45,8 @@ pub async fn run(globals: Globals, args: IndexArgs) -> anyhow::Result<()> {
     let db = globals.read_database(&globals.database().await?).await?;
     let catalog = args.definitions.open_generations(&globals.data_dir)?;
     let config = super::wiring::indexer_config(&args);
-    let mut amqp = AmqpConfig::new(&amqp_url, &globals.exchange, &globals.queue);
-    amqp.prefetch = config.batch.prefetch();
+    let amqp =
+        AmqpConfig::new(&amqp_url, &globals.exchange, &globals.queue).with_prefetch(&config.batch);
     let source = AmqpSource::connect(amqp).await?;
     let mut indexer = Indexer::open(db.clone(), catalog.clone(), config)?;
     let cancel = CancellationToken::new();

@@ -39,8 +39,8 @@ pub async fn run(globals: Globals, args: ServeArgs) -> anyhow::Result<()> {
              or --no-indexer to serve queries only; `disco demo` is the embedded mode"
         ),
         (false, Some(amqp_url)) => {
-            let mut amqp = AmqpConfig::new(&amqp_url, &globals.exchange, &globals.queue);
-            amqp.prefetch = wiring::prefetch(&args.index);
+            let amqp = AmqpConfig::new(&amqp_url, &globals.exchange, &globals.queue)
+                .with_prefetch(&wiring::indexer_config(&args.index).batch);
             let source = AmqpSource::connect(amqp.clone()).await?;
             // The queue's depth for /metrics and the dashboard, until the service stops.
             let (watch, stop) = (amqp, cancel.clone());

@@ -249,12 +249,6 @@ pub fn reconcile(db: Db, feed: ReindexFeed, args: &IndexArgs, cancel: Cancellati
     });
 }
 
-/// Broker prefetch: two batches in flight and the owner events held aside
-/// ([`indexer::batch::BatchConfig::prefetch`]).
-pub fn prefetch(args: &IndexArgs) -> u16 {
-    indexer_config(args).batch.prefetch()
-}
-
 /// Keeps `suggester` in step with the index: every committed change becomes a suggest delta,
 /// weighed with `prior` (the rebuild's), so creates, renames and removals reach typeahead
 /// without a rebuild and without moving an entity in the order.

@@ -284,3 +284,54 @@ async fn malformed_envelopes_are_dead_lettered_with_a_reason_and_good_ones_aroun
     until_verified(db, env.data.path()).await;
     running.stop().await;
 }
+
+/// People's events have a queue of their own (`<queue>.owners`, the owner lane at the broker),
+/// and a replica declared before it existed, with `*.user` bound to its main queue, loses that
+/// binding when it declares again: each event lands in exactly one of the two queues.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peoples_events_take_the_owner_queue_and_an_old_binding_moves_there() {
+    use indexer::broker::AmqpSource;
+    use lapin::options::{QueueBindOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+    use lapin::{Connection, ConnectionProperties};
+
+    let env = Env::new().await;
+    let connection = Connection::connect(&env.amqp.url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    // The topology as replicas declared it before the owner queue.
+    channel
+        .queue_bind(
+            env.amqp.queue.as_str().into(),
+            env.amqp.exchange.as_str().into(),
+            "*.user".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    AmqpSource::declare(&env.amqp).await.unwrap();
+
+    let t0 = testing::now();
+    env.publish(Action::Save, user(1), t0).await;
+    env.publish(Action::Save, user(2), t0).await;
+    env.publish(Action::Save, track(1), t0).await;
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    let mut ready = Vec::new();
+    for queue in [env.amqp.queue.clone(), env.amqp.owners_name()] {
+        let declared = channel
+            .queue_declare(queue.as_str().into(), passive, FieldTable::default())
+            .await
+            .unwrap();
+        ready.push(declared.message_count());
+    }
+    assert_eq!(
+        ready,
+        vec![1, 2],
+        "(main, owners): the track, then both people"
+    );
+}

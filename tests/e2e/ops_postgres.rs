@@ -460,23 +460,30 @@ fn queue_depth(queue: &str) -> Option<(u64, u64)> {
         })
 }
 
-/// Polls the broker until the indexer's queue holds nothing, ready or unacknowledged: every
+/// Polls the broker until the indexer's queues hold nothing, ready or unacknowledged: every
 /// event published so far (simulate has exited, so the broker confirmed them all) is applied
-/// and committed, since the indexer acknowledges only after its commit. Events parked on the
-/// retry queue are not counted: with no replica lag they are only events for rows already
-/// removed, which their destroy event settled.
+/// and committed, since the indexer acknowledges only after its commit. People's events come on
+/// the owner queue, `<queue>.owners`, beside the main one. Events parked on the retry queue are
+/// not counted: with no replica lag they are only events for rows already removed, which their
+/// destroy event settled.
 pub(crate) fn until_drained(queue: &str) {
+    until_empty(&[queue, &format!("{queue}.owners")]);
+}
+
+/// Polls the broker until every queue of `queues` holds nothing, ready or unacknowledged.
+pub(crate) fn until_empty(queues: &[&str]) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let depth = queue_depth(queue);
-        match depth {
-            Some((0, 0)) => return,
-            None => panic!("queue {queue} is not on the broker"),
-            Some(_) => {}
+        let depths: Vec<Option<(u64, u64)>> = queues.iter().map(|q| queue_depth(q)).collect();
+        if let Some(missing) = queues.iter().zip(&depths).find(|(_, d)| d.is_none()) {
+            panic!("queue {} is not on the broker", missing.0);
+        }
+        if depths.iter().all(|d| *d == Some((0, 0))) {
+            return;
         }
         assert!(
             Instant::now() < deadline,
-            "the indexer did not drain queue {queue} within 120 s; last (ready, unacked): {depth:?}"
+            "the indexer did not drain {queues:?} within 120 s; last (ready, unacked): {depths:?}"
         );
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -17,7 +17,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use indexer::broker::{AmqpConfig, AmqpSource};
 use serde_json::{Value, json};
 
-use crate::ops_postgres::{Server, Simulation, Site, disco, succeed, until_drained, verify};
+use crate::ops_postgres::{
+    Server, Simulation, Site, disco, succeed, until_drained, until_empty, verify,
+};
 use crate::support::Env;
 
 /// About 1,500 entities: enough for the simulator, quick to reindex twice.
@@ -169,7 +171,7 @@ fn published(report: &str) -> u64 {
 fn drain(queues: &[&str]) {
     for queue in queues {
         until_drained(queue);
-        until_drained(&format!("{queue}.retry"));
+        until_empty(&[&format!("{queue}.retry")]);
         until_drained(queue);
     }
 }

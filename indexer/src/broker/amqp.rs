@@ -3,18 +3,28 @@
 //! Topology (all declared idempotently on every connect):
 //!
 //! - the site's topic exchange (`models`, durable);
-//! - this replica's durable queue (one per replica), bound to `*.track`, `*.user`,
-//!   `*.playlist`, `*.group` and to the activities that change their counts (`*.like`,
-//!   `*.follow`, …: `schemas::activity`);
+//! - this replica's durable queue (one per replica), bound to `*.track`, `*.playlist`,
+//!   `*.group` and to the activities that change their counts (`*.like`, `*.follow`, …:
+//!   `schemas::activity`);
+//! - `<queue>.owners`, a durable queue bound to `*.user`: the owner lane
+//!   (`crate::batch::OwnerLane`) at the broker. A person's event fans out to everything they
+//!   own, so a cleanup's ten thousand take-downs are consumed a share at a time on a channel of
+//!   their own while the other events go on. In one queue they would sit unacknowledged in front
+//!   of every later delivery, and RabbitMQ finds a delivery tag acknowledged out of order by
+//!   walking the channel's unacknowledged deliveries from the oldest: half a core for the
+//!   broker during a cleanup. With a queue each, both channels acknowledge in order;
+//! - `*.user` unbound from the main queue (replicas declared before the owner queue existed),
+//!   after the owner queue is bound, so no event is routed nowhere meanwhile;
 //! - `<queue>.dead-letter`, a fanout exchange with a durable queue of the same name: malformed
 //!   envelopes, each with `x-disco-reason` (the error text) and `x-disco-reason-label`;
 //! - `<queue>.retry`, a durable queue nobody consumes: an event whose row is not visible yet
 //!   waits there for its per-message TTL, then dead-letters back into the main queue. Its
 //!   original routing key travels in `x-disco-routing-key`, its attempt count in `x-disco-attempts`.
 //!
-//! Deliveries are acknowledged after the commit: one multiple-ack for the part of a batch below
-//! every delivery still outstanding, single acks above it (the indexer may hold owner events
-//! aside while later deliveries go first, `crate::batch::OwnerLane`). When the broker
+//! Deliveries are acknowledged after the commit, per channel: one multiple-ack for the part of a
+//! batch below every delivery of that channel still outstanding, single acks above it (an owner
+//! event that reached the main queue — a retry, or one queued before the owner queue existed —
+//! may be held aside while later deliveries go first). When the broker
 //! goes away the source reconnects with backoff; deliveries of the old channel are never acked
 //! (the broker redelivers them, and re-applying them is harmless).
 
@@ -43,8 +53,10 @@ pub struct AmqpConfig {
     pub exchange: String,
     /// This replica's queue (`disco-indexer`).
     pub queue: String,
-    /// Unacknowledged deliveries the broker may push ahead; at least one batch.
+    /// Unacknowledged deliveries the broker may push ahead on the main queue; at least one batch.
     pub prefetch: u16,
+    /// The same on the owner queue: what the owner lane holds at most beside the batch's share.
+    pub owner_prefetch: u16,
 }
 
 impl AmqpConfig {
@@ -53,8 +65,26 @@ impl AmqpConfig {
             url: url.to_string(),
             exchange: exchange.to_string(),
             queue: queue.to_string(),
-            prefetch: crate::batch::BatchConfig::default().prefetch(),
+            prefetch: 0,
+            owner_prefetch: 0,
         }
+        .with_prefetch(&crate::batch::BatchConfig::default())
+    }
+
+    /// Prefetch on both queues for batches of `batch` (see [`BatchConfig::prefetch`]).
+    ///
+    /// [`BatchConfig::prefetch`]: crate::batch::BatchConfig::prefetch
+    pub fn with_prefetch(self, batch: &crate::batch::BatchConfig) -> AmqpConfig {
+        AmqpConfig {
+            prefetch: batch.prefetch(),
+            owner_prefetch: batch.owner_prefetch(),
+            ..self
+        }
+    }
+
+    /// The owner lane's queue: people's events, whose change reaches what they own.
+    pub fn owners_name(&self) -> String {
+        format!("{}.owners", self.queue)
     }
 
     pub fn dead_letter_name(&self) -> String {
@@ -66,7 +96,8 @@ impl AmqpConfig {
     }
 }
 
-/// Reports the queue's depth (messages ready, not yet delivered) every `every` to `record`,
+/// Reports the depth of the main and owner queues together (messages ready, not yet
+/// delivered) every `every` to `record`,
 /// over a connection of its own, until the task is dropped: the broker backlog the dashboard
 /// and `/metrics` show. A failed look is logged and retried on a fresh connection; the last
 /// depth stays recorded meanwhile.
@@ -95,26 +126,46 @@ pub async fn watch_backlog(config: AmqpConfig, every: Duration, record: impl Fn(
             passive: true,
             ..QueueDeclareOptions::default()
         };
-        match ch
-            .queue_declare(config.queue.as_str().into(), passive, FieldTable::default())
-            .await
-        {
-            Ok(queue) => record(queue.message_count()),
-            Err(e) => {
-                tracing::warn!(queue = %config.queue, error = %e, "broker backlog: cannot read the queue");
-                channel = None;
+        let mut depth = 0;
+        for queue in [config.queue.clone(), config.owners_name()] {
+            match ch
+                .queue_declare(queue.as_str().into(), passive, FieldTable::default())
+                .await
+            {
+                Ok(declared) => depth += declared.message_count(),
+                Err(e) => {
+                    // A failed passive declare closes the channel: open a new one next time.
+                    tracing::warn!(%queue, error = %e, "broker backlog: cannot read the queue");
+                    channel = None;
+                    break;
+                }
             }
+        }
+        if channel.is_some() {
+            record(depth);
         }
     }
 }
 
 struct Session {
     connection: Connection,
-    /// Consumes and acknowledges (through each delivery's acker); kept open with the session.
-    _consume: Channel,
+    /// Consume and acknowledge (through each delivery's acker), one channel per queue: delivery
+    /// tags are per channel, so each channel's are acknowledged in order. Kept open with the
+    /// session.
+    _consume: [Channel; 2],
     /// Publishes dead letters and retries, with publisher confirms.
     publish: Channel,
-    consumer: Consumer,
+    /// The main queue's consumer and the owner queue's, by [`Queue`].
+    consumers: [Consumer; 2],
+}
+
+/// Which of the replica's two queues (and channels) a delivery came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Queue {
+    /// Entities other than people, and activities.
+    Main = 0,
+    /// People's events (`<queue>.owners`).
+    Owners = 1,
 }
 
 /// The broker source. Connects lazily and reconnects with backoff.
@@ -123,12 +174,14 @@ pub struct AmqpSource {
     session: Option<Session>,
     /// Bumped on every (re)connect: delivery tags are only valid on the channel that made them.
     epoch: u64,
-    /// Tags of this epoch handed out and not yet settled: a multiple-ack must stay below the
-    /// lowest of them.
-    unsettled: BTreeSet<u64>,
+    /// Tags of this epoch handed out and not yet settled, per [`Queue`]: a multiple-ack on a
+    /// channel must stay below the lowest of its own.
+    unsettled: [BTreeSet<u64>; 2],
 }
 
-const ENTITY_BINDINGS: [&str; 4] = ["*.track", "*.user", "*.playlist", "*.group"];
+/// The main queue's entity bindings; people's events go to the owner queue.
+const ENTITY_BINDINGS: [&str; 3] = ["*.track", "*.playlist", "*.group"];
+const OWNER_BINDING: &str = "*.user";
 
 impl AmqpSource {
     /// Connects and declares the topology once, so that a wrong URL fails here, at start.
@@ -137,7 +190,7 @@ impl AmqpSource {
             config,
             session: None,
             epoch: 0,
-            unsettled: BTreeSet::new(),
+            unsettled: Default::default(),
         };
         source.session = Some(source.open().await?);
         source.epoch = 1;
@@ -170,32 +223,46 @@ impl AmqpSource {
         let connection = Connection::connect(&config.url, properties)
             .await
             .map_err(err)?;
-        let consume = connection.create_channel().await.map_err(err)?;
-        declare_topology(&consume, config).await.map_err(err)?;
-        consume
-            .basic_qos(config.prefetch, BasicQosOptions::default())
-            .await
-            .map_err(err)?;
+        let main = connection.create_channel().await.map_err(err)?;
+        declare_topology(&main, config).await.map_err(err)?;
+        let owners = connection.create_channel().await.map_err(err)?;
         let publish = connection.create_channel().await.map_err(err)?;
         publish
             .confirm_select(ConfirmSelectOptions::default())
             .await
             .map_err(err)?;
-        let consumer = consume
-            .basic_consume(
-                config.queue.as_str().into(),
-                "disco-indexer".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(err)?;
+        let consume = |channel: Channel, queue: String, prefetch: u16, tag: &'static str| async move {
+            channel
+                .basic_qos(prefetch.max(1), BasicQosOptions::default())
+                .await?;
+            let consumer = channel
+                .basic_consume(
+                    queue.as_str().into(),
+                    tag.into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            Ok::<_, lapin::Error>((channel, consumer))
+        };
+        let (main, main_consumer) =
+            consume(main, config.queue.clone(), config.prefetch, "disco-indexer")
+                .await
+                .map_err(err)?;
+        let (owners, owner_consumer) = consume(
+            owners,
+            config.owners_name(),
+            config.owner_prefetch,
+            "disco-indexer-owners",
+        )
+        .await
+        .map_err(err)?;
         tracing::info!(queue = %config.queue, exchange = %config.exchange, "consuming");
         Ok(Session {
             connection,
-            _consume: consume,
+            _consume: [main, owners],
             publish,
-            consumer,
+            consumers: [main_consumer, owner_consumer],
         })
     }
 
@@ -210,7 +277,7 @@ impl AmqpSource {
                 Ok(session) => {
                     self.session = Some(session);
                     self.epoch += 1;
-                    self.unsettled.clear();
+                    self.unsettled = Default::default();
                     return;
                 }
                 Err(e) => {
@@ -298,14 +365,23 @@ async fn declare_topology(channel: &Channel, config: &AmqpConfig) -> lapin::Resu
             FieldTable::default(),
         )
         .await?;
+    let owners = config.owners_name();
+    channel
+        .queue_declare(
+            owners.as_str().into(),
+            QueueDeclareOptions::durable(),
+            FieldTable::default(),
+        )
+        .await?;
     let activities = schemas::activity::Activity::ALL.map(|a| a.binding());
-    let bindings = ENTITY_BINDINGS
-        .into_iter()
-        .chain(activities.iter().map(String::as_str));
-    for binding in bindings {
+    let bindings = (ENTITY_BINDINGS.into_iter())
+        .chain(activities.iter().map(String::as_str))
+        .map(|binding| (config.queue.as_str(), binding))
+        .chain([(owners.as_str(), OWNER_BINDING)]);
+    for (queue, binding) in bindings {
         channel
             .queue_bind(
-                config.queue.as_str().into(),
+                queue.into(),
                 config.exchange.as_str().into(),
                 binding.into(),
                 QueueBindOptions::default(),
@@ -313,6 +389,17 @@ async fn declare_topology(channel: &Channel, config: &AmqpConfig) -> lapin::Resu
             )
             .await?;
     }
+    // A replica declared before the owner queue existed has people's events bound to its main
+    // queue; now that the owner queue receives them, the old binding goes (unbinding what is
+    // not bound is not an error).
+    channel
+        .queue_unbind(
+            config.queue.as_str().into(),
+            config.exchange.as_str().into(),
+            OWNER_BINDING.into(),
+            FieldTable::default(),
+        )
+        .await?;
     let dead = config.dead_letter_name();
     channel
         .exchange_declare(
@@ -408,14 +495,21 @@ impl EventSource for AmqpSource {
             let Some(session) = self.session.as_mut() else {
                 continue;
             };
-            let next = match deadline {
-                Some(deadline) => {
-                    match tokio::time::timeout_at(deadline, session.consumer.next()).await {
-                        Ok(next) => next,
-                        Err(_) => return Ok(None),
-                    }
+            // Whichever queue has a delivery first; when both have, either (tokio::select!
+            // picks at random): the owner lane bounds what a batch takes of people's events.
+            let [main, owners] = &mut session.consumers;
+            let next = async {
+                tokio::select! {
+                    next = main.next() => (Queue::Main, next),
+                    next = owners.next() => (Queue::Owners, next),
                 }
-                None => session.consumer.next().await,
+            };
+            let (queue, next) = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline, next).await {
+                    Ok(next) => next,
+                    Err(_) => return Ok(None),
+                },
+                None => next.await,
             };
             match next {
                 Some(Ok(delivery)) => {
@@ -423,12 +517,13 @@ impl EventSource for AmqpSource {
                     let routing_key = header_str(headers, ROUTING_KEY_HEADER)
                         .unwrap_or_else(|| delivery.routing_key.as_str().to_string());
                     let attempts = header_u32(headers, ATTEMPTS_HEADER);
-                    self.unsettled.insert(delivery.delivery_tag);
+                    self.unsettled[queue as usize].insert(delivery.delivery_tag);
                     return Ok(Some(Delivery {
                         routing_key,
                         attempts,
                         handle: AckHandle::Amqp {
                             epoch,
+                            queue,
                             tag: delivery.delivery_tag,
                             acker: delivery.acker.clone(),
                         },
@@ -492,27 +587,37 @@ impl EventSource for AmqpSource {
     }
 
     async fn ack(&mut self, batch: &[Delivery]) -> Result<(), SourceError> {
-        let mut current: Vec<(u64, &lapin::Acker)> = (batch.iter())
-            .filter_map(|d| match &d.handle {
-                AckHandle::Amqp { epoch, tag, acker } if *epoch == self.epoch => {
-                    Some((*tag, acker))
-                }
-                _ => None,
-            })
-            .collect();
-        for (tag, _) in &current {
-            self.unsettled.remove(tag);
+        let mut acks = Vec::new();
+        for lane in [Queue::Main, Queue::Owners] {
+            let mut current: Vec<(u64, &lapin::Acker)> = (batch.iter())
+                .filter_map(|d| match &d.handle {
+                    AckHandle::Amqp {
+                        epoch,
+                        queue,
+                        tag,
+                        acker,
+                    } if *epoch == self.epoch && *queue == lane => Some((*tag, acker)),
+                    _ => None,
+                })
+                .collect();
+            let unsettled = &mut self.unsettled[lane as usize];
+            for (tag, _) in &current {
+                unsettled.remove(tag);
+            }
+            current.sort_unstable_by_key(|(tag, _)| *tag);
+            let tags: Vec<u64> = current.iter().map(|(tag, _)| *tag).collect();
+            let (below, above) =
+                current.split_at(below_outstanding(&tags, unsettled.first().copied()));
+            // Below every delivery of the channel still outstanding: one multiple-ack settles
+            // them (and nothing else); above, single acks, sent together rather than one round
+            // of the I/O loop each.
+            let multiple = below.last().map(|(_, acker)| (*acker, true));
+            let singles = above.iter().map(|(_, acker)| (*acker, false));
+            acks.extend(
+                (multiple.into_iter().chain(singles))
+                    .map(|(acker, multiple)| acker.ack(BasicAckOptions { multiple })),
+            );
         }
-        current.sort_unstable_by_key(|(tag, _)| *tag);
-        let tags: Vec<u64> = current.iter().map(|(tag, _)| *tag).collect();
-        let (below, above) =
-            current.split_at(below_outstanding(&tags, self.unsettled.first().copied()));
-        // Below every outstanding delivery: one multiple-ack settles them (and nothing else);
-        // above, single acks, sent together rather than one round of the I/O loop each.
-        let multiple = below.last().map(|(_, acker)| (*acker, true));
-        let singles = above.iter().map(|(_, acker)| (*acker, false));
-        let acks = (multiple.into_iter().chain(singles))
-            .map(|(acker, multiple)| acker.ack(BasicAckOptions { multiple }));
         for acked in futures::future::join_all(acks).await {
             match acked {
                 Ok(true) => {}
@@ -532,10 +637,15 @@ impl EventSource for AmqpSource {
 
     async fn release(&mut self, batch: &[Delivery]) -> Result<(), SourceError> {
         for delivery in batch {
-            if let AckHandle::Amqp { epoch, acker, tag } = &delivery.handle
+            if let AckHandle::Amqp {
+                epoch,
+                queue,
+                acker,
+                tag,
+            } = &delivery.handle
                 && *epoch == self.epoch
             {
-                self.unsettled.remove(tag);
+                self.unsettled[*queue as usize].remove(tag);
                 let _ = acker
                     .nack(BasicNackOptions {
                         multiple: false,

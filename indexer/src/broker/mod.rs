@@ -55,6 +55,8 @@ pub(crate) enum AckHandle {
     },
     Amqp {
         epoch: u64,
+        /// Tags are per channel, and each queue has its own.
+        queue: amqp::Queue,
         tag: u64,
         acker: lapin::Acker,
     },
