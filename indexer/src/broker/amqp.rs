@@ -11,8 +11,8 @@
 //!   own, so a cleanup's ten thousand take-downs are consumed a share at a time on a channel of
 //!   their own while the other events go on. In one queue they would sit unacknowledged in front
 //!   of every later delivery, and RabbitMQ finds a delivery tag acknowledged out of order by
-//!   walking the channel's unacknowledged deliveries from the oldest: half a core for the
-//!   broker during a cleanup. With a queue each, both channels acknowledge in order;
+//!   walking the channel's unacknowledged deliveries from the oldest
+//!   (`rabbit_channel:collect_acks`): half a core for the broker during a cleanup. With a queue each, both channels acknowledge in order;
 //! - `*.user` unbound from the main queue (replicas declared before the owner queue existed),
 //!   after the owner queue is bound, so no event is routed nowhere meanwhile;
 //! - `<queue>.dead-letter`, a fanout exchange with a durable queue of the same name: malformed
