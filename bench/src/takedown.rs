@@ -160,6 +160,9 @@ pub struct TakedownArgs {
     /// alone, as before).
     #[arg(long, default_value_t = indexer::priority::SEARCH_NICE, allow_hyphen_values = true)]
     pub search_nice: i32,
+    /// Search threads under real-time scheduling, as `disco serve --search-realtime`.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub search_realtime: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -671,7 +674,13 @@ pub async fn run(
             args.search_nice,
             stop_searching.clone(),
         );
-        tokio::task::spawn_blocking(move || Arc::new(searches).run(rate, threads, nice, &stop))
+        let scheduling = match args.search_realtime {
+            true => service::pool::Scheduling::Realtime,
+            false => service::pool::Scheduling::Ordinary,
+        };
+        tokio::task::spawn_blocking(move || {
+            Arc::new(searches).run(rate, threads, nice, scheduling, &stop)
+        })
     };
     let stop_publishing = CancellationToken::new();
     let publishing = tokio::spawn(publish_live(
@@ -1137,18 +1146,19 @@ impl SearchLoad {
     }
 
     /// Searches at `rate` per second until `stop` on the query service's search pool
-    /// (`service::pool`) of `threads` threads, the process's scheduling group at `nice` as
-    /// `disco serve` puts it; open loop: each search is handed over at its due time and timed from
+    /// (`service::pool`) of `threads` threads scheduled as `scheduling`, the process's scheduling
+    /// group at `nice`, as `disco serve` puts them; open loop: each search is handed over at its due time and timed from
     /// it to its answer, so time queued for a thread counts.
     fn run(
         self: Arc<Self>,
         rate: f64,
         threads: usize,
         nice: i32,
+        scheduling: service::pool::Scheduling,
         stop: &AtomicBool,
     ) -> anyhow::Result<Vec<(Instant, Duration)>> {
         service::pool::raise_scheduling_group(nice);
-        let pool = service::pool::SearchPool::new(threads);
+        let pool = service::pool::SearchPool::scheduled(threads, scheduling);
         let period = Duration::from_secs_f64(1.0 / rate);
         let start = Instant::now();
         let times = Arc::new(Mutex::new(Vec::new()));

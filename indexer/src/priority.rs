@@ -22,11 +22,39 @@ use std::path::Path;
 /// The nice value the indexer gives tantivy's writer threads by default (0: left alone).
 pub const WRITER_NICE: i32 = 10;
 
-/// The nice value the query service asks for its scheduling group by default: searches ahead
-/// of a database or broker on the same machine (10 × the CPU share of a group at 0 when both
-/// want it). A negative value needs `CAP_SYS_NICE`; without it the group keeps its priority and
-/// the service says so.
-pub const SEARCH_NICE: i32 = -10;
+/// The nice value the query service asks for its scheduling group by default: 0, left alone.
+/// Its search threads run real-time instead ([`realtime_thread`]), which puts searches ahead
+/// of a database or broker on the same machine without putting the indexer ahead of the
+/// database it reads from, as a raised group does (`BENCHMARKS.md`, "Search while indexing").
+/// `--search-nice -10` still raises the group (10 × the CPU share of a group at 0 when both
+/// want it) where real-time scheduling is not allowed; a negative value needs `CAP_SYS_NICE`.
+pub const SEARCH_NICE: i32 = 0;
+
+/// The real-time priority (`SCHED_RR`, 1–99) search threads ask for: the lowest, so any real
+/// -time work of the system's own still goes first.
+pub const SEARCH_RT_PRIORITY: i32 = 1;
+
+/// Puts the calling thread under `SCHED_RR` at `priority`: it then runs ahead of every ordinary
+/// thread of the machine — a database, a broker, this process's own indexer — whenever it is
+/// runnable, and the others get the cores whenever it waits. The kernel's real-time throttling
+/// (`kernel.sched_rt_runtime_us`, 95 % by default) leaves the rest a share even if it never
+/// waited. Needs `CAP_SYS_NICE` or an `RLIMIT_RTPRIO` of at least `priority`.
+#[cfg(target_os = "linux")]
+pub fn realtime_thread(priority: i32) -> std::io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: `param` is a valid sched_param that outlives the call; pid 0 is this thread.
+    match unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn realtime_thread(_priority: i32) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
 
 /// Thread names (as the kernel keeps them: the first 15 bytes) of tantivy's writer threads.
 const WRITER_THREADS: [&str; 3] = ["thrd-tantivy-in", "segment_updater", "merge_thread_"];

@@ -2,8 +2,10 @@
 //! threads and from tokio's blocking pool (which the in-process indexer's writes and commits
 //! share). A search is CPU work, so more threads than cores would only make every search wait
 //! longer; requests beyond the pool queue in arrival order and the request timeout still bounds
-//! each one. What the pool's threads get of the machine against a database or broker beside
-//! the service is the process's scheduling group's share ([`raise_scheduling_group`]).
+//! each one. What the pool's threads get of the machine against a database, a broker or the
+//! in-process indexer beside them is set by [`Scheduling`]: real-time (the default of `disco
+//! serve`), they run ahead of every ordinary thread whenever they have a search; otherwise
+//! they get the process's scheduling group's share ([`raise_scheduling_group`]).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -22,11 +24,25 @@ pub enum PoolError {
     Panicked,
 }
 
+/// How the search threads are scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheduling {
+    /// As every other thread of the process.
+    Ordinary,
+    /// Round-robin real-time (`SCHED_RR` at [`indexer::priority::SEARCH_RT_PRIORITY`]): a
+    /// search runs ahead of the database, the broker and the indexer on the same cores, and
+    /// they have the cores whenever no search does. Without `CAP_SYS_NICE` the threads stay
+    /// ordinary and a warning says so.
+    Realtime,
+}
+
 /// Search threads; cheap to share behind an `Arc`. The threads end when the pool is dropped
 /// and their queue is empty.
 pub struct SearchPool {
     jobs: Sender<Job>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    /// Threads running under real-time scheduling.
+    realtime: usize,
 }
 
 impl std::fmt::Debug for SearchPool {
@@ -38,36 +54,74 @@ impl std::fmt::Debug for SearchPool {
 }
 
 impl SearchPool {
-    /// `threads` search threads (at least one). A thread the system cannot start is logged and
-    /// left out; with none at all every search fails with [`PoolError::Closed`].
+    /// `threads` ordinary search threads (at least one). A thread the system cannot start is
+    /// logged and left out; with none at all every search fails with [`PoolError::Closed`].
     pub fn new(threads: usize) -> SearchPool {
+        SearchPool::scheduled(threads, Scheduling::Ordinary)
+    }
+
+    /// `threads` search threads (at least one) scheduled as `scheduling` says.
+    pub fn scheduled(threads: usize, scheduling: Scheduling) -> SearchPool {
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
+        let (report, reports) = mpsc::channel();
         let mut started = Vec::new();
         for n in 0..threads.max(1) {
-            let queue = queue.clone();
+            let (queue, report) = (queue.clone(), report.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("search-{n}"))
-                .spawn(move || work(&queue));
+                .spawn(move || {
+                    let _ = report.send(schedule(scheduling));
+                    work(&queue)
+                });
             match spawned {
                 Ok(thread) => started.push(thread),
                 Err(e) => tracing::error!(error = %e, "cannot start a search thread"),
             }
         }
+        drop(report);
+        // One report per started thread, sent before it takes its first job (the threads keep
+        // their senders, so the receiver is read exactly that often).
+        let outcomes: Vec<std::io::Result<bool>> = reports.iter().take(started.len()).collect();
+        let realtime = outcomes.iter().filter(|o| matches!(o, Ok(true))).count();
+        if realtime > 0 {
+            tracing::info!(
+                threads = realtime,
+                "search threads run real-time (SCHED_RR)"
+            );
+        }
+        if let Some(Err(e)) = outcomes.iter().find(|o| o.is_err()) {
+            tracing::warn!(
+                error = %e,
+                "search threads stay ordinary: real-time scheduling needs CAP_SYS_NICE; \
+                 --search-realtime false asks for nothing"
+            );
+        }
         SearchPool {
             jobs,
             threads: started,
+            realtime,
         }
     }
 
-    /// One thread per core.
+    /// One ordinary thread per core.
     pub fn per_core() -> SearchPool {
+        SearchPool::per_core_scheduled(Scheduling::Ordinary)
+    }
+
+    /// One thread per core, scheduled as `scheduling` says.
+    pub fn per_core_scheduled(scheduling: Scheduling) -> SearchPool {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        SearchPool::new(cores)
+        SearchPool::scheduled(cores, scheduling)
     }
 
     pub fn threads(&self) -> usize {
         self.threads.len()
+    }
+
+    /// How many of the threads run under real-time scheduling.
+    pub fn realtime_threads(&self) -> usize {
+        self.realtime
     }
 
     /// Hands `work` to a search thread without waiting for it. A panic in `work` ends that
@@ -123,6 +177,16 @@ pub fn raise_scheduling_group(nice: i32) {
     }
 }
 
+/// Schedules the calling thread; `Ok(true)` when it now runs real-time.
+fn schedule(scheduling: Scheduling) -> std::io::Result<bool> {
+    match scheduling {
+        Scheduling::Ordinary => Ok(false),
+        Scheduling::Realtime => {
+            indexer::priority::realtime_thread(indexer::priority::SEARCH_RT_PRIORITY).map(|()| true)
+        }
+    }
+}
+
 /// A search thread: runs jobs until the pool is dropped.
 fn work(queue: &Mutex<Receiver<Job>>) {
     loop {
@@ -169,5 +233,40 @@ mod tests {
         pool.spawn(|| panic!("a bad search")).expect("handed over");
         pool.drain();
         assert_eq!(done.load(std::sync::atomic::Ordering::Relaxed), 50);
+    }
+
+    /// Real-time where the process may (CAP_SYS_NICE: the test machines run as root), ordinary
+    /// otherwise, and the pool says which; the threads' own policy is what the kernel reports.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn realtime_threads_run_under_sched_rr_where_allowed() {
+        let pool = SearchPool::scheduled(2, Scheduling::Realtime);
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..2 {
+            let tx = tx.clone();
+            // SAFETY: sched_getscheduler reads the calling thread's policy and touches no memory.
+            pool.spawn(move || {
+                let _ = tx.send(unsafe { libc::sched_getscheduler(0) });
+            })
+            .expect("handed over");
+        }
+        let policies: Vec<i32> = rx.iter().take(2).collect();
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            assert_eq!(pool.realtime_threads(), 2, "root may schedule real-time");
+        }
+        let expected = match pool.realtime_threads() {
+            0 => libc::SCHED_OTHER,
+            _ => libc::SCHED_RR,
+        };
+        assert_eq!(policies, vec![expected; 2]);
+        let ordinary = SearchPool::new(1);
+        assert_eq!(ordinary.realtime_threads(), 0);
+        let policy = ordinary.spawn(move || {
+            // SAFETY: as above.
+            let _ = tx.send(unsafe { libc::sched_getscheduler(0) });
+        });
+        assert!(policy.is_ok());
+        assert_eq!(rx.recv().ok(), Some(libc::SCHED_OTHER));
     }
 }

@@ -44,6 +44,17 @@ pub struct Globals {
         global = true
     )]
     pub search_nice: i32,
+    /// Run the HTTP service's search threads under real-time scheduling (`SCHED_RR`), ahead of
+    /// every ordinary thread of the machine whenever a search runs (needs CAP_SYS_NICE; without
+    /// it a warning says so). `false`: ordinary threads.
+    #[arg(
+        long,
+        env = "DISCO_SEARCH_REALTIME",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub search_realtime: bool,
     /// The indexer's broker queue (one per replica).
     #[arg(
         long,

@@ -64,13 +64,21 @@ pub fn cancel_on_signal(cancel: CancellationToken) {
 
 /// The query service's state over the live index, recording into the process-wide metrics
 /// recorder so `/metrics` also shows the indexer's and rank job's figures, its searches on a
-/// pool of their own, the process's scheduling group at `search_nice`
-/// ([`service::pool::raise_scheduling_group`]).
-pub fn query_state(catalog: Arc<Generations>, search_nice: i32) -> anyhow::Result<QueryState> {
+/// pool of their own (real-time when `search_realtime`), the process's scheduling group at
+/// `search_nice` ([`service::pool::raise_scheduling_group`]).
+pub fn query_state(
+    catalog: Arc<Generations>,
+    search_nice: i32,
+    search_realtime: bool,
+) -> anyhow::Result<QueryState> {
     let metrics = service::metrics::Metrics::install_global()
         .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
     service::pool::raise_scheduling_group(search_nice);
-    let pool = service::pool::SearchPool::per_core();
+    let scheduling = match search_realtime {
+        true => service::pool::Scheduling::Realtime,
+        false => service::pool::Scheduling::Ordinary,
+    };
+    let pool = service::pool::SearchPool::per_core_scheduled(scheduling);
     Ok(QueryState::new(Arc::new(LiveIndex(catalog)))
         .with_metrics(metrics)
         .with_search_pool(Arc::new(pool)))
@@ -146,9 +154,13 @@ pub async fn app(
     .await?;
     tracing::info!("suggest: {report}");
 
-    let state = query_state(parts.catalog.clone(), globals.search_nice)?
-        .with_priors(Arc::new(engine::ranks::RankPriors::open(ranks.clone())))
-        .with_suggester(suggester);
+    let state = query_state(
+        parts.catalog.clone(),
+        globals.search_nice,
+        globals.search_realtime,
+    )?
+    .with_priors(Arc::new(engine::ranks::RankPriors::open(ranks.clone())))
+    .with_suggester(suggester);
     let state = with_click_log(state, &parts.db, cancel).await?;
     let state = match globals.admin_token.as_deref() {
         Some(token) if !token.is_empty() => state.with_admin_token(token),

@@ -633,20 +633,32 @@ async fn a_reindex_while_the_site_keeps_changing_verifies_after_swap_and_after_r
     eprintln!("done in {:.1} s", test_started.elapsed().as_secs_f64());
 }
 
-/// `disco serve` with the default `--search-nice` puts its scheduling group ahead of the
-/// database and broker it shares the machine with (and says so); its own session's group only.
+/// `disco serve` runs its search threads real-time by default (`--search-realtime`) and, asked
+/// to, puts its scheduling group ahead of the database and broker it shares the machine with
+/// (`--search-nice -10`), and says so; its own session's group only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_raises_its_own_scheduling_group() {
+async fn serve_puts_its_searches_ahead_of_the_machine() {
     let autogroups = std::fs::read_to_string("/proc/sys/kernel/sched_autogroup_enabled")
         .is_ok_and(|on| on.trim() == "1");
     let env = Env::new().await;
     let site = Site::of(&env);
     let ours = std::fs::read_to_string("/proc/self/autogroup").unwrap_or_default();
-    let server = Server::start_in_own_session(&site, &[("DISCO_SEARCH_NICE", "-10")]);
+    let server = Server::start_in_own_session(
+        &site,
+        &[
+            ("DISCO_SEARCH_NICE", "-10"),
+            ("DISCO_SEARCH_REALTIME", "true"),
+        ],
+    );
     let pid = server.child.id();
     let group = std::fs::read_to_string(format!("/proc/{pid}/autogroup")).unwrap_or_default();
+    let policies = search_thread_policies(pid);
     let log = server.log();
     server.stop();
+    // The suite runs as root (CAP_SYS_NICE): one SCHED_RR search thread per core.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(policies, vec![libc::SCHED_RR; cores], "{log}");
+    assert!(log.contains("search threads run real-time"), "{log}");
     if !autogroups {
         // The kernel shares the CPU by thread or cgroup: nothing to raise, nothing said.
         assert!(!log.contains("scheduling group raised"), "{log}");
@@ -659,4 +671,26 @@ async fn serve_raises_its_own_scheduling_group() {
         ours,
         "the suite's own group is left alone"
     );
+}
+
+/// The scheduling policy of each of `pid`'s search threads (`search-<n>`), from the 41st field
+/// of `/proc/<pid>/task/<tid>/stat`.
+fn search_thread_policies(pid: u32) -> Vec<i32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the server's threads");
+    let mut policies = Vec::new();
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("search-") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after `(comm)` start at the 3rd; the policy is the 41st.
+        let policy = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(41 - 3))
+            .and_then(|p| p.parse().ok())
+            .expect("a policy field");
+        policies.push(policy);
+    }
+    policies
 }
