@@ -674,10 +674,7 @@ pub async fn run(
             args.search_nice,
             stop_searching.clone(),
         );
-        let scheduling = match args.search_realtime {
-            true => service::pool::Scheduling::Realtime,
-            false => service::pool::Scheduling::Ordinary,
-        };
+        let scheduling = service::pool::Scheduling::realtime_if(args.search_realtime);
         tokio::task::spawn_blocking(move || {
             Arc::new(searches).run(rate, threads, nice, scheduling, &stop)
         })

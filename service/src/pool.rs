@@ -36,6 +36,16 @@ pub enum Scheduling {
     Realtime,
 }
 
+impl Scheduling {
+    /// [`Scheduling::Realtime`] when `on` (a `--search-realtime` flag), else ordinary.
+    pub fn realtime_if(on: bool) -> Scheduling {
+        match on {
+            true => Scheduling::Realtime,
+            false => Scheduling::Ordinary,
+        }
+    }
+}
+
 /// Search threads; cheap to share behind an `Arc`. The threads end when the pool is dropped
 /// and their queue is empty.
 pub struct SearchPool {

@@ -74,10 +74,7 @@ pub fn query_state(
     let metrics = service::metrics::Metrics::install_global()
         .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
     service::pool::raise_scheduling_group(search_nice);
-    let scheduling = match search_realtime {
-        true => service::pool::Scheduling::Realtime,
-        false => service::pool::Scheduling::Ordinary,
-    };
+    let scheduling = service::pool::Scheduling::realtime_if(search_realtime);
     let pool = service::pool::SearchPool::per_core_scheduled(scheduling);
     Ok(QueryState::new(Arc::new(LiveIndex(catalog)))
         .with_metrics(metrics)
