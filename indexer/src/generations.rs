@@ -40,6 +40,7 @@
 //! Around a reindex (`lifecycle`): [`recover`] fails builds whose process died, [`prune`]
 //! deletes old generations, [`swap_candidate`] is what a swap with no generation named picks.
 
+mod durable;
 pub(crate) mod lifecycle;
 mod warm;
 
@@ -166,6 +167,22 @@ impl GenerationHandle {
 
     pub fn index(&self) -> &Index {
         &self.index
+    }
+
+    /// Opens the generation's writer (its lock: one writer at a time, in any process), and
+    /// deletes the files an earlier writer's crash left unnamed (see [`durable`]).
+    pub fn writer(
+        &self,
+        options: tantivy::indexer::IndexWriterOptions,
+    ) -> Result<tantivy::IndexWriter, IndexerError> {
+        let failed = |e| IndexerError::index(&self.path, e);
+        let writer = self.index.writer_with_options(options).map_err(failed)?;
+        let swept = durable::SyncAtCommit::sweep(&self.index, &self.path)
+            .map_err(|e| IndexerError::io(&self.path, e))?;
+        if !swept.is_empty() {
+            tracing::warn!(generation = %self.generation, files = swept.len(), "deleted files a crash left unnamed");
+        }
+        Ok(writer)
     }
 
     pub fn path(&self) -> &Path {
@@ -431,8 +448,7 @@ impl Generations {
         let next = Generation(state.generations.keys().next_back().map_or(1, |g| g.0 + 1));
         let path = self.root.join(next.to_string());
         fs::create_dir_all(&path).map_err(|e| IndexerError::io(&path, e))?;
-        let index = Index::create_in_dir(&path, definitions.schema())
-            .map_err(|e| IndexerError::index(&path, e))?;
+        let index = create_index(&path, definitions.schema())?;
         let copy = path.join(DEFINITIONS_DIR);
         definitions
             .write_dir(&copy)
@@ -580,7 +596,7 @@ impl Generations {
                 Some(meta) => meta,
                 None => continue,
             };
-            let Ok(index) = Index::open_in_dir(&path) else {
+            let Ok(index) = open_index(&path) else {
                 tracing::warn!(path = %path.display(), "not a tantivy index; skipped");
                 continue;
             };
@@ -694,7 +710,23 @@ impl Generations {
 
 /// Whether the index at `path` has `definitions`' schema (false when it cannot be read).
 fn index_schema_is(path: &Path, definitions: &Definitions) -> bool {
-    Index::open_in_dir(path).is_ok_and(|index| index.schema() == definitions.schema())
+    open_index(path).is_ok_and(|index| index.schema() == definitions.schema())
+}
+
+/// Opens the tantivy index of a generation: on a directory whose files are made durable at the
+/// commit that names them ([`durable`]).
+fn open_index(path: &Path) -> tantivy::Result<Index> {
+    Index::open(durable::SyncAtCommit::open(path)?)
+}
+
+/// Creates the tantivy index of a new generation in the empty directory `path`.
+fn create_index(path: &Path, schema: tantivy::schema::Schema) -> Result<Index, IndexerError> {
+    let failed = |e| IndexerError::index(path, e);
+    let directory = durable::SyncAtCommit::open(path).map_err(|e| failed(e.into()))?;
+    if Index::exists(&directory).map_err(|e| failed(e.into()))? {
+        return Err(failed(tantivy::TantivyError::IndexAlreadyExists));
+    }
+    Index::create(directory, schema, tantivy::IndexSettings::default()).map_err(failed)
 }
 
 fn open_handle(

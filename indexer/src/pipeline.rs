@@ -704,10 +704,7 @@ impl Indexer {
                 .num_worker_threads(threads)
                 .memory_budget_per_thread((heap / threads).max(MIN_HEAP_PER_THREAD))
                 .build();
-            let writer: IndexWriter = handle
-                .index()
-                .writer_with_options(options)
-                .map_err(|e| IndexerError::index(handle.path(), e))?;
+            let writer: IndexWriter = handle.writer(options)?;
             if handle.meta().phase == Phase::Building {
                 // No merges while building: they would merge the build's segments again and
                 // again at the build's expense; `finish_build` restores the default policy, so
@@ -1577,7 +1574,12 @@ async fn write(
     written(target.handle.path(), task.await)?;
     target.dirty = !commit;
     if commit {
+        let started = std::time::Instant::now();
         target.handle.reload()?;
+        tracing::debug!(
+            reload_ms = started.elapsed().as_secs_f64() * 1e3,
+            "reloaded"
+        );
     }
     Ok(())
 }
@@ -1594,11 +1596,22 @@ struct Started {
 fn start_write(target: &Target, operations: Vec<UserOperation>, commit: bool) -> WriteTask {
     let writer = target.writer.clone();
     tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
         let mut writer = lock_writer(&writer);
+        let locked = started.elapsed();
+        let count = operations.len();
         writer.run(operations)?;
+        let ran = started.elapsed();
         if commit {
             writer.commit()?;
         }
+        tracing::debug!(
+            operations = count,
+            lock_ms = locked.as_secs_f64() * 1e3,
+            run_ms = (ran - locked).as_secs_f64() * 1e3,
+            commit_ms = (started.elapsed() - ran).as_secs_f64() * 1e3,
+            "written"
+        );
         Ok(())
     })
 }
