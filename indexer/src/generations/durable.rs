@@ -78,7 +78,8 @@ impl SyncAtCommit {
     pub(crate) fn sweep(index: &Index, root: &Path) -> io::Result<Vec<PathBuf>> {
         let committed = index.load_metas().map_err(io::Error::other)?;
         let mut known: BTreeSet<PathBuf> = committed.list_segment_files().into_iter().collect();
-        if let Ok(managed) = fs::read(root.join(MANAGED))
+        // Through the directory: the list this process has not synced yet counts too.
+        if let Ok(managed) = index.directory().atomic_read(Path::new(MANAGED))
             && let Ok(paths) = serde_json::from_slice::<Vec<PathBuf>>(&managed)
         {
             known.extend(paths);
@@ -353,6 +354,33 @@ mod tests {
         assert!(!dir.path().join(&orphan).exists());
         assert!(dir.path().join("notes.txt").exists());
         assert_eq!(index.reader().expect("reader").searcher().num_docs(), 1);
+    }
+
+    /// A file this process created since the last commit is listed, if not yet on disk: kept.
+    #[test]
+    fn a_file_listed_but_not_yet_synced_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (schema, _) = schema();
+        let index = Index::create(
+            SyncAtCommit::open(dir.path()).expect("directory"),
+            schema,
+            IndexSettings::default(),
+        )
+        .expect("index");
+        let fresh = PathBuf::from(format!(
+            "{}.idx",
+            SegmentId::generate_random().uuid_string()
+        ));
+        let mut file = index.directory().open_write(&fresh).expect("open");
+        file.write_all(b"being merged").expect("write");
+        file.terminate().expect("terminate");
+
+        assert!(
+            SyncAtCommit::sweep(&index, dir.path())
+                .expect("sweep")
+                .is_empty()
+        );
+        assert!(dir.path().join(&fresh).exists());
     }
 
     /// A finished file is not synced until `sync_directory`; the list waits for it too.
