@@ -291,6 +291,11 @@ mod tests {
         (builder.build(), id)
     }
 
+    fn index_in(root: &Path, schema: Schema) -> Index {
+        let directory = SyncAtCommit::open(root).expect("directory");
+        Index::create(directory, schema, IndexSettings::default()).expect("index")
+    }
+
     fn managed_on_disk(root: &Path) -> BTreeSet<PathBuf> {
         let list = fs::read(root.join(MANAGED)).expect("list written");
         serde_json::from_slice(&list).expect("list readable")
@@ -302,8 +307,7 @@ mod tests {
     fn commits_are_whole_after_reopening() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (schema, id) = schema();
-        let directory = SyncAtCommit::open(dir.path()).expect("directory");
-        let index = Index::create(directory, schema, IndexSettings::default()).expect("index");
+        let index = index_in(dir.path(), schema);
         let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).expect("w");
         for round in 0..4 {
             for n in 0..50 {
@@ -333,12 +337,7 @@ mod tests {
     fn a_file_no_commit_or_list_names_is_swept() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (schema, id) = schema();
-        let index = Index::create(
-            SyncAtCommit::open(dir.path()).expect("directory"),
-            schema,
-            IndexSettings::default(),
-        )
-        .expect("index");
+        let index = index_in(dir.path(), schema);
         let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).expect("w");
         writer.add_document(doc!(id => "a")).expect("add");
         writer.commit().expect("commit");
@@ -361,12 +360,7 @@ mod tests {
     fn a_file_listed_but_not_yet_synced_is_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (schema, _) = schema();
-        let index = Index::create(
-            SyncAtCommit::open(dir.path()).expect("directory"),
-            schema,
-            IndexSettings::default(),
-        )
-        .expect("index");
+        let index = index_in(dir.path(), schema);
         let fresh = PathBuf::from(format!(
             "{}.idx",
             SegmentId::generate_random().uuid_string()
