@@ -191,9 +191,13 @@ impl GenerationHandle {
 
     /// Makes the last commit visible to searchers now (read-your-writes in-process).
     pub fn reload(&self) -> Result<(), IndexerError> {
+        let started = std::time::Instant::now();
         self.reader
             .reload()
-            .map_err(|e| IndexerError::index(&self.path, e))
+            .map_err(|e| IndexerError::index(&self.path, e))?;
+        let reload_ms = started.elapsed().as_secs_f64() * 1e3;
+        tracing::debug!(generation = %self.generation, reload_ms, "reloaded");
+        Ok(())
     }
 
     pub fn meta(&self) -> GenerationMeta {

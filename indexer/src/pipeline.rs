@@ -1574,12 +1574,7 @@ async fn write(
     written(target.handle.path(), task.await)?;
     target.dirty = !commit;
     if commit {
-        let started = std::time::Instant::now();
         target.handle.reload()?;
-        tracing::debug!(
-            reload_ms = started.elapsed().as_secs_f64() * 1e3,
-            "reloaded"
-        );
     }
     Ok(())
 }

@@ -296,6 +296,22 @@ mod tests {
         Index::create(directory, schema, IndexSettings::default()).expect("index")
     }
 
+    /// A new index on the directory in a temporary folder, its writer, and its one field.
+    fn writing() -> (
+        tempfile::TempDir,
+        Index,
+        IndexWriter,
+        tantivy::schema::Field,
+    ) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (schema, id) = schema();
+        let index = index_in(dir.path(), schema);
+        let writer = index
+            .writer_with_num_threads(1, 15_000_000)
+            .expect("writer");
+        (dir, index, writer, id)
+    }
+
     fn managed_on_disk(root: &Path) -> BTreeSet<PathBuf> {
         let list = fs::read(root.join(MANAGED)).expect("list written");
         serde_json::from_slice(&list).expect("list readable")
@@ -305,10 +321,7 @@ mod tests {
     /// opens the index again from disk alone: every commit's files are there and listed.
     #[test]
     fn commits_are_whole_after_reopening() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (schema, id) = schema();
-        let index = index_in(dir.path(), schema);
-        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).expect("w");
+        let (dir, _index, mut writer, id) = writing();
         for round in 0..4 {
             for n in 0..50 {
                 writer.delete_term(Term::from_field_text(id, &format!("{n}")));
@@ -335,10 +348,7 @@ mod tests {
     /// A file a crash left unlisted is swept; listed and committed ones stay.
     #[test]
     fn a_file_no_commit_or_list_names_is_swept() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (schema, id) = schema();
-        let index = index_in(dir.path(), schema);
-        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).expect("w");
+        let (dir, index, mut writer, id) = writing();
         writer.add_document(doc!(id => "a")).expect("add");
         writer.commit().expect("commit");
         let orphan = PathBuf::from(format!(
